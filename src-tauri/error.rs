@@ -1,0 +1,49 @@
+//! The shell's error type and how it crosses the IPC boundary.
+
+use confab_ipc::{CommandError, ErrorKind};
+use serde::{Serialize, Serializer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    #[error("could not read the system webview's version: {0}")]
+    WebviewVersion(String),
+}
+
+impl ShellError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::WebviewVersion(_) => ErrorKind::Webview,
+        }
+    }
+}
+
+impl From<&ShellError> for CommandError {
+    fn from(error: &ShellError) -> Self {
+        CommandError::new(error.kind(), error.to_string())
+    }
+}
+
+/// Tauri serialises a command's error for the UI; it always arrives as `{kind, message}`.
+impl Serialize for ShellError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CommandError::from(self).serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reaches_the_ui_as_kind_and_message() {
+        let error = ShellError::WebviewVersion("WebKitGTK missing".into());
+        let json = serde_json::to_value(&error).expect("serialise");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "kind": "webview",
+                "message": "could not read the system webview's version: WebKitGTK missing"
+            })
+        );
+    }
+}

@@ -1,0 +1,30 @@
+//! Shared machinery for Confab's cross-crate tests: locating built artefacts, starting helper
+//! processes on loopback ports and waiting for them with deadlines, and saving artefacts.
+//!
+//! The network-namespace testnet for libwebrtc peers will live here too (see DESIGN.md).
+
+pub mod artifacts;
+pub mod process;
+pub mod tauri_driver;
+pub mod wait;
+
+/// Why a test could not set up its environment. Every message says how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("{variable} is not set: run this test through `cargo xtask test`, which builds {what}")]
+    MissingEnv {
+        variable: &'static str,
+        what: &'static str,
+    },
+    #[error("{path} does not exist: {hint}")]
+    MissingFile { path: String, hint: &'static str },
+    #[error("could not start `{program}`: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("timed out after {seconds} s waiting for {what}")]
+    Timeout { what: String, seconds: u64 },
+    #[error("io error: {0}")]
+    Io(#[from] std::io::Error),
+}

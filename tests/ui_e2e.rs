@@ -1,0 +1,114 @@
+//! UI end-to-end: the release-built desktop app in a real window (Xvfb), driven through
+//! tauri-driver and WebKitWebDriver as a person would use it.
+
+use std::error::Error;
+use std::time::Duration;
+
+use confab_test_harness::tauri_driver::{TauriDriver, app_binary};
+use confab_test_harness::{artifacts, wait};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+type TestResult = Result<(), Box<dyn Error + Send + Sync>>;
+
+/// Generous: the first WebKit start on a cold, loaded CI machine is slow.
+const UI_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn home_screen_validates_join_codes_in_the_real_app() -> TestResult {
+    let application = app_binary()?;
+    let driver = TauriDriver::start().await?;
+    let client = ClientBuilder::native()
+        .capabilities(TauriDriver::capabilities(&application))
+        .connect(&driver.url())
+        .await?;
+    let outcome = exercise_home_screen(&client).await;
+    // Save what the window showed even when an assertion failed, then close the app.
+    if outcome.is_err() {
+        let _ = screenshot(&client, "ui-e2e-failure.png").await;
+    }
+    client.close().await?;
+    outcome
+}
+
+async fn exercise_home_screen(client: &Client) -> TestResult {
+    let input = client
+        .wait()
+        .at_most(UI_TIMEOUT)
+        .for_element(Locator::Css("#join-code"))
+        .await?;
+    assert_eq!(client.title().await?, "Confab");
+    let host = client.find(Locator::Css("#host-button")).await?;
+    assert_eq!(host.text().await?, "Host a meeting");
+
+    // The footer is filled by a real `app_info` command round-trip through the Tauri IPC.
+    let version = env!("CARGO_PKG_VERSION");
+    let footer = text_when(client, "#app-info", |text| text.contains(version)).await?;
+    assert!(
+        footer.starts_with(&format!("Confab {version} · {}", std::env::consts::OS)),
+        "{footer}"
+    );
+    screenshot(client, "ui-e2e-1-home.png").await?;
+
+    input.send_keys("hello").await?;
+    client
+        .find(Locator::Css("#join-button"))
+        .await?
+        .click()
+        .await?;
+    let error = text_when(client, "#join-code-error", |text| !text.is_empty()).await?;
+    assert!(
+        error.contains("abc-defg-hij"),
+        "unexpected error text: {error}"
+    );
+    assert_eq!(input.attr("aria-invalid").await?.as_deref(), Some("true"));
+    screenshot(client, "ui-e2e-2-bad-code.png").await?;
+
+    input.clear().await?;
+    input.send_keys("ABC-DEFG-HIJ").await?;
+    wait::until("the error to clear", UI_TIMEOUT, || async {
+        match client.find(Locator::Css("#join-code-error")).await {
+            Err(fantoccini::error::CmdError::NoSuchElement(_)) => Some(()),
+            _ => None,
+        }
+    })
+    .await?;
+    client
+        .find(Locator::Css("#join-button"))
+        .await?
+        .click()
+        .await?;
+    let status = text_when(client, "#join-status", |text| !text.is_empty()).await?;
+    assert!(status.contains("abc-defg-hij is a valid code"), "{status}");
+    let path = screenshot(client, "ui-e2e-3-valid-code.png").await?;
+    println!("screenshot: {}", path.display());
+    Ok(())
+}
+
+/// The text of `selector` once it exists and satisfies `accept`.
+async fn text_when(
+    client: &Client,
+    selector: &str,
+    accept: impl Fn(&str) -> bool,
+) -> Result<String, Box<dyn Error + Send + Sync>> {
+    let accept = &accept;
+    let text = wait::until(
+        &format!("{selector} to show the expected text"),
+        UI_TIMEOUT,
+        || async move {
+            let element = client.find(Locator::Css(selector)).await.ok()?;
+            let text = element.text().await.ok()?;
+            accept(&text).then_some(text)
+        },
+    )
+    .await?;
+    Ok(text)
+}
+
+async fn screenshot(
+    client: &Client,
+    name: &str,
+) -> Result<std::path::PathBuf, Box<dyn Error + Send + Sync>> {
+    let png = client.screenshot().await?;
+    assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
+    Ok(artifacts::save(name, &png)?)
+}

@@ -1,0 +1,112 @@
+//! `cargo xtask`: the one entry point for people and CI.
+//!
+//! - `setup`  install what is missing (system packages, pinned Rust tools, wasm target, the
+//!   native build dependencies of later crates) and nothing else;
+//! - `run`    set up, build the UI and the app, open the desktop window (or, with no display,
+//!   start the headless `confab server`);
+//! - `test`   set up, then run every test tier and print `N passed, N failed` per tier;
+//! - `bundle` build the `.deb` and `.rpm` packages, offline.
+//!
+//! It deliberately has no dependencies beyond `thiserror`, so it compiles in seconds on a fresh
+//! machine before anything else exists.
+
+mod app;
+mod error;
+mod paths;
+mod process;
+mod run;
+mod setup;
+mod summary;
+mod test;
+mod ui;
+
+use std::process::ExitCode;
+
+use error::XtaskError;
+use paths::Workspace;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  setup [--for run|test]   install whatever is missing (default: everything tests need)
+  run [-- ARGS]            build and open the desktop app; headless `confab server ARGS` without a display
+  test [--tier NAME]...    run the test tiers: lint, unit, component, e2e, bundle (default: all)
+  bundle                   build the .deb and .rpm packages into <target>/release/bundle/
+
+options:
+  --skip-setup             do not check or install prerequisites (test, run, bundle)
+
+environment:
+  CARGO_TARGET_DIR         build directory (default: ./target)
+  CONFAB_CACHE_DIR         where native build dependencies are cached (default: ~/.cache/confab)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("\nxtask: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
+    let (command, rest) = args.split_first().ok_or(XtaskError::Usage(USAGE))?;
+    let skip_setup = rest.iter().any(|a| a == "--skip-setup");
+    let rest: Vec<&str> = rest
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--skip-setup")
+        .collect();
+    let workspace = Workspace::locate()?;
+    match command.as_str() {
+        "setup" => {
+            let purpose = match rest.as_slice() {
+                [] | ["--for", "test"] => setup::Purpose::Test,
+                ["--for", "run"] => setup::Purpose::Run,
+                _ => return Err(XtaskError::Usage(USAGE)),
+            };
+            setup::ensure(&workspace, purpose)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "run" => {
+            let passthrough = match rest.split_first() {
+                None => &[][..],
+                Some((&"--", args)) => args,
+                Some(_) => return Err(XtaskError::Usage(USAGE)),
+            };
+            if !skip_setup {
+                setup::ensure(&workspace, setup::Purpose::Run)?;
+            }
+            run::run(&workspace, passthrough)
+        }
+        "test" => {
+            let tiers = test::parse_tiers(&rest).ok_or(XtaskError::Usage(USAGE))?;
+            if !skip_setup {
+                setup::ensure(&workspace, setup::Purpose::Test)?;
+            }
+            test::run(&workspace, &tiers)
+        }
+        "bundle" => {
+            if !rest.is_empty() {
+                return Err(XtaskError::Usage(USAGE));
+            }
+            if !skip_setup {
+                setup::ensure(&workspace, setup::Purpose::Test)?;
+            }
+            let bundles = app::bundle(&workspace)?;
+            for path in bundles {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(XtaskError::Usage(USAGE)),
+    }
+}

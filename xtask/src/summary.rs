@@ -1,0 +1,118 @@
+//! Counting results per test tier, and the closing `N passed, N failed` lines.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: Counts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+
+    pub fn check(ok: bool) -> Self {
+        if ok {
+            Self {
+                passed: 1,
+                ..Self::default()
+            }
+        } else {
+            Self {
+                failed: 1,
+                ..Self::default()
+            }
+        }
+    }
+
+    /// Sums every `test result: ... N passed; M failed; K ignored` line that cargo's test
+    /// harness (or wasm-bindgen-test-runner) printed.
+    pub fn from_test_output(lines: &[String]) -> Self {
+        let mut total = Self::default();
+        for line in lines {
+            let Some(rest) = line.trim().strip_prefix("test result: ") else {
+                continue;
+            };
+            for part in rest.split(['.', ';']) {
+                let mut words = part.split_whitespace();
+                let (Some(number), Some(label)) = (words.next(), words.next()) else {
+                    continue;
+                };
+                let Ok(number) = number.parse::<u64>() else {
+                    continue;
+                };
+                match label {
+                    "passed" => total.passed += number,
+                    "failed" => total.failed += number,
+                    "ignored" => total.skipped += number,
+                    _ => {}
+                }
+            }
+        }
+        total
+    }
+}
+
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} passed, {} failed", self.passed, self.failed)?;
+        if self.skipped > 0 {
+            write!(f, ", {} skipped", self.skipped)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn sums_every_result_line() {
+        let output = lines(
+            "running 3 tests\n\
+             test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+             test result: FAILED. 4 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out\n",
+        );
+        assert_eq!(
+            Counts::from_test_output(&output),
+            Counts {
+                passed: 7,
+                failed: 2,
+                skipped: 1
+            }
+        );
+    }
+
+    #[test]
+    fn output_without_results_counts_nothing() {
+        assert_eq!(
+            Counts::from_test_output(&lines("error[E0425]: cannot find value")),
+            Counts::default()
+        );
+    }
+
+    #[test]
+    fn displays_the_closing_line_format() {
+        let counts = Counts {
+            passed: 5,
+            failed: 1,
+            skipped: 0,
+        };
+        assert_eq!(counts.to_string(), "5 passed, 1 failed");
+        let with_skips = Counts {
+            skipped: 2,
+            ..counts
+        };
+        assert_eq!(with_skips.to_string(), "5 passed, 1 failed, 2 skipped");
+    }
+}

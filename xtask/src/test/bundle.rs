@@ -1,0 +1,48 @@
+//! Packaging: `cargo xtask bundle` produces a .deb and an .rpm that install the app, its desktop
+//! entry and its icons.
+
+use std::path::Path;
+
+use crate::app::{self, DESKTOP_BINARY};
+use crate::error::XtaskError;
+use crate::paths::Workspace;
+use crate::process;
+use crate::summary::Counts;
+
+pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
+    let bundles = app::bundle(workspace)?;
+    let mut counts = Counts::default();
+    for bundle in &bundles {
+        let listing = list_contents(workspace, bundle);
+        for wanted in [
+            format!("usr/bin/{DESKTOP_BINARY}"),
+            "usr/share/applications/".to_owned(),
+            "usr/share/icons/hicolor/128x128/apps/".to_owned(),
+        ] {
+            let ok = listing
+                .as_deref()
+                .is_some_and(|text| text.contains(&wanted));
+            eprintln!(
+                "bundle: {} contains {wanted}: {}",
+                bundle.display(),
+                if ok { "yes" } else { "NO" }
+            );
+            counts.add(Counts::check(ok));
+        }
+    }
+    Ok(counts)
+}
+
+fn list_contents(workspace: &Workspace, bundle: &Path) -> Option<String> {
+    let is_deb = bundle.extension().is_some_and(|e| e == "deb");
+    let mut command = if is_deb {
+        let mut command = process::command(workspace, "dpkg-deb");
+        command.arg("--contents");
+        command
+    } else {
+        let mut command = process::command(workspace, "rpm");
+        command.args(["-qpl", "--nosignature"]);
+        command
+    };
+    process::output(command.arg(bundle))
+}

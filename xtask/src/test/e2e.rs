@@ -1,0 +1,43 @@
+//! UI end-to-end: the release app under Xvfb, driven by tauri-driver + WebKitWebDriver.
+
+use crate::app::{self, DESKTOP_BINARY, HOST_PACKAGES};
+use crate::error::XtaskError;
+use crate::paths::Workspace;
+use crate::process;
+use crate::summary::Counts;
+use crate::test::unit::with_exit_status;
+
+pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
+    let release = app::build(workspace)?;
+    // Compile the test outside the virtual display, so its session only runs the test.
+    process::run(
+        process::command(workspace, "cargo")
+            .args([
+                "test",
+                "--release",
+                "--locked",
+                "--no-run",
+                "--test",
+                "ui_e2e",
+            ])
+            .args(HOST_PACKAGES),
+    )?;
+    let (status, lines) = process::run_streaming(
+        process::command(workspace, "xvfb-run")
+            .args(["--auto-servernum", "--server-args=-screen 0 1280x800x24"])
+            .args(["dbus-run-session", "--", "cargo"])
+            .args(["test", "--release", "--locked", "--test", "ui_e2e"])
+            .args(HOST_PACKAGES)
+            .args(["--", "--nocapture"])
+            .env("CONFAB_APP_BINARY", release.join(DESKTOP_BINARY))
+            .env("CONFAB_ARTIFACTS_DIR", workspace.artifacts_dir())
+            // No accessibility bus inside the private D-Bus session; WebKitGTK's DMA-BUF
+            // renderer needs a GPU that Xvfb does not have.
+            .env("NO_AT_BRIDGE", "1")
+            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+    )?;
+    Ok(with_exit_status(
+        Counts::from_test_output(&lines),
+        status.success(),
+    ))
+}
