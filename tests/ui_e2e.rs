@@ -4,6 +4,7 @@
 use std::error::Error;
 use std::time::Duration;
 
+use confab_test_harness::screen_capture::capture_screen;
 use confab_test_harness::tauri_driver::{TauriDriver, app_binary};
 use confab_test_harness::{artifacts, wait};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -24,7 +25,7 @@ async fn home_screen_validates_join_codes_in_the_real_app() -> TestResult {
     let outcome = exercise_home_screen(&client).await;
     // Save what the window showed even when an assertion failed, then close the app.
     if outcome.is_err() {
-        let _ = screenshot(&client, "ui-e2e-failure.png").await;
+        let _ = screenshot("ui-e2e-failure.png").await;
     }
     client.close().await?;
     outcome
@@ -47,7 +48,14 @@ async fn exercise_home_screen(client: &Client) -> TestResult {
         footer.starts_with(&format!("Confab {version} · {}", std::env::consts::OS)),
         "{footer}"
     );
-    screenshot(client, "ui-e2e-1-home.png").await?;
+    let home = screenshot("ui-e2e-1-home.png").await?;
+    // A window that never painted leaves Xvfb's root a single colour; text and the logo give
+    // hundreds.
+    assert!(
+        home.colours > 100,
+        "the display shows only {} colours: the window did not paint",
+        home.colours
+    );
 
     input.send_keys("hello").await?;
     client
@@ -61,13 +69,13 @@ async fn exercise_home_screen(client: &Client) -> TestResult {
         "unexpected error text: {error}"
     );
     assert_eq!(input.attr("aria-invalid").await?.as_deref(), Some("true"));
-    screenshot(client, "ui-e2e-2-bad-code.png").await?;
+    screenshot("ui-e2e-2-bad-code.png").await?;
 
     input.clear().await?;
     input.send_keys("ABC-DEFG-HIJ").await?;
     wait::until("the error to clear", UI_TIMEOUT, || async {
         match client.find(Locator::Css("#join-code-error")).await {
-            Err(fantoccini::error::CmdError::NoSuchElement(_)) => Some(()),
+            Err(error) if error.is_no_such_element() => Some(()),
             _ => None,
         }
     })
@@ -79,8 +87,8 @@ async fn exercise_home_screen(client: &Client) -> TestResult {
         .await?;
     let status = text_when(client, "#join-status", |text| !text.is_empty()).await?;
     assert!(status.contains("abc-defg-hij is a valid code"), "{status}");
-    let path = screenshot(client, "ui-e2e-3-valid-code.png").await?;
-    println!("screenshot: {}", path.display());
+    let last = screenshot("ui-e2e-3-valid-code.png").await?;
+    println!("screenshots saved beside {}", last.path.display());
     Ok(())
 }
 
@@ -104,11 +112,20 @@ async fn text_when(
     Ok(text)
 }
 
-async fn screenshot(
-    client: &Client,
-    name: &str,
-) -> Result<std::path::PathBuf, Box<dyn Error + Send + Sync>> {
-    let png = client.screenshot().await?;
-    assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
-    Ok(artifacts::save(name, &png)?)
+struct Saved {
+    path: std::path::PathBuf,
+    colours: usize,
+}
+
+/// Captures the whole (virtual) display as a person would see it and keeps it as an artefact.
+async fn screenshot(name: &'static str) -> Result<Saved, Box<dyn Error + Send + Sync>> {
+    tokio::task::spawn_blocking(move || {
+        let shot = capture_screen()?;
+        let path = artifacts::save(name, &shot.to_png()?)?;
+        Ok(Saved {
+            path,
+            colours: shot.distinct_colours(),
+        })
+    })
+    .await?
 }

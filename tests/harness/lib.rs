@@ -5,6 +5,7 @@
 
 pub mod artifacts;
 pub mod process;
+pub mod screen_capture;
 pub mod tauri_driver;
 pub mod wait;
 
