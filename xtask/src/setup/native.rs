@@ -99,7 +99,10 @@ fn ensure_abseil(workspace: &Workspace) -> Result<(), XtaskError> {
             .arg("xzf")
             .arg(&tarball),
     )?;
-    let source = find_dir(&work, |name| name.starts_with("abseil-cpp"))?;
+    // The upstream tarball unpacks to `abseil-<version>` (older ones: `abseil-cpp-<version>`).
+    let source = find_dir(&work, |name| {
+        name.starts_with(&format!("abseil-{ABSEIL_VERSION}")) || name.starts_with("abseil-cpp")
+    })?;
     let build = work.join("build");
     let staging = workspace
         .cache_dir
