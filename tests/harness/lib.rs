@@ -24,8 +24,11 @@ pub enum HarnessError {
         program: String,
         source: std::io::Error,
     },
-    #[error("timed out after {seconds} s waiting for {what}")]
-    Timeout { what: String, seconds: u64 },
+    #[error("timed out after {timeout:?} waiting for {what}")]
+    Timeout {
+        what: String,
+        timeout: std::time::Duration,
+    },
     #[error("io error: {0}")]
     Io(#[from] std::io::Error),
 }

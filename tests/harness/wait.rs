@@ -29,7 +29,7 @@ where
         if Instant::now() >= deadline {
             return Err(HarnessError::Timeout {
                 what: what.to_owned(),
-                seconds: timeout.as_secs(),
+                timeout,
             });
         }
         tokio::time::sleep(POLL_INTERVAL).await;
@@ -63,12 +63,17 @@ mod tests {
         assert_eq!(value, 3);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn times_out_naming_what_it_waited_for() {
-        let error = until("never", Duration::from_secs(2), || async { None::<()> })
-            .await
-            .expect_err("must time out");
-        assert_eq!(error.to_string(), "timed out after 2 s waiting for never");
+        let mut checks = 0;
+        let error = until("never", Duration::from_millis(100), || {
+            checks += 1;
+            async { None::<()> }
+        })
+        .await
+        .expect_err("must time out");
+        assert_eq!(error.to_string(), "timed out after 100ms waiting for never");
+        assert!(checks >= 2, "the condition was re-checked before giving up");
     }
 
     #[tokio::test]

@@ -17,6 +17,12 @@ pub const CLI_BINARY: &str = "confab";
 /// Builds the UI, then every host binary in release mode; returns the release directory.
 pub fn build(workspace: &Workspace) -> Result<PathBuf, XtaskError> {
     ui::build(workspace)?;
+    build_binaries(workspace)
+}
+
+/// Builds every host binary in release mode over an already built UI. (Rebuilding the UI
+/// rewrites `ui/dist`, which makes the app recompile.)
+pub fn build_binaries(workspace: &Workspace) -> Result<PathBuf, XtaskError> {
     eprintln!("== building the app (release)");
     process::run(
         process::command(workspace, "cargo")
@@ -26,10 +32,16 @@ pub fn build(workspace: &Workspace) -> Result<PathBuf, XtaskError> {
     Ok(workspace.release_dir())
 }
 
-/// Builds the app, then the `.deb` and `.rpm` with the Tauri CLI's `bundle` step (which packages
-/// the binary we just built instead of compiling again). Works offline.
+/// Builds the UI and the app, then the `.deb` and `.rpm`.
 pub fn bundle(workspace: &Workspace) -> Result<Vec<PathBuf>, XtaskError> {
-    build(workspace)?;
+    ui::build(workspace)?;
+    bundle_over_built_ui(workspace)
+}
+
+/// Builds the app over an already built UI, then the `.deb` and `.rpm` with the Tauri CLI's
+/// `bundle` step (which packages the binary just built instead of compiling again). Offline.
+pub fn bundle_over_built_ui(workspace: &Workspace) -> Result<Vec<PathBuf>, XtaskError> {
+    build_binaries(workspace)?;
     eprintln!("== bundling .deb and .rpm");
     process::run(
         process::command(workspace, "tauri")

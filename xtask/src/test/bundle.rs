@@ -10,7 +10,7 @@ use crate::process;
 use crate::summary::Counts;
 
 pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
-    let bundles = app::bundle(workspace)?;
+    let bundles = app::bundle_over_built_ui(workspace)?;
     let mut counts = Counts::default();
     for bundle in &bundles {
         let listing = list_contents(workspace, bundle);

@@ -8,7 +8,7 @@ use crate::summary::Counts;
 use crate::test::unit::with_exit_status;
 
 pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
-    let release = app::build(workspace)?;
+    let release = app::build_binaries(workspace)?;
     // Compile the test outside the virtual display, so its session only runs the test.
     process::run(
         process::command(workspace, "cargo")
