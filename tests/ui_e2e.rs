@@ -4,15 +4,18 @@
 use std::error::Error;
 use std::time::Duration;
 
+use confab_test_harness::process::ChildGuard;
 use confab_test_harness::screen_capture::capture_screen;
 use confab_test_harness::tauri_driver::{TauriDriver, app_binary};
-use confab_test_harness::{artifacts, wait};
+use confab_test_harness::{artifacts, wait, x11_windows};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 type TestResult = Result<(), Box<dyn Error + Send + Sync>>;
 
 /// Generous: the first WebKit start on a cold, loaded CI machine is slow.
 const UI_TIMEOUT: Duration = Duration::from_secs(60);
+/// `cargo xtask run` rebuilds the UI and relinks the app before the window opens.
+const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 
 #[tokio::test]
 async fn home_screen_validates_join_codes_in_the_real_app() -> TestResult {
@@ -29,6 +32,40 @@ async fn home_screen_validates_join_codes_in_the_real_app() -> TestResult {
     }
     client.close().await?;
     outcome
+}
+
+/// The README's run command, exactly as a person types it, opens the Confab window.
+#[tokio::test]
+async fn readme_run_command_opens_the_window() -> TestResult {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut command = std::process::Command::new(env!("CARGO"));
+    // Setup already ran for this test session; the build is reused from the e2e tier.
+    command
+        .args(["xtask", "run", "--skip-setup"])
+        .current_dir(&workspace);
+    let _run = ChildGuard::spawn(command)?;
+    let window = wait::until("a window titled Confab", RUN_TIMEOUT, || async {
+        tokio::task::spawn_blocking(|| x11_windows::find_by_title("Confab"))
+            .await
+            .ok()?
+            .ok()
+            .flatten()
+    })
+    .await?;
+    assert!(
+        window.width >= 720 && window.height >= 520,
+        "window is {}×{}, below its minimum size",
+        window.width,
+        window.height
+    );
+    // The window exists before WebKit paints it; wait for the page, not a guessed delay.
+    let painted = wait::until("the window to paint", UI_TIMEOUT, || async {
+        let saved = screenshot("run-command-window.png").await.ok()?;
+        (saved.colours > 100).then_some(saved)
+    })
+    .await?;
+    println!("run command window: {}", painted.path.display());
+    Ok(())
 }
 
 async fn exercise_home_screen(client: &Client) -> TestResult {

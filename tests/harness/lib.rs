@@ -8,6 +8,7 @@ pub mod process;
 pub mod screen_capture;
 pub mod tauri_driver;
 pub mod wait;
+pub mod x11_windows;
 
 /// Why a test could not set up its environment. Every message says how to fix it.
 #[derive(Debug, thiserror::Error)]

@@ -48,10 +48,14 @@ impl Drop for ChildGuard {
         if self.has_exited() {
             return;
         }
-        // std has no SIGTERM; the `kill` utility sends it without an unsafe libc call.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        // Children first (e.g. the app a `cargo xtask run` started), so none is orphaned.
+        let root = self.child.id();
+        let mut tree = descendants(root);
+        tree.reverse();
+        for pid in tree {
+            terminate(pid);
+        }
+        terminate(root);
         let deadline = std::time::Instant::now() + GRACE;
         while std::time::Instant::now() < deadline {
             if self.has_exited() {
@@ -62,6 +66,33 @@ impl Drop for ChildGuard {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends SIGTERM (std has no portable signal API; the `kill` utility avoids unsafe libc calls).
+fn terminate(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// All descendants of `pid`, parents before children (Linux `/proc`; empty elsewhere).
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(parent) = queue.pop() {
+        let path = format!("/proc/{parent}/task/{parent}/children");
+        let children: Vec<u32> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|child| child.parse().ok())
+            .collect();
+        for child in children {
+            found.push(child);
+            queue.push(child);
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -82,11 +113,51 @@ mod tests {
         let guard = ChildGuard::spawn(command).expect("spawn sleep");
         let pid = guard.child.id();
         drop(guard);
-        let alive = Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .status()
-            .expect("kill -0");
-        assert!(!alive.success(), "sleep {pid} survived its guard");
+        assert!(ends_soon(pid), "sleep {pid} survived its guard");
+    }
+
+    #[test]
+    fn dropping_a_guard_also_stops_the_processes_it_started() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "sleep 600 & wait"]);
+        let guard = ChildGuard::spawn(command).expect("spawn sh");
+        let shell = guard.child.id();
+        let sleeper = wait_for_child(shell);
+        drop(guard);
+        assert!(ends_soon(sleeper), "grandchild {sleeper} was orphaned");
+    }
+
+    /// Whether `pid` stops running (gone, or a zombie awaiting its reaper) within a deadline.
+    fn ends_soon(pid: u32) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let after_name = stat.rsplit_once(')')?.1.trim_start().to_owned();
+                    after_name.chars().next()
+                });
+            if matches!(state, None | Some('Z' | 'X')) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    /// The first child of `pid`, once the OS reports it (bounded wait).
+    fn wait_for_child(pid: u32) -> u32 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(child) = descendants(pid).first() {
+                return *child;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sh never started sleep"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]

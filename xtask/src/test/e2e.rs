@@ -28,7 +28,8 @@ pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
             .args(["dbus-run-session", "--", "cargo"])
             .args(["test", "--release", "--locked", "--test", "ui_e2e"])
             .args(HOST_PACKAGES)
-            .args(["--", "--nocapture"])
+            // One window at a time: each test's screenshots must show only its own app.
+            .args(["--", "--nocapture", "--test-threads=1"])
             .env("CONFAB_APP_BINARY", release.join(DESKTOP_BINARY))
             .env("CONFAB_ARTIFACTS_DIR", workspace.artifacts_dir())
             // No accessibility bus inside the private D-Bus session; WebKitGTK's DMA-BUF
