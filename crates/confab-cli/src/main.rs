@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    init_logging();
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Server(args) => server::run(&args),
@@ -25,4 +26,14 @@ fn main() -> ExitCode {
             ExitCode::from(exit::code_for(&error))
         }
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: info for Confab, warnings for the rest).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,confab_sfu=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

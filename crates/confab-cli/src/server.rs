@@ -1,6 +1,9 @@
-//! `confab server`: validates its configuration, then hosts meetings.
+//! `confab server`: hosts meetings without a display until Ctrl-C (or SIGTERM), then tells every
+//! participant the server is shutting down.
 
-use confab_sfu::{ApiKeys, ApiKeysError};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use confab_sfu::{ApiKeys, ApiKeysError, SfuConfig, SfuError};
 
 use crate::cli::ServerArgs;
 
@@ -10,14 +13,15 @@ pub enum ServerError {
     Keys(#[from] ApiKeysError),
     #[error("pass --dev for local testing, or --keys \"key: secret\" (or CONFAB_KEYS)")]
     NoKeys,
-    #[error(
-        "the embedded SFU is not part of this build yet, so `confab server` cannot host meetings; \
-         the configuration above was checked and is valid"
-    )]
-    SfuNotBuilt,
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot wait for Ctrl-C: {0}")]
+    Signal(std::io::Error),
+    #[error(transparent)]
+    Sfu(#[from] SfuError),
 }
 
-/// The API keys this server would accept, from `--dev` or `--keys`.
+/// The API keys this server accepts, from `--dev` or `--keys`.
 pub fn api_keys(args: &ServerArgs) -> Result<ApiKeys, ServerError> {
     match (&args.keys, args.dev) {
         (Some(text), _) => Ok(ApiKeys::parse(text)?),
@@ -26,19 +30,61 @@ pub fn api_keys(args: &ServerArgs) -> Result<ApiKeys, ServerError> {
     }
 }
 
+/// `--bind` and `--port`; without `--bind` the server serves the LAN (all interfaces).
+pub fn listen_address(args: &ServerArgs) -> SocketAddr {
+    let ip = args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    SocketAddr::new(ip, args.port)
+}
+
 pub fn run(args: &ServerArgs) -> Result<(), ServerError> {
-    let keys = api_keys(args)?;
-    let listen = args
-        .bind
-        .map_or_else(|| "all interfaces".to_owned(), |ip| ip.to_string());
+    let config = SfuConfig {
+        listen: listen_address(args),
+        keys: api_keys(args)?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServerError::Runtime)?;
+    runtime.block_on(serve(config, args))
+}
+
+async fn serve(config: SfuConfig, args: &ServerArgs) -> Result<(), ServerError> {
+    let keys: Vec<String> = config.keys.keys().map(str::to_owned).collect();
+    let sfu = confab_sfu::start(config).await?;
     println!(
-        "confab server: port {} (signal, Twirp, API), UDP {} (media), listening on {listen}, keys {:?}",
-        args.port,
-        args.udp_port,
-        keys.keys().collect::<Vec<_>>()
+        "confab server: signalling on ws://{}/rtc (API keys: {})",
+        sfu.local_addr(),
+        keys.join(", ")
     );
-    // Placeholder until the SFU issue lands: say so plainly instead of pretending to serve.
-    Err(ServerError::SfuNotBuilt)
+    eprintln!(
+        "note: this build handles signalling only; WebRTC media forwarding (UDP {}{}) is not \
+         implemented yet, so clients can join rooms but not exchange media",
+        args.udp_port,
+        args.node_ip
+            .map(|ip| format!(", advertised as {ip}"))
+            .unwrap_or_default()
+    );
+    wait_for_stop_signal().await?;
+    eprintln!("confab server: shutting down, telling participants");
+    sfu.shutdown().await?;
+    Ok(())
+}
+
+/// Ctrl-C anywhere; SIGTERM too on Unix (service managers send it).
+async fn wait_for_stop_signal() -> Result<(), ServerError> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).map_err(ServerError::Signal)?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map_err(ServerError::Signal),
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(ServerError::Signal)
+    }
 }
 
 #[cfg(test)]
@@ -81,9 +127,14 @@ mod tests {
     }
 
     #[test]
-    fn says_plainly_that_the_sfu_is_not_built_yet() {
-        let error = run(&server_args(&["--dev"])).expect_err("placeholder");
-        assert!(matches!(error, ServerError::SfuNotBuilt));
-        assert!(error.to_string().contains("not part of this build yet"));
+    fn serves_the_lan_unless_bound() {
+        assert_eq!(
+            listen_address(&server_args(&[])),
+            SocketAddr::from(([0, 0, 0, 0], 7880))
+        );
+        assert_eq!(
+            listen_address(&server_args(&["--bind", "127.0.0.1", "--port", "9000"])),
+            SocketAddr::from(([127, 0, 0, 1], 9000))
+        );
     }
 }

@@ -5,8 +5,22 @@
 //! simulcast layer selection), data-packet routing, the Twirp `RoomService` and the conference
 //! API. It is used by the desktop app ("Host a meeting") and by the headless `confab server`.
 //!
-//! So far it holds the server's key configuration; the SFU itself arrives with its own issue.
+//! Layers: [`room`] is the sans-IO signalling state of one room; [`hub`] holds the live rooms
+//! and delivers their messages; [`session`] is one participant's WebSocket; [`http`] routes
+//! requests after [`auth`] verified them; [`server`] binds and shuts down.
+//!
+//! Implemented so far: signalling (join, participant updates, ping, metadata, leave with
+//! reasons, duplicate identities, shutdown). Media negotiation, data packets and the
+//! RoomService are the next steps of the SFU issue.
 
 pub mod api_keys;
+pub mod auth;
+pub mod http;
+pub mod hub;
+pub mod ids;
+pub mod room;
+pub mod server;
+pub mod session;
 
 pub use api_keys::{ApiKeys, ApiKeysError};
+pub use server::{RunningSfu, SfuConfig, SfuError, start};

@@ -22,10 +22,18 @@ pub fn ensure(workspace: &Workspace) -> Result<(), XtaskError> {
                 .into(),
         ));
     }
+    // No lockfile: npm writes only this platform's optional binaries into one, which `npm ci`
+    // then rejects elsewhere. The CLI is pinned exactly, and it pins its platform packages.
     process::run(
         process::command(workspace, "npm")
             .current_dir(&tools)
-            .args(["ci", "--no-audit", "--no-fund"]),
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--no-package-lock",
+            ]),
     )
 }
 

@@ -7,6 +7,7 @@ mod bundle;
 mod component;
 mod e2e;
 mod lint;
+mod scenario;
 mod unit;
 
 use std::process::ExitCode;
@@ -20,15 +21,17 @@ use crate::ui;
 pub enum Tier {
     Lint,
     Unit,
+    Scenario,
     Component,
     E2e,
     Bundle,
 }
 
 impl Tier {
-    pub const ALL: [Tier; 5] = [
+    pub const ALL: [Tier; 6] = [
         Tier::Lint,
         Tier::Unit,
+        Tier::Scenario,
         Tier::Component,
         Tier::E2e,
         Tier::Bundle,
@@ -38,6 +41,7 @@ impl Tier {
         match self {
             Tier::Lint => "lint",
             Tier::Unit => "unit",
+            Tier::Scenario => "scenario",
             Tier::Component => "component",
             Tier::E2e => "e2e",
             Tier::Bundle => "bundle",
@@ -48,6 +52,7 @@ impl Tier {
         match self {
             Tier::Lint => lint::run(workspace),
             Tier::Unit => unit::run(workspace),
+            Tier::Scenario => scenario::run(workspace),
             Tier::Component => component::run(workspace),
             Tier::E2e => e2e::run(workspace),
             Tier::Bundle => bundle::run(workspace),

@@ -1,0 +1,104 @@
+//! HTTP routes: the `/rtc` signalling WebSocket and its validation endpoints.
+//!
+//! Tokens are verified before any upgrade, so a bad token gets a plain-text 401 with the reason
+//! (what SDKs show people) and never a WebSocket.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::auth::{AuthError, Authenticator, JoinGrant, token_from_request};
+use crate::hub::Hub;
+use crate::session;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub auth: Arc<Authenticator>,
+}
+
+/// The body of the 404 for `/rtc/v1`. The browser SDK falls back to `/rtc` on a 404 unless the
+/// body says the room does not exist, so it must never contain that phrase.
+pub const V1_NOT_SUPPORTED: &str =
+    "single peer connection signalling (/rtc/v1) is not available on this server; use /rtc";
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/rtc", get(rtc))
+        .route("/rtc/validate", get(validate))
+        .route("/rtc/v1", get(v1_not_supported))
+        .route("/rtc/v1/validate", get(v1_not_supported))
+        .with_state(state)
+}
+
+type Params = Query<HashMap<String, String>>;
+
+async fn rtc(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Params,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let grant = match authorize(&state.auth, &headers, &params) {
+        Ok(grant) => grant,
+        Err(error) => return auth_failure(&error),
+    };
+    let Ok(upgrade) = upgrade else {
+        return (StatusCode::BAD_REQUEST, "expected a WebSocket upgrade").into_response();
+    };
+    if params
+        .get("reconnect")
+        .is_some_and(|v| v == "1" || v == "true")
+    {
+        tracing::info!(identity = %grant.identity, "resume requested; joining afresh");
+    }
+    let hub = state.hub.clone();
+    upgrade
+        .max_message_size(session::MAX_SIGNAL_MESSAGE_BYTES)
+        .on_upgrade(move |socket| session::run(socket, hub, grant))
+}
+
+async fn validate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
+    match authorize(&state.auth, &headers, &params) {
+        Ok(_) => (StatusCode::OK, cors(), "success").into_response(),
+        Err(error) => auth_failure(&error),
+    }
+}
+
+async fn v1_not_supported() -> Response {
+    (StatusCode::NOT_FOUND, cors(), V1_NOT_SUPPORTED).into_response()
+}
+
+fn authorize(
+    auth: &Authenticator,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<JoinGrant, AuthError> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().map_err(|_| AuthError::MalformedHeader))
+        .transpose()?;
+    let token = token_from_request(header, params.get("access_token").map(String::as_str))?;
+    auth.join_grant(token)
+}
+
+fn auth_failure(error: &AuthError) -> Response {
+    tracing::info!(%error, "rejected a connection");
+    let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    (status, cors(), error.to_string()).into_response()
+}
+
+/// Browsers call the validation endpoints cross-origin.
+fn cors() -> [(header::HeaderName, &'static str); 1] {
+    [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")]
+}

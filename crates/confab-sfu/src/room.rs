@@ -1,0 +1,378 @@
+//! One room's participants and what each of them must be told — a sans-IO state machine.
+//!
+//! Every operation takes the current time as an argument and returns the messages to deliver
+//! ([`Outbound`]); sockets, tasks and clocks live in `hub` and `http`. This keeps the signalling
+//! rules testable without a network.
+
+use std::collections::BTreeMap;
+
+use livekit_protocol as proto;
+use proto::signal_request::Message as Request;
+use proto::signal_response::Message as Response;
+
+use crate::auth::JoinGrant;
+
+/// The signal protocol we speak (what `livekit-server` 1.9 speaks; 18 would promise negotiated
+/// fixed-id data channels).
+pub const PROTOCOL_VERSION: i32 = 17;
+/// Reported as the server version. SDKs gate features on it (RPC needs >= 1.8.0, and the Rust
+/// SDK panics on a non-semver string), so we report the LiveKit release whose protocol we match.
+pub const COMPATIBLE_SERVER_VERSION: &str = "1.9.0";
+/// Seconds between client pings, and without any message before a client gives up.
+pub const PING_INTERVAL_SECS: i32 = 5;
+pub const PING_TIMEOUT_SECS: i32 = 15;
+
+/// Wall-clock time, supplied by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnixMillis(pub i64);
+
+impl UnixMillis {
+    fn seconds(self) -> i64 {
+        self.0 / 1_000
+    }
+}
+
+/// What to do with one participant's connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Signal(Box<proto::SignalResponse>),
+    /// Close the connection after the messages before it (the participant has been removed).
+    Close(CloseReason),
+}
+
+/// Why a connection is closed, for the WebSocket close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    Normal,
+    /// The client sent something that is not a signal message (WebSocket code 1007).
+    MalformedMessage,
+    /// The client did not keep up with its messages (WebSocket code 1008).
+    TooSlow,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    pub to: String,
+    pub delivery: Delivery,
+}
+
+impl Outbound {
+    fn signal(to: &str, message: Response) -> Self {
+        Self {
+            to: to.to_owned(),
+            delivery: Delivery::Signal(Box::new(proto::SignalResponse {
+                message: Some(message),
+            })),
+        }
+    }
+
+    fn close(to: &str, reason: CloseReason) -> Self {
+        Self {
+            to: to.to_owned(),
+            delivery: Delivery::Close(reason),
+        }
+    }
+}
+
+/// How this server describes itself in JoinResponse.
+#[derive(Debug, Clone)]
+pub struct ServerDescription {
+    pub node_id: String,
+}
+
+impl ServerDescription {
+    fn info(&self) -> proto::ServerInfo {
+        proto::ServerInfo {
+            edition: proto::server_info::Edition::Standard as i32,
+            version: COMPATIBLE_SERVER_VERSION.to_owned(),
+            protocol: PROTOCOL_VERSION,
+            node_id: self.node_id.clone(),
+            debug_info: format!("confab {}", env!("CARGO_PKG_VERSION")),
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Room {
+    info: proto::Room,
+    /// By participant sid, in join order of sids (BTreeMap keeps output deterministic).
+    participants: BTreeMap<String, proto::ParticipantInfo>,
+}
+
+impl Room {
+    pub fn new(sid: String, name: String, now: UnixMillis) -> Self {
+        Self {
+            info: proto::Room {
+                sid,
+                name,
+                creation_time: now.seconds(),
+                creation_time_ms: now.0,
+                empty_timeout: 300,
+                ..Default::default()
+            },
+            participants: BTreeMap::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.participants.is_empty()
+    }
+
+    pub fn participant_sids(&self) -> impl Iterator<Item = &str> {
+        self.participants.keys().map(String::as_str)
+    }
+
+    /// Adds a participant. A participant already present with the same identity is removed
+    /// first (`DUPLICATE_IDENTITY`), as `livekit-server` does. The JoinResponse is the first
+    /// message for the newcomer; everyone else learns about it through a ParticipantUpdate.
+    pub fn join(
+        &mut self,
+        sid: &str,
+        grant: JoinGrant,
+        now: UnixMillis,
+        server: &ServerDescription,
+    ) -> Vec<Outbound> {
+        let mut out = Vec::new();
+        if let Some(existing) = self.sid_of_identity(&grant.identity) {
+            out.extend(self.remove(
+                &existing,
+                proto::DisconnectReason::DuplicateIdentity,
+                CloseReason::Normal,
+                now,
+            ));
+        }
+        let info = proto::ParticipantInfo {
+            sid: sid.to_owned(),
+            identity: grant.identity,
+            name: grant.name,
+            metadata: grant.metadata,
+            attributes: grant.attributes,
+            state: proto::participant_info::State::Joined as i32,
+            joined_at: now.seconds(),
+            joined_at_ms: now.0,
+            version: 1,
+            permission: Some(grant.permission),
+            kind: proto::participant_info::Kind::Standard as i32,
+            ..Default::default()
+        };
+        let others: Vec<proto::ParticipantInfo> = self
+            .participants
+            .values()
+            .filter(|other| !is_hidden(other))
+            .cloned()
+            .collect();
+        self.participants.insert(sid.to_owned(), info.clone());
+        self.info.num_participants = self.visible_count();
+
+        let can_subscribe = info.permission.as_ref().is_some_and(|p| p.can_subscribe);
+        out.push(Outbound::signal(
+            sid,
+            Response::Join(proto::JoinResponse {
+                room: Some(self.info.clone()),
+                participant: Some(info.clone()),
+                other_participants: others,
+                server_version: COMPATIBLE_SERVER_VERSION.to_owned(),
+                server_info: Some(server.info()),
+                ping_interval: PING_INTERVAL_SECS,
+                ping_timeout: PING_TIMEOUT_SECS,
+                subscriber_primary: can_subscribe,
+                ..Default::default()
+            }),
+        ));
+        if !is_hidden(&info) {
+            out.extend(self.broadcast_update(&info, Some(sid)));
+        }
+        out
+    }
+
+    /// The participant's connection ended or it asked to leave: the others are told it is gone.
+    pub fn leave(
+        &mut self,
+        sid: &str,
+        reason: proto::DisconnectReason,
+        _now: UnixMillis,
+    ) -> Vec<Outbound> {
+        let Some(mut info) = self.participants.remove(sid) else {
+            return Vec::new();
+        };
+        self.info.num_participants = self.visible_count();
+        if is_hidden(&info) {
+            return Vec::new();
+        }
+        info.state = proto::participant_info::State::Disconnected as i32;
+        info.disconnect_reason = reason as i32;
+        info.version += 1;
+        self.broadcast_update(&info, Some(sid))
+    }
+
+    /// The server removes a participant: it receives a leave with the reason, then its
+    /// connection is closed; the others see it disconnect.
+    pub fn remove(
+        &mut self,
+        sid: &str,
+        reason: proto::DisconnectReason,
+        close: CloseReason,
+        now: UnixMillis,
+    ) -> Vec<Outbound> {
+        if !self.participants.contains_key(sid) {
+            return Vec::new();
+        }
+        let mut out = vec![
+            Outbound::signal(
+                sid,
+                Response::Leave(proto::LeaveRequest {
+                    reason: reason as i32,
+                    action: proto::leave_request::Action::Disconnect as i32,
+                    ..Default::default()
+                }),
+            ),
+            Outbound::close(sid, close),
+        ];
+        out.extend(self.leave(sid, reason, now));
+        out
+    }
+
+    /// Removes everyone (server shutdown, room deleted).
+    pub fn close_all(&mut self, reason: proto::DisconnectReason, now: UnixMillis) -> Vec<Outbound> {
+        let sids: Vec<String> = self.participants.keys().cloned().collect();
+        sids.iter()
+            .flat_map(|sid| self.remove(sid, reason, CloseReason::Normal, now))
+            .collect()
+    }
+
+    /// Handles one request from participant `sid`.
+    pub fn handle(&mut self, sid: &str, request: Request, now: UnixMillis) -> Vec<Outbound> {
+        if !self.participants.contains_key(sid) {
+            return Vec::new();
+        }
+        match request {
+            Request::Ping(timestamp) => vec![Outbound::signal(sid, Response::Pong(timestamp))],
+            Request::PingReq(ping) => vec![Outbound::signal(
+                sid,
+                Response::PongResp(proto::Pong {
+                    last_ping_timestamp: ping.timestamp,
+                    timestamp: now.0,
+                }),
+            )],
+            Request::Leave(_) => self.leave(sid, proto::DisconnectReason::ClientInitiated, now),
+            Request::UpdateMetadata(update) => self.update_metadata(sid, update),
+            other => {
+                tracing::debug!(
+                    participant = sid,
+                    request = request_name(&other),
+                    "not handled yet"
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn update_metadata(
+        &mut self,
+        sid: &str,
+        update: proto::UpdateParticipantMetadata,
+    ) -> Vec<Outbound> {
+        let Some(info) = self.participants.get_mut(sid) else {
+            return Vec::new();
+        };
+        let allowed = info
+            .permission
+            .as_ref()
+            .is_some_and(|p| p.can_update_metadata);
+        if !allowed {
+            return vec![Outbound::signal(
+                sid,
+                Response::RequestResponse(proto::RequestResponse {
+                    request_id: update.request_id,
+                    reason: proto::request_response::Reason::NotAllowed as i32,
+                    message: "this token may not update its own metadata".to_owned(),
+                    ..Default::default()
+                }),
+            )];
+        }
+        if !update.name.is_empty() {
+            info.name = update.name;
+        }
+        if !update.metadata.is_empty() {
+            info.metadata = update.metadata;
+        }
+        for (key, value) in update.attributes {
+            // LiveKit semantics: an empty value deletes the attribute.
+            if value.is_empty() {
+                info.attributes.remove(&key);
+            } else {
+                info.attributes.insert(key, value);
+            }
+        }
+        info.version += 1;
+        let info = info.clone();
+        let mut out = vec![Outbound::signal(
+            sid,
+            Response::RequestResponse(proto::RequestResponse {
+                request_id: update.request_id,
+                reason: proto::request_response::Reason::Ok as i32,
+                ..Default::default()
+            }),
+        )];
+        // Everyone, the participant itself included, sees the new state.
+        out.extend(self.broadcast_update(&info, None));
+        out
+    }
+
+    /// A ParticipantUpdate about `info` to every participant except `skip`.
+    fn broadcast_update(&self, info: &proto::ParticipantInfo, skip: Option<&str>) -> Vec<Outbound> {
+        self.participants
+            .keys()
+            .filter(|sid| Some(sid.as_str()) != skip)
+            .map(|sid| {
+                Outbound::signal(
+                    sid,
+                    Response::Update(proto::ParticipantUpdate {
+                        participants: vec![info.clone()],
+                    }),
+                )
+            })
+            .collect()
+    }
+
+    fn sid_of_identity(&self, identity: &str) -> Option<String> {
+        self.participants
+            .values()
+            .find(|info| info.identity == identity)
+            .map(|info| info.sid.clone())
+    }
+
+    fn visible_count(&self) -> u32 {
+        let count = self.participants.values().filter(|p| !is_hidden(p)).count();
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+}
+
+fn is_hidden(info: &proto::ParticipantInfo) -> bool {
+    info.permission.as_ref().is_some_and(|p| p.hidden)
+}
+
+/// A stable name for logs.
+fn request_name(request: &Request) -> &'static str {
+    match request {
+        Request::Offer(_) => "offer",
+        Request::Answer(_) => "answer",
+        Request::Trickle(_) => "trickle",
+        Request::AddTrack(_) => "add_track",
+        Request::Mute(_) => "mute",
+        Request::Subscription(_) => "subscription",
+        Request::TrackSetting(_) => "track_setting",
+        Request::SubscriptionPermission(_) => "subscription_permission",
+        Request::SyncState(_) => "sync_state",
+        Request::Simulate(_) => "simulate",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests;

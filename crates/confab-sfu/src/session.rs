@@ -1,0 +1,116 @@
+//! One participant's signalling WebSocket: decodes requests for the hub and writes the hub's
+//! messages back, in the framing the client chose (binary protobuf, or protobuf JSON once the
+//! client sends a text frame, as `livekit-server` does).
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use livekit_protocol as proto;
+use prost::Message as _;
+
+use crate::auth::JoinGrant;
+use crate::hub::Hub;
+use crate::room::{CloseReason, Delivery};
+
+/// Largest signal message accepted (SDP offers with many tracks stay far below it).
+pub const MAX_SIGNAL_MESSAGE_BYTES: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Binary,
+    Json,
+}
+
+pub async fn run(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant) {
+    let identity = grant.identity.clone();
+    let membership = hub.join(grant);
+    let sid = membership.sid;
+    let mut outbox = membership.outbox;
+    tracing::info!(participant = %sid, %identity, "joined");
+    let (mut sink, mut stream) = socket.split();
+    let mut framing = Framing::Binary;
+    let reason = loop {
+        tokio::select! {
+            delivery = outbox.recv() => match delivery {
+                Some(Delivery::Signal(response)) => {
+                    if sink.send(encode(&response, framing)).await.is_err() {
+                        break proto::DisconnectReason::SignalClose;
+                    }
+                }
+                Some(Delivery::Close(reason)) => {
+                    let _ = sink.send(Message::Close(Some(close_frame(reason)))).await;
+                    // The hub has already removed us and told the others.
+                    tracing::info!(participant = %sid, ?reason, "removed");
+                    return;
+                }
+                None => {
+                    let _ = sink.send(Message::Close(Some(close_frame(CloseReason::TooSlow)))).await;
+                    return;
+                }
+            },
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Binary(bytes))) => match proto::SignalRequest::decode(bytes) {
+                    Ok(request) => {
+                        framing = Framing::Binary;
+                        if let Some(message) = request.message {
+                            hub.handle(&sid, message);
+                        }
+                    }
+                    Err(error) => reject(&hub, &sid, &error.to_string()),
+                },
+                Some(Ok(Message::Text(text))) => {
+                    match serde_json::from_str::<proto::SignalRequest>(text.as_str()) {
+                        Ok(request) => {
+                            framing = Framing::Json;
+                            if let Some(message) = request.message {
+                                hub.handle(&sid, message);
+                            }
+                        }
+                        Err(error) => reject(&hub, &sid, &error.to_string()),
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None => break proto::DisconnectReason::ClientInitiated,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Err(error)) => {
+                    tracing::info!(participant = %sid, %error, "signal connection failed");
+                    break proto::DisconnectReason::SignalClose;
+                }
+            },
+        }
+    };
+    hub.disconnected(&sid, reason);
+    tracing::info!(participant = %sid, ?reason, "left");
+}
+
+/// A frame that is not a signal message: the sender is removed with a clear reason; nobody
+/// else is affected.
+fn reject(hub: &Hub, sid: &str, detail: &str) {
+    tracing::warn!(participant = %sid, detail, "malformed signal message");
+    hub.eject(
+        sid,
+        proto::DisconnectReason::UnknownReason,
+        CloseReason::MalformedMessage,
+    );
+}
+
+fn encode(response: &proto::SignalResponse, framing: Framing) -> Message {
+    if framing == Framing::Json
+        && let Ok(json) = serde_json::to_string(response)
+    {
+        return Message::Text(Utf8Bytes::from(json));
+    }
+    Message::Binary(response.encode_to_vec().into())
+}
+
+fn close_frame(reason: CloseReason) -> CloseFrame {
+    let (code, text) = match reason {
+        CloseReason::Normal => (1000, "leave"),
+        CloseReason::MalformedMessage => (1007, "malformed signal message"),
+        CloseReason::TooSlow => (1008, "signal messages not read in time"),
+    };
+    CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(text),
+    }
+}
