@@ -4,7 +4,7 @@
 use std::error::Error;
 use std::time::Duration;
 
-use confab_test_harness::process::ChildGuard;
+use confab_test_harness::process::{ChildGuard, descendants};
 use confab_test_harness::screen_capture::capture_screen;
 use confab_test_harness::tauri_driver::{TauriDriver, app_binary};
 use confab_test_harness::{artifacts, wait, x11_windows};
@@ -43,13 +43,20 @@ async fn readme_run_command_opens_the_window() -> TestResult {
     command
         .args(["xtask", "run", "--skip-setup"])
         .current_dir(&workspace);
-    let _run = ChildGuard::spawn(command)?;
-    let window = wait::until("a window titled Confab", RUN_TIMEOUT, || async {
-        tokio::task::spawn_blocking(|| x11_windows::find_by_title("Confab"))
-            .await
-            .ok()?
-            .ok()
-            .flatten()
+    let run = ChildGuard::spawn(command)?;
+    let run_pid = run.id();
+    // Only a window of a process this command started counts (not one left by another test).
+    let window = wait::until("a window titled Confab", RUN_TIMEOUT, || async move {
+        tokio::task::spawn_blocking(move || {
+            let ours = descendants(run_pid);
+            x11_windows::find_by_title("Confab")
+                .ok()?
+                .into_iter()
+                .find(|window| window.pid.is_some_and(|pid| ours.contains(&pid)))
+        })
+        .await
+        .ok()
+        .flatten()
     })
     .await?;
     assert!(

@@ -34,6 +34,10 @@ impl ChildGuard {
         &self.name
     }
 
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process has already exited (it should not have, while in use).
     pub fn has_exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))

@@ -13,11 +13,13 @@ pub struct FoundWindow {
     pub title: String,
     pub width: u16,
     pub height: u16,
+    /// The owning process, from `_NET_WM_PID` (set by GTK and most toolkits).
+    pub pid: Option<u32>,
 }
 
-/// Searches the window tree of the display named by `DISPLAY` for a viewable window titled
+/// Searches the window tree of the display named by `DISPLAY` for viewable windows titled
 /// exactly `title` (via `_NET_WM_NAME`, falling back to `WM_NAME`).
-pub fn find_by_title(title: &str) -> Result<Option<FoundWindow>, CaptureError> {
+pub fn find_by_title(title: &str) -> Result<Vec<FoundWindow>, CaptureError> {
     let (connection, screen_index) = x11rb::connect(None)?;
     let root = connection
         .setup()
@@ -29,6 +31,8 @@ pub fn find_by_title(title: &str) -> Result<Option<FoundWindow>, CaptureError> {
         .intern_atom(false, b"_NET_WM_NAME")?
         .reply()?
         .atom;
+    let net_wm_pid = connection.intern_atom(false, b"_NET_WM_PID")?.reply()?.atom;
+    let mut found = Vec::new();
     let mut pending = vec![root];
     while let Some(window) = pending.pop() {
         let window_title = read_title(&connection, window, net_wm_name)?;
@@ -37,17 +41,23 @@ pub fn find_by_title(title: &str) -> Result<Option<FoundWindow>, CaptureError> {
             let geometry = connection.get_geometry(window)?.reply()?;
             let viewable = attributes.map_state == x11rb::protocol::xproto::MapState::VIEWABLE;
             if viewable {
-                return Ok(Some(FoundWindow {
+                let pid = connection
+                    .get_property(false, window, net_wm_pid, AtomEnum::CARDINAL, 0, 1)?
+                    .reply()?
+                    .value32()
+                    .and_then(|mut values| values.next());
+                found.push(FoundWindow {
                     id: window,
                     title: title.to_owned(),
                     width: geometry.width,
                     height: geometry.height,
-                }));
+                    pid,
+                });
             }
         }
         pending.extend(connection.query_tree(window)?.reply()?.children);
     }
-    Ok(None)
+    Ok(found)
 }
 
 fn read_title(

@@ -26,11 +26,17 @@ fn tool_dirs(workspace: &Workspace) -> Vec<PathBuf> {
 }
 
 fn search_path(workspace: &Workspace) -> OsString {
-    let inherited = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = tool_dirs(workspace)
-        .into_iter()
-        .chain(std::env::split_paths(&inherited));
-    std::env::join_paths(dirs).unwrap_or(inherited)
+    prepend_missing(std::env::var_os("PATH"), tool_dirs(workspace))
+}
+
+/// `dirs` (those not already there) followed by the inherited list. Idempotent, so nested
+/// invocations (xtask → cargo test → `cargo xtask run`) see exactly the same value: build
+/// scripts of `-sys` crates rerun whenever `PKG_CONFIG_PATH` changes.
+fn prepend_missing(inherited: Option<OsString>, dirs: Vec<PathBuf>) -> OsString {
+    let inherited = inherited.unwrap_or_default();
+    let existing: Vec<PathBuf> = std::env::split_paths(&inherited).collect();
+    let added = dirs.into_iter().filter(|dir| !existing.contains(dir));
+    std::env::join_paths(added.chain(existing.iter().cloned())).unwrap_or(inherited)
 }
 
 /// A command for `program` with the project's environment: tool dirs on `PATH`, the cached
@@ -40,12 +46,10 @@ pub fn command(workspace: &Workspace, program: impl AsRef<OsStr>) -> Command {
     command.current_dir(&workspace.root);
     command.env("PATH", search_path(workspace));
     let abseil_pkgconfig = workspace.abseil_prefix().join("lib").join("pkgconfig");
-    let inherited = std::env::var_os("PKG_CONFIG_PATH").unwrap_or_default();
-    let pkg_config_path = std::env::join_paths(
-        std::iter::once(abseil_pkgconfig).chain(std::env::split_paths(&inherited)),
-    )
-    .unwrap_or(inherited);
-    command.env("PKG_CONFIG_PATH", pkg_config_path);
+    command.env(
+        "PKG_CONFIG_PATH",
+        prepend_missing(std::env::var_os("PKG_CONFIG_PATH"), vec![abseil_pkgconfig]),
+    );
     command
 }
 
@@ -111,4 +115,21 @@ pub fn output(command: &mut Command) -> Option<String> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepending_is_idempotent() {
+        let once = prepend_missing(Some("/usr/bin:/bin".into()), vec!["/opt/tool".into()]);
+        assert_eq!(once, OsString::from("/opt/tool:/usr/bin:/bin"));
+        let twice = prepend_missing(Some(once.clone()), vec!["/opt/tool".into()]);
+        assert_eq!(twice, once);
+        assert_eq!(
+            prepend_missing(None, vec!["/opt/tool".into()]),
+            OsString::from("/opt/tool")
+        );
+    }
 }
