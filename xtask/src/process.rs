@@ -34,7 +34,10 @@ fn search_path(workspace: &Workspace) -> OsString {
 /// scripts of `-sys` crates rerun whenever `PKG_CONFIG_PATH` changes.
 fn prepend_missing(inherited: Option<OsString>, dirs: Vec<PathBuf>) -> OsString {
     let inherited = inherited.unwrap_or_default();
-    let existing: Vec<PathBuf> = std::env::split_paths(&inherited).collect();
+    // An empty entry would mean "the current directory"; `split_paths("")` yields one.
+    let existing: Vec<PathBuf> = std::env::split_paths(&inherited)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .collect();
     let added = dirs.into_iter().filter(|dir| !existing.contains(dir));
     std::env::join_paths(added.chain(existing.iter().cloned())).unwrap_or(inherited)
 }
@@ -130,6 +133,10 @@ mod tests {
         assert_eq!(
             prepend_missing(None, vec!["/opt/tool".into()]),
             OsString::from("/opt/tool")
+        );
+        assert_eq!(
+            prepend_missing(Some("/a::/b:".into()), vec![]),
+            OsString::from("/a:/b")
         );
     }
 }
