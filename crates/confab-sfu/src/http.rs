@@ -56,7 +56,10 @@ async fn rtc(
         .get("reconnect")
         .is_some_and(|v| v == "1" || v == "true")
     {
-        tracing::info!(identity = %grant.identity, "resume requested; joining afresh");
+        // No session survives a dropped connection yet, so every resume finds an unknown
+        // session: tell the client to rejoin from scratch, as livekit-server does.
+        tracing::info!(identity = %grant.identity, "resume of an unknown session; asking for a rejoin");
+        return upgrade.on_upgrade(session::refuse_resume);
     }
     let hub = state.hub.clone();
     upgrade

@@ -83,6 +83,26 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant) {
     tracing::info!(participant = %sid, ?reason, "left");
 }
 
+/// Answers a resume attempt for a session this server does not have with
+/// `leave{STATE_MISMATCH, RECONNECT}`, so the client performs a full rejoin.
+pub async fn refuse_resume(socket: WebSocket) {
+    let leave = proto::SignalResponse {
+        message: Some(proto::signal_response::Message::Leave(
+            proto::LeaveRequest {
+                reason: proto::DisconnectReason::StateMismatch as i32,
+                action: proto::leave_request::Action::Reconnect as i32,
+                can_reconnect: true,
+                ..Default::default()
+            },
+        )),
+    };
+    let (mut sink, _) = socket.split();
+    let _ = sink.send(encode(&leave, Framing::Binary)).await;
+    let _ = sink
+        .send(Message::Close(Some(close_frame(CloseReason::Normal))))
+        .await;
+}
+
 /// A frame that is not a signal message: the sender is removed with a clear reason; nobody
 /// else is affected.
 fn reject(hub: &Hub, sid: &str, detail: &str) {

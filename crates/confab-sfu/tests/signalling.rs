@@ -411,3 +411,27 @@ async fn shutdown_tells_everyone_why() {
         .expect("task")
         .expect("clean");
 }
+
+#[tokio::test]
+async fn resuming_an_unknown_session_is_answered_with_a_full_reconnect() {
+    let sfu = start_sfu().await;
+    let url = format!(
+        "ws://{}/rtc?access_token={}&reconnect=1&sid=PA_gone",
+        sfu.local_addr(),
+        join_token("standup", "ada")
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgrade");
+    let first = next(&mut socket).await;
+    let Response::Leave(leave) = first else {
+        panic!("expected a leave first, got {first:?}");
+    };
+    assert_eq!(leave.reason, proto::DisconnectReason::StateMismatch as i32);
+    assert_eq!(leave.action, proto::leave_request::Action::Reconnect as i32);
+    assert_eq!(closed(&mut socket).await, Some(1000));
+    // Nobody joined.
+    let (_bob, join) = join(&sfu, "standup", "bob").await;
+    assert!(join.other_participants.is_empty());
+    sfu.shutdown().await.expect("shutdown");
+}
