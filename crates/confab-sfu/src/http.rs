@@ -7,15 +7,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::auth::{AuthError, Authenticator, JoinGrant, token_from_request};
 use crate::hub::Hub;
-use crate::session;
+use crate::{session, twirp};
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -34,6 +35,10 @@ pub fn router(state: AppState) -> Router {
         .route("/rtc/validate", get(validate))
         .route("/rtc/v1", get(v1_not_supported))
         .route("/rtc/v1/validate", get(v1_not_supported))
+        .route(
+            twirp::PATH,
+            post(twirp::handle).layer(DefaultBodyLimit::max(twirp::MAX_BODY_BYTES)),
+        )
         .with_state(state)
 }
 

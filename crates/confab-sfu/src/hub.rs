@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::JoinGrant;
 use crate::ids;
-use crate::room::{CloseReason, Delivery, Outbound, Room, ServerDescription, UnixMillis};
+use crate::room::{self, CloseReason, Delivery, Outbound, Room, ServerDescription, UnixMillis};
 
 /// Messages a connection may have queued before it counts as too slow.
 const OUTBOX_CAPACITY: usize = 512;
@@ -71,7 +71,12 @@ impl Hub {
             .rooms
             .entry(room_name.clone())
             .or_insert_with(|| Room::new(ids::room_sid(), room_name, now));
-        let out = room.join(&sid, grant, now, &self.server);
+        let out = if room.is_full() {
+            tracing::info!(participant = %sid, room = room.name(), "room is full");
+            room::refusal(&sid, proto::DisconnectReason::JoinFailure)
+        } else {
+            room.join(&sid, grant, now, &self.server)
+        };
         deliver(&mut state, out);
         Membership {
             sid,
@@ -110,6 +115,90 @@ impl Hub {
 
     pub fn room_count(&self) -> usize {
         self.lock().rooms.len()
+    }
+
+    /// RoomService CreateRoom: creates the room, or returns it unchanged when it exists.
+    pub fn create_room(&self, request: &proto::CreateRoomRequest) -> proto::Room {
+        let now = now();
+        let mut state = self.lock();
+        state
+            .rooms
+            .entry(request.name.clone())
+            .or_insert_with(|| Room::created_by_api(ids::room_sid(), request, now))
+            .info()
+    }
+
+    /// RoomService ListRooms: all rooms, or those named.
+    pub fn list_rooms(&self, names: &[String]) -> Vec<proto::Room> {
+        let state = self.lock();
+        let mut rooms: Vec<proto::Room> = state
+            .rooms
+            .values()
+            .filter(|room| names.is_empty() || names.iter().any(|n| n == room.name()))
+            .map(Room::info)
+            .collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
+    }
+
+    /// RoomService DeleteRoom: everyone leaves with `ROOM_DELETED`. False if there was no room.
+    pub fn delete_room(&self, name: &str) -> bool {
+        let now = now();
+        let mut state = self.lock();
+        let Some(mut room) = state.rooms.remove(name) else {
+            return false;
+        };
+        let out = room.close_all(proto::DisconnectReason::RoomDeleted, now);
+        deliver(&mut state, out);
+        true
+    }
+
+    pub fn list_participants(&self, room: &str) -> Option<Vec<proto::ParticipantInfo>> {
+        self.lock().rooms.get(room).map(Room::participants)
+    }
+
+    pub fn participant(&self, room: &str, identity: &str) -> Option<proto::ParticipantInfo> {
+        self.lock().rooms.get(room)?.participant(identity)
+    }
+
+    /// RoomService RemoveParticipant: it leaves with `PARTICIPANT_REMOVED`. False if absent.
+    pub fn remove_participant(&self, room_name: &str, identity: &str) -> bool {
+        let now = now();
+        let mut state = self.lock();
+        let Some(room) = state.rooms.get_mut(room_name) else {
+            return false;
+        };
+        let Some(sid) = room.sid_of(identity) else {
+            return false;
+        };
+        let out = room.remove(
+            &sid,
+            proto::DisconnectReason::ParticipantRemoved,
+            CloseReason::Normal,
+            now,
+        );
+        deliver(&mut state, out);
+        true
+    }
+
+    pub fn update_room_metadata(&self, room_name: &str, metadata: String) -> Option<proto::Room> {
+        let mut state = self.lock();
+        let room = state.rooms.get_mut(room_name)?;
+        let out = room.set_metadata(metadata);
+        let info = room.info();
+        deliver(&mut state, out);
+        Some(info)
+    }
+
+    pub fn update_participant(
+        &self,
+        request: proto::UpdateParticipantRequest,
+    ) -> Option<proto::ParticipantInfo> {
+        let mut state = self.lock();
+        let room = state.rooms.get_mut(&request.room)?;
+        let (info, out) = room.update_participant(request)?;
+        deliver(&mut state, out);
+        Some(info)
     }
 
     fn with_room_of(&self, sid: &str, apply: impl FnOnce(&mut Room, UnixMillis) -> Vec<Outbound>) {
@@ -170,7 +259,7 @@ fn deliver(state: &mut State, out: Vec<Outbound>) {
     }
     // Rooms are dropped as soon as they empty; the configurable empty timeout arrives with the
     // RoomService.
-    state.rooms.retain(|_, room| !room.is_empty());
+    state.rooms.retain(|_, room| !room.is_disposable());
 }
 
 fn now() -> UnixMillis {

@@ -10,8 +10,9 @@
 //! requests after [`auth`] verified them; [`server`] binds and shuts down.
 //!
 //! Implemented so far: signalling (join, participant updates, ping, metadata, leave with
-//! reasons, duplicate identities, shutdown). Media negotiation, data packets and the
-//! RoomService are the next steps of the SFU issue.
+//! reasons, duplicate identities, resume refusal, shutdown) and the RoomService calls that need
+//! no media ([`twirp`]). Media negotiation, data packets and the media-dependent RoomService
+//! calls are the next steps of the SFU issue.
 
 pub mod api_keys;
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod ids;
 pub mod room;
 pub mod server;
 pub mod session;
+pub mod twirp;
 
 pub use api_keys::{ApiKeys, ApiKeysError};
 pub use server::{RunningSfu, SfuConfig, SfuError, start};

@@ -74,6 +74,21 @@ impl Outbound {
     }
 }
 
+/// A connection that may not join (e.g. the room is full): a leave with the reason, then close.
+pub fn refusal(sid: &str, reason: proto::DisconnectReason) -> Vec<Outbound> {
+    vec![
+        Outbound::signal(
+            sid,
+            Response::Leave(proto::LeaveRequest {
+                reason: reason as i32,
+                action: proto::leave_request::Action::Disconnect as i32,
+                ..Default::default()
+            }),
+        ),
+        Outbound::close(sid, CloseReason::Normal),
+    ]
+}
+
 /// How this server describes itself in JoinResponse.
 #[derive(Debug, Clone)]
 pub struct ServerDescription {
@@ -96,6 +111,8 @@ impl ServerDescription {
 #[derive(Debug)]
 pub struct Room {
     info: proto::Room,
+    /// Created through the RoomService: kept while empty until deleted.
+    keep_when_empty: bool,
     /// By participant sid, in join order of sids (BTreeMap keeps output deterministic).
     participants: BTreeMap<String, proto::ParticipantInfo>,
 }
@@ -111,8 +128,113 @@ impl Room {
                 empty_timeout: 300,
                 ..Default::default()
             },
+            keep_when_empty: false,
             participants: BTreeMap::new(),
         }
+    }
+
+    /// A room created through the RoomService with its settings.
+    pub fn created_by_api(
+        sid: String,
+        request: &proto::CreateRoomRequest,
+        now: UnixMillis,
+    ) -> Self {
+        let mut room = Self::new(sid, request.name.clone(), now);
+        room.keep_when_empty = true;
+        room.info.metadata = request.metadata.clone();
+        room.info.max_participants = request.max_participants;
+        if request.empty_timeout > 0 {
+            room.info.empty_timeout = request.empty_timeout;
+        }
+        room.info.departure_timeout = request.departure_timeout;
+        room
+    }
+
+    /// Whether the room should be dropped now (empty and not created through the API).
+    pub fn is_disposable(&self) -> bool {
+        self.participants.is_empty() && !self.keep_when_empty
+    }
+
+    /// The room as the RoomService reports it.
+    pub fn info(&self) -> proto::Room {
+        self.info.clone()
+    }
+
+    pub fn participants(&self) -> Vec<proto::ParticipantInfo> {
+        self.participants.values().cloned().collect()
+    }
+
+    pub fn participant(&self, identity: &str) -> Option<proto::ParticipantInfo> {
+        self.participants
+            .values()
+            .find(|info| info.identity == identity)
+            .cloned()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.info.max_participants > 0 && self.visible_count() >= self.info.max_participants
+    }
+
+    /// New room metadata, announced to everyone with a RoomUpdate.
+    pub fn set_metadata(&mut self, metadata: String) -> Vec<Outbound> {
+        self.info.metadata = metadata;
+        let room = self.info.clone();
+        self.participants
+            .keys()
+            .map(|sid| {
+                Outbound::signal(
+                    sid,
+                    Response::RoomUpdate(proto::RoomUpdate {
+                        room: Some(room.clone()),
+                    }),
+                )
+            })
+            .collect()
+    }
+
+    /// An administrator changes a participant's name, metadata, attributes or permissions.
+    /// Everyone (the participant included, which is how it learns of new permissions) gets the
+    /// new state.
+    pub fn update_participant(
+        &mut self,
+        request: proto::UpdateParticipantRequest,
+    ) -> Option<(proto::ParticipantInfo, Vec<Outbound>)> {
+        let sid = self.sid_of_identity(&request.identity)?;
+        let info = self.participants.get_mut(&sid)?;
+        if !request.name.is_empty() {
+            info.name = request.name;
+        }
+        if !request.metadata.is_empty() {
+            info.metadata = request.metadata;
+        }
+        for (key, value) in request.attributes {
+            if value.is_empty() {
+                info.attributes.remove(&key);
+            } else {
+                info.attributes.insert(key, value);
+            }
+        }
+        if let Some(permission) = request.permission {
+            info.permission = Some(permission);
+        }
+        info.version += 1;
+        let info = info.clone();
+        let out = if is_hidden(&info) {
+            vec![Outbound::signal(
+                &sid,
+                Response::Update(proto::ParticipantUpdate {
+                    participants: vec![info.clone()],
+                }),
+            )]
+        } else {
+            self.broadcast_update(&info, None)
+        };
+        Some((info, out))
+    }
+
+    /// The sid of the participant with `identity`, if present.
+    pub fn sid_of(&self, identity: &str) -> Option<String> {
+        self.sid_of_identity(identity)
     }
 
     pub fn name(&self) -> &str {

@@ -1,149 +1,16 @@
 //! The SFU's signalling over real loopback sockets: what a LiveKit client sees when it connects
 //! to `/rtc`, joins, pings, is rejected, is replaced or is shut down.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+mod common;
 
-use confab_sfu::{ApiKeys, RunningSfu, SfuConfig};
+use common::*;
 use futures_util::{SinkExt, StreamExt};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_protocol as proto;
-use prost::Message as _;
 use proto::signal_request::Message as Request;
 use proto::signal_response::Message as Response;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-const KEY: &str = "APItest";
-const SECRET: &str = "test-secret-test-secret-test-secret";
-/// Generous: only a failing test ever waits this long.
-const DEADLINE: Duration = Duration::from_secs(10);
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn start_sfu() -> RunningSfu {
-    confab_sfu::start(SfuConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        keys: ApiKeys::parse(&format!("{KEY}: {SECRET}")).expect("keys"),
-    })
-    .await
-    .expect("start")
-}
-
-fn join_token(room: &str, identity: &str) -> String {
-    token_with(
-        VideoGrants {
-            room_join: true,
-            room: room.into(),
-            ..Default::default()
-        },
-        identity,
-    )
-}
-
-fn token_with(grants: VideoGrants, identity: &str) -> String {
-    AccessToken::with_api_key(KEY, SECRET)
-        .with_identity(identity)
-        .with_grants(grants)
-        .to_jwt()
-        .expect("token")
-}
-
-async fn connect(sfu: &RunningSfu, token: &str) -> Result<Socket, tungstenite::Error> {
-    let url = format!(
-        "ws://{}/rtc?access_token={token}&protocol=17&sdk=rust",
-        sfu.local_addr()
-    );
-    tokio_tungstenite::connect_async(url)
-        .await
-        .map(|(socket, _)| socket)
-}
-
-/// Connects and returns the socket with its JoinResponse (which must come first).
-async fn join(sfu: &RunningSfu, room: &str, identity: &str) -> (Socket, proto::JoinResponse) {
-    let mut socket = connect(sfu, &join_token(room, identity))
-        .await
-        .expect("upgrade");
-    match next(&mut socket).await {
-        Response::Join(join) => (socket, join),
-        other => panic!("first message was not join: {other:?}"),
-    }
-}
-
-/// The next signal response, within the deadline.
-async fn next(socket: &mut Socket) -> Response {
-    loop {
-        let frame = tokio::time::timeout(DEADLINE, socket.next())
-            .await
-            .expect("a signal message within the deadline")
-            .expect("connection open")
-            .expect("frame");
-        match frame {
-            Message::Binary(bytes) => {
-                let response = proto::SignalResponse::decode(bytes).expect("protobuf");
-                return response.message.expect("non-empty response");
-            }
-            Message::Text(text) => {
-                let response: proto::SignalResponse =
-                    serde_json::from_str(text.as_str()).expect("json");
-                return response.message.expect("non-empty response");
-            }
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
-
-/// Waits for the close frame, returning its code.
-async fn closed(socket: &mut Socket) -> Option<u16> {
-    loop {
-        let frame = tokio::time::timeout(DEADLINE, socket.next())
-            .await
-            .expect("close within the deadline");
-        match frame {
-            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-            Some(Ok(_)) => {}
-            Some(Err(_)) | None => return None,
-        }
-    }
-}
-
-async fn send(socket: &mut Socket, request: Request) {
-    let bytes = proto::SignalRequest {
-        message: Some(request),
-    }
-    .encode_to_vec();
-    socket
-        .send(Message::Binary(bytes.into()))
-        .await
-        .expect("send");
-}
-
-/// A raw HTTP GET on loopback, returning status and body (no client library needed).
-async fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(address).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut raw))
-        .await
-        .expect("response within the deadline")
-        .expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
 
 #[tokio::test]
 async fn join_response_is_first_and_has_what_sdks_require() {
