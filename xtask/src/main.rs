@@ -31,7 +31,7 @@ usage: cargo xtask <command> [options]
 commands:
   setup [--for run|test]   install whatever is missing (default: everything tests need)
   run [-- ARGS]            build and open the desktop app; headless `confab server ARGS` without a display
-  test [--tier NAME]...    run the test tiers: lint, unit, scenario, component, e2e, bundle (default: all)
+  test [--tier NAME]...    run the test tiers: lint, unit, scenario, conformance, component, e2e, bundle (default: all)
   bundle                   build the .deb and .rpm packages into <target>/release/bundle/
 
 options:

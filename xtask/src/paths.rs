@@ -52,6 +52,20 @@ impl Workspace {
         self.root.join("target").join("artifacts")
     }
 
+    pub fn python_venv(&self) -> PathBuf {
+        self.tools_dir().join("venv")
+    }
+
+    pub fn python_requirements(&self) -> PathBuf {
+        self.conformance_dir()
+            .join("python")
+            .join("requirements.txt")
+    }
+
+    pub fn conformance_dir(&self) -> PathBuf {
+        self.root.join("tests").join("conformance")
+    }
+
     pub fn meson_venv(&self) -> PathBuf {
         self.cache_dir.join("meson-venv")
     }

@@ -58,6 +58,38 @@ impl Counts {
     }
 }
 
+impl Counts {
+    /// Reads pytest's closing summary (`3 passed, 1 failed, 2 skipped in 0.8s`); errors count
+    /// as failures.
+    pub fn from_pytest_output(lines: &[String]) -> Self {
+        let mut total = Self::default();
+        let Some(summary) = lines.iter().rev().find(|line| {
+            line.contains(" in ")
+                && (line.contains(" passed") || line.contains(" failed") || line.contains(" error"))
+        }) else {
+            return total;
+        };
+        let summary = summary.trim().trim_matches('=').trim();
+        let counts = summary.split(" in ").next().unwrap_or_default();
+        for part in counts.split(", ") {
+            let mut words = part.split_whitespace();
+            let (Some(number), Some(label)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(number) = number.parse::<u64>() else {
+                continue;
+            };
+            match label {
+                "passed" => total.passed += number,
+                "failed" | "error" | "errors" => total.failed += number,
+                "skipped" => total.skipped += number,
+                _ => {}
+            }
+        }
+        total
+    }
+}
+
 impl fmt::Display for Counts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} passed, {} failed", self.passed, self.failed)?;
@@ -90,6 +122,32 @@ mod tests {
                 failed: 2,
                 skipped: 1
             }
+        );
+    }
+
+    #[test]
+    fn reads_pytest_summaries() {
+        assert_eq!(
+            Counts::from_pytest_output(&lines("....\n4 passed in 0.80s")),
+            Counts {
+                passed: 4,
+                failed: 0,
+                skipped: 0
+            }
+        );
+        assert_eq!(
+            Counts::from_pytest_output(&lines(
+                "F.s\n===== 1 failed, 1 passed, 1 skipped, 2 errors in 1.20s ====="
+            )),
+            Counts {
+                passed: 1,
+                failed: 3,
+                skipped: 1
+            }
+        );
+        assert_eq!(
+            Counts::from_pytest_output(&lines("no tests ran in 0.01s")),
+            Counts::default()
         );
     }
 

@@ -4,6 +4,7 @@
 pub mod apt;
 pub mod native;
 pub mod node_tools;
+pub mod python_tools;
 pub mod rust_tools;
 
 use crate::error::XtaskError;
@@ -23,6 +24,7 @@ pub fn ensure(workspace: &Workspace, purpose: Purpose) -> Result<(), XtaskError>
     native::ensure(workspace)?;
     if purpose == Purpose::Test {
         node_tools::ensure(workspace)?;
+        python_tools::ensure(workspace)?;
     }
     eprintln!("== setup: all prerequisites present");
     Ok(())

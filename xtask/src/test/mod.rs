@@ -5,6 +5,7 @@
 
 mod bundle;
 mod component;
+mod conformance;
 mod e2e;
 mod lint;
 mod scenario;
@@ -22,16 +23,18 @@ pub enum Tier {
     Lint,
     Unit,
     Scenario,
+    Conformance,
     Component,
     E2e,
     Bundle,
 }
 
 impl Tier {
-    pub const ALL: [Tier; 6] = [
+    pub const ALL: [Tier; 7] = [
         Tier::Lint,
         Tier::Unit,
         Tier::Scenario,
+        Tier::Conformance,
         Tier::Component,
         Tier::E2e,
         Tier::Bundle,
@@ -42,6 +45,7 @@ impl Tier {
             Tier::Lint => "lint",
             Tier::Unit => "unit",
             Tier::Scenario => "scenario",
+            Tier::Conformance => "conformance",
             Tier::Component => "component",
             Tier::E2e => "e2e",
             Tier::Bundle => "bundle",
@@ -53,6 +57,7 @@ impl Tier {
             Tier::Lint => lint::run(workspace),
             Tier::Unit => unit::run(workspace),
             Tier::Scenario => scenario::run(workspace),
+            Tier::Conformance => conformance::run(workspace),
             Tier::Component => component::run(workspace),
             Tier::E2e => e2e::run(workspace),
             Tier::Bundle => bundle::run(workspace),

@@ -1,0 +1,34 @@
+//! The project-local Python environment (`tools/venv`, git-ignored) with LiveKit's Python SDK
+//! for the conformance tier, pinned in `tests/conformance/python/requirements.txt`.
+
+use crate::error::XtaskError;
+use crate::paths::Workspace;
+use crate::process;
+
+/// Written after a successful install; holds the requirements it installed.
+const MARKER: &str = ".confab-requirements";
+
+pub fn ensure(workspace: &Workspace) -> Result<(), XtaskError> {
+    let requirements_path = workspace.python_requirements();
+    let requirements =
+        std::fs::read_to_string(&requirements_path).map_err(XtaskError::io(&requirements_path))?;
+    let venv = workspace.python_venv();
+    let marker = venv.join(MARKER);
+    if std::fs::read_to_string(&marker).is_ok_and(|installed| installed == requirements) {
+        eprintln!("python tools: conformance requirements present");
+        return Ok(());
+    }
+    if !venv.join("bin").join("python").is_file() {
+        process::run(
+            process::command(workspace, "python3")
+                .args(["-m", "venv"])
+                .arg(&venv),
+        )?;
+    }
+    process::run(
+        process::command(workspace, venv.join("bin").join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements_path),
+    )?;
+    std::fs::write(&marker, requirements).map_err(XtaskError::io(&marker))
+}
