@@ -100,6 +100,10 @@ def test_python_tokens_join_and_admin_calls_reach_the_participant(confab_server)
                     api.ListParticipantsRequest(room="py-standup")
                 )
                 assert [p.identity for p in participants.participants] == ["ada"]
+                ada = await lk.room.get_participant(
+                    api.RoomParticipantIdentity(room="py-standup", identity="ada")
+                )
+                assert ada.sid == join.participant.sid
 
                 revoked = await lk.room.update_participant(
                     api.UpdateParticipantRequest(
