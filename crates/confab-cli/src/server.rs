@@ -37,10 +37,7 @@ pub fn listen_address(args: &ServerArgs) -> SocketAddr {
 }
 
 pub fn run(args: &ServerArgs) -> Result<(), ServerError> {
-    let config = SfuConfig {
-        listen: listen_address(args),
-        keys: api_keys(args)?,
-    };
+    let config = SfuConfig::new(listen_address(args), api_keys(args)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

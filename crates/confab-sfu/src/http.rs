@@ -22,6 +22,7 @@ use crate::{session, twirp};
 pub struct AppState {
     pub hub: Arc<Hub>,
     pub auth: Arc<Authenticator>,
+    pub signal_timeout: std::time::Duration,
 }
 
 /// The body of the 404 for `/rtc/v1`. The browser SDK falls back to `/rtc` on a 404 unless the
@@ -67,9 +68,10 @@ async fn rtc(
         return upgrade.on_upgrade(session::refuse_resume);
     }
     let hub = state.hub.clone();
+    let timeout = state.signal_timeout;
     upgrade
         .max_message_size(session::MAX_SIGNAL_MESSAGE_BYTES)
-        .on_upgrade(move |socket| session::run(socket, hub, grant))
+        .on_upgrade(move |socket| session::run(socket, hub, grant, timeout))
 }
 
 async fn validate(

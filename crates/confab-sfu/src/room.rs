@@ -48,6 +48,8 @@ pub enum CloseReason {
     MalformedMessage,
     /// The client did not keep up with its messages (WebSocket code 1008).
     TooSlow,
+    /// Nothing arrived from the client for too long (WebSocket code 1001).
+    Silent,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -20,6 +21,22 @@ pub struct SfuConfig {
     /// Where signalling and the APIs listen.
     pub listen: SocketAddr,
     pub keys: ApiKeys,
+    /// A participant whose signalling connection stays silent this long (clients ping every
+    /// few seconds) is considered gone: its network dropped without closing the connection.
+    pub signal_timeout: Duration,
+}
+
+impl SfuConfig {
+    /// Twice the ping timeout clients are told to use.
+    pub const DEFAULT_SIGNAL_TIMEOUT: Duration = Duration::from_secs(30);
+
+    pub fn new(listen: SocketAddr, keys: ApiKeys) -> Self {
+        Self {
+            listen,
+            keys,
+            signal_timeout: Self::DEFAULT_SIGNAL_TIMEOUT,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +78,7 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
     let router = http::router(AppState {
         hub: hub.clone(),
         auth: Arc::new(Authenticator::new(config.keys)),
+        signal_timeout: config.signal_timeout,
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -3,11 +3,13 @@
 //! client sends a text frame, as `livekit-server` does).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use livekit_protocol as proto;
 use prost::Message as _;
+use tokio::time::Instant;
 
 use crate::auth::JoinGrant;
 use crate::hub::Hub;
@@ -22,7 +24,8 @@ enum Framing {
     Json,
 }
 
-pub async fn run(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant) {
+/// Serves one participant until it leaves, is removed, or stays silent for `silence_limit`.
+pub async fn run(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant, silence_limit: Duration) {
     let identity = grant.identity.clone();
     let membership = hub.join(grant);
     let sid = membership.sid;
@@ -30,8 +33,14 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant) {
     tracing::info!(participant = %sid, %identity, "joined");
     let (mut sink, mut stream) = socket.split();
     let mut framing = Framing::Binary;
+    let mut last_heard = Instant::now();
     let reason = loop {
         tokio::select! {
+            () = tokio::time::sleep_until(last_heard + silence_limit) => {
+                tracing::info!(participant = %sid, "signal connection silent; dropping it");
+                let _ = sink.send(Message::Close(Some(close_frame(CloseReason::Silent)))).await;
+                break proto::DisconnectReason::ConnectionTimeout;
+            }
             delivery = outbox.recv() => match delivery {
                 Some(Delivery::Signal(response)) => {
                     if sink.send(encode(&response, framing)).await.is_err() {
@@ -49,7 +58,7 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant) {
                     return;
                 }
             },
-            frame = stream.next() => match frame {
+            frame = stream.next() => match frame.inspect(|_| last_heard = Instant::now()) {
                 Some(Ok(Message::Binary(bytes))) => match proto::SignalRequest::decode(bytes) {
                     Ok(request) => {
                         framing = Framing::Binary;
@@ -128,6 +137,7 @@ fn close_frame(reason: CloseReason) -> CloseFrame {
         CloseReason::Normal => (1000, "leave"),
         CloseReason::MalformedMessage => (1007, "malformed signal message"),
         CloseReason::TooSlow => (1008, "signal messages not read in time"),
+        CloseReason::Silent => (1001, "no signal messages within the timeout"),
     };
     CloseFrame {
         code,

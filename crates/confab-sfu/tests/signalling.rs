@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use livekit_api::access_token::{AccessToken, VideoGrants};
@@ -300,5 +302,35 @@ async fn resuming_an_unknown_session_is_answered_with_a_full_reconnect() {
     // Nobody joined.
     let (_bob, join) = join(&sfu, "standup", "bob").await;
     assert!(join.other_participants.is_empty());
+    sfu.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_dropped_and_the_others_are_told() {
+    let sfu = start_sfu_with(|config| config.signal_timeout = Duration::from_millis(300)).await;
+    let (mut ada, _) = join(&sfu, "standup", "ada").await;
+    let (mut ghost, _) = join(&sfu, "standup", "ghost").await;
+    let _ = next(&mut ada).await; // ghost joined
+    // Ada keeps talking; the ghost says nothing (its network "dropped").
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let update = loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ghost was never dropped"
+        );
+        send(&mut ada, Request::Ping(1)).await;
+        match next(&mut ada).await {
+            Response::Pong(_) => {}
+            Response::Update(update) => break update,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let gone = &update.participants[0];
+    assert_eq!(gone.identity, "ghost");
+    assert_eq!(
+        gone.disconnect_reason,
+        proto::DisconnectReason::ConnectionTimeout as i32
+    );
+    assert_eq!(closed(&mut ghost).await, Some(1001));
     sfu.shutdown().await.expect("shutdown");
 }

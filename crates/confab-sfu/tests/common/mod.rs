@@ -25,12 +25,17 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub async fn start_sfu() -> RunningSfu {
-    confab_sfu::start(SfuConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        keys: ApiKeys::parse(&format!("{KEY}: {SECRET}")).expect("keys"),
-    })
-    .await
-    .expect("start")
+    start_sfu_with(|_| {}).await
+}
+
+/// A server on a loopback port with adjusted settings.
+pub async fn start_sfu_with(adjust: impl FnOnce(&mut SfuConfig)) -> RunningSfu {
+    let mut config = SfuConfig::new(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        ApiKeys::parse(&format!("{KEY}: {SECRET}")).expect("keys"),
+    );
+    adjust(&mut config);
+    confab_sfu::start(config).await.expect("start")
 }
 
 pub fn join_token(room: &str, identity: &str) -> String {
