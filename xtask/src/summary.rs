@@ -38,14 +38,7 @@ impl Counts {
             let Some(rest) = line.trim().strip_prefix("test result: ") else {
                 continue;
             };
-            for part in rest.split(['.', ';']) {
-                let mut words = part.split_whitespace();
-                let (Some(number), Some(label)) = (words.next(), words.next()) else {
-                    continue;
-                };
-                let Ok(number) = number.parse::<u64>() else {
-                    continue;
-                };
+            for (number, label) in rest.split(['.', ';']).filter_map(count_and_label) {
                 match label {
                     "passed" => total.passed += number,
                     "failed" => total.failed += number,
@@ -71,14 +64,7 @@ impl Counts {
         };
         let summary = summary.trim().trim_matches('=').trim();
         let counts = summary.split(" in ").next().unwrap_or_default();
-        for part in counts.split(", ") {
-            let mut words = part.split_whitespace();
-            let (Some(number), Some(label)) = (words.next(), words.next()) else {
-                continue;
-            };
-            let Ok(number) = number.parse::<u64>() else {
-                continue;
-            };
+        for (number, label) in counts.split(", ").filter_map(count_and_label) {
             match label {
                 "passed" => total.passed += number,
                 "failed" | "error" | "errors" => total.failed += number,
@@ -88,6 +74,13 @@ impl Counts {
         }
         total
     }
+}
+
+/// `"12 passed"` → `(12, "passed")`.
+fn count_and_label(part: &str) -> Option<(u64, &str)> {
+    let mut words = part.split_whitespace();
+    let number = words.next()?.parse().ok()?;
+    Some((number, words.next()?))
 }
 
 impl fmt::Display for Counts {

@@ -203,19 +203,7 @@ impl Room {
     ) -> Option<(proto::ParticipantInfo, Vec<Outbound>)> {
         let sid = self.sid_of_identity(&request.identity)?;
         let info = self.participants.get_mut(&sid)?;
-        if !request.name.is_empty() {
-            info.name = request.name;
-        }
-        if !request.metadata.is_empty() {
-            info.metadata = request.metadata;
-        }
-        for (key, value) in request.attributes {
-            if value.is_empty() {
-                info.attributes.remove(&key);
-            } else {
-                info.attributes.insert(key, value);
-            }
-        }
+        apply_profile(info, request.name, request.metadata, request.attributes);
         if let Some(permission) = request.permission {
             info.permission = Some(permission);
         }
@@ -419,20 +407,7 @@ impl Room {
                 }),
             )];
         }
-        if !update.name.is_empty() {
-            info.name = update.name;
-        }
-        if !update.metadata.is_empty() {
-            info.metadata = update.metadata;
-        }
-        for (key, value) in update.attributes {
-            // LiveKit semantics: an empty value deletes the attribute.
-            if value.is_empty() {
-                info.attributes.remove(&key);
-            } else {
-                info.attributes.insert(key, value);
-            }
-        }
+        apply_profile(info, update.name, update.metadata, update.attributes);
         info.version += 1;
         let info = info.clone();
         let mut out = vec![Outbound::signal(
@@ -474,6 +449,29 @@ impl Room {
     fn visible_count(&self) -> u32 {
         let count = self.participants.values().filter(|p| !is_hidden(p)).count();
         u32::try_from(count).unwrap_or(u32::MAX)
+    }
+}
+
+/// Name, metadata and attribute changes with LiveKit's semantics: empty name or metadata means
+/// "unchanged", an attribute with an empty value is deleted.
+fn apply_profile(
+    info: &mut proto::ParticipantInfo,
+    name: String,
+    metadata: String,
+    attributes: std::collections::HashMap<String, String>,
+) {
+    if !name.is_empty() {
+        info.name = name;
+    }
+    if !metadata.is_empty() {
+        info.metadata = metadata;
+    }
+    for (key, value) in attributes {
+        if value.is_empty() {
+            info.attributes.remove(&key);
+        } else {
+            info.attributes.insert(key, value);
+        }
     }
 }
 
