@@ -1,4 +1,16 @@
 fn main() {
+    // The UI is embedded at compile time; say how to get it instead of failing obscurely.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let ui_index = std::path::Path::new(&manifest_dir).join("ui/dist/index.html");
+    if !ui_index.is_file() {
+        eprintln!(
+            "{} is missing: the app embeds the built UI. Run `cargo xtask run` (or \
+             `cargo xtask test`), which builds it with trunk first.",
+            ui_index.display()
+        );
+        std::process::exit(1);
+    }
+    println!("cargo:rerun-if-changed=ui/dist/index.html");
     // Capabilities live beside the shell's sources rather than at the package root.
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
     let attributes = tauri_build::Attributes::new()
