@@ -16,22 +16,16 @@ pub fn free_loopback_port() -> Result<u16, HarnessError> {
 /// clean up its own children.
 #[derive(Debug)]
 pub struct ChildGuard {
-    name: String,
     child: Child,
 }
 
 impl ChildGuard {
     pub fn spawn(mut command: Command) -> Result<Self, HarnessError> {
-        let name = command.get_program().to_string_lossy().into_owned();
         let child = command.spawn().map_err(|source| HarnessError::Spawn {
-            program: name.clone(),
+            program: command.get_program().to_string_lossy().into_owned(),
             source,
         })?;
-        Ok(Self { name, child })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
+        Ok(Self { child })
     }
 
     pub fn id(&self) -> u32 {

@@ -113,10 +113,6 @@ impl Hub {
         state.rooms.clear();
     }
 
-    pub fn room_count(&self) -> usize {
-        self.lock().rooms.len()
-    }
-
     /// RoomService CreateRoom: creates the room, or returns it unchanged when it exists.
     pub fn create_room(&self, request: &proto::CreateRoomRequest) -> proto::Room {
         let now = now();

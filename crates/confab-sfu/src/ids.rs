@@ -19,10 +19,6 @@ pub fn node_id() -> String {
     with_prefix("ND_")
 }
 
-pub fn track_sid() -> String {
-    with_prefix("TR_")
-}
-
 fn with_prefix(prefix: &str) -> String {
     let random: String = rand::rng()
         .sample_iter(&Alphanumeric)
@@ -39,11 +35,10 @@ mod tests {
     #[test]
     fn ids_carry_the_prefixes_sdks_parse() {
         assert!(room_sid().starts_with("RM_"));
-        assert!(participant_sid().starts_with("PA_"));
-        let track = track_sid();
-        assert!(track.starts_with("TR_"));
-        assert_eq!(track.len(), 3 + RANDOM_LEN);
-        assert!(track[3..].chars().all(|c| c.is_ascii_alphanumeric()));
+        let participant = participant_sid();
+        assert!(participant.starts_with("PA_"));
+        assert_eq!(participant.len(), 3 + RANDOM_LEN);
+        assert!(participant[3..].chars().all(|c| c.is_ascii_alphanumeric()));
     }
 
     #[test]

@@ -76,19 +76,28 @@ impl Outbound {
     }
 }
 
+/// The leave message a server sends. `can_reconnect` mirrors `action` for clients older than
+/// protocol 13, which read only that flag.
+pub fn leave(reason: proto::DisconnectReason, action: proto::leave_request::Action) -> Response {
+    Response::Leave(proto::LeaveRequest {
+        reason: reason as i32,
+        action: action as i32,
+        can_reconnect: action != proto::leave_request::Action::Disconnect,
+        ..Default::default()
+    })
+}
+
+/// Tells a connection why it must go, then closes it.
+fn goodbye(sid: &str, reason: proto::DisconnectReason, close: CloseReason) -> Vec<Outbound> {
+    vec![
+        Outbound::signal(sid, leave(reason, proto::leave_request::Action::Disconnect)),
+        Outbound::close(sid, close),
+    ]
+}
+
 /// A connection that may not join (e.g. the room is full): a leave with the reason, then close.
 pub fn refusal(sid: &str, reason: proto::DisconnectReason) -> Vec<Outbound> {
-    vec![
-        Outbound::signal(
-            sid,
-            Response::Leave(proto::LeaveRequest {
-                reason: reason as i32,
-                action: proto::leave_request::Action::Disconnect as i32,
-                ..Default::default()
-            }),
-        ),
-        Outbound::close(sid, CloseReason::Normal),
-    ]
+    goodbye(sid, reason, CloseReason::Normal)
 }
 
 /// How this server describes itself in JoinResponse.
@@ -334,17 +343,7 @@ impl Room {
         if !self.participants.contains_key(sid) {
             return Vec::new();
         }
-        let mut out = vec![
-            Outbound::signal(
-                sid,
-                Response::Leave(proto::LeaveRequest {
-                    reason: reason as i32,
-                    action: proto::leave_request::Action::Disconnect as i32,
-                    ..Default::default()
-                }),
-            ),
-            Outbound::close(sid, close),
-        ];
+        let mut out = goodbye(sid, reason, close);
         out.extend(self.leave(sid, reason, now));
         out
     }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::auth::JoinGrant;
 use crate::hub::Hub;
-use crate::room::{CloseReason, Delivery};
+use crate::room::{self, CloseReason, Delivery};
 
 /// Largest signal message accepted (SDP offers with many tracks stay far below it).
 pub const MAX_SIGNAL_MESSAGE_BYTES: usize = 1 << 20;
@@ -59,24 +59,15 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant, silence_lim
                 }
             },
             frame = stream.next() => match frame.inspect(|_| last_heard = Instant::now()) {
-                Some(Ok(Message::Binary(bytes))) => match proto::SignalRequest::decode(bytes) {
-                    Ok(request) => {
-                        framing = Framing::Binary;
-                        if let Some(message) = request.message {
-                            hub.handle(&sid, message);
-                        }
-                    }
-                    Err(error) => reject(&hub, &sid, &error.to_string()),
-                },
-                Some(Ok(Message::Text(text))) => {
-                    match serde_json::from_str::<proto::SignalRequest>(text.as_str()) {
-                        Ok(request) => {
-                            framing = Framing::Json;
+                Some(Ok(message @ (Message::Binary(_) | Message::Text(_)))) => {
+                    match decode(message) {
+                        Ok((request, used)) => {
+                            framing = used;
                             if let Some(message) = request.message {
                                 hub.handle(&sid, message);
                             }
                         }
-                        Err(error) => reject(&hub, &sid, &error.to_string()),
+                        Err(error) => reject(&hub, &sid, &error),
                     }
                 }
                 Some(Ok(Message::Close(_))) | None => break proto::DisconnectReason::ClientInitiated,
@@ -96,13 +87,9 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant, silence_lim
 /// `leave{STATE_MISMATCH, RECONNECT}`, so the client performs a full rejoin.
 pub async fn refuse_resume(socket: WebSocket) {
     let leave = proto::SignalResponse {
-        message: Some(proto::signal_response::Message::Leave(
-            proto::LeaveRequest {
-                reason: proto::DisconnectReason::StateMismatch as i32,
-                action: proto::leave_request::Action::Reconnect as i32,
-                can_reconnect: true,
-                ..Default::default()
-            },
+        message: Some(room::leave(
+            proto::DisconnectReason::StateMismatch,
+            proto::leave_request::Action::Reconnect,
         )),
     };
     let (mut sink, _) = socket.split();
@@ -121,6 +108,19 @@ fn reject(hub: &Hub, sid: &str, detail: &str) {
         proto::DisconnectReason::UnknownReason,
         CloseReason::MalformedMessage,
     );
+}
+
+/// A request from a binary (protobuf) or text (protobuf JSON) frame, with the framing it used.
+fn decode(message: Message) -> Result<(proto::SignalRequest, Framing), String> {
+    match message {
+        Message::Binary(bytes) => proto::SignalRequest::decode(bytes)
+            .map(|request| (request, Framing::Binary))
+            .map_err(|error| error.to_string()),
+        Message::Text(text) => serde_json::from_str(text.as_str())
+            .map(|request| (request, Framing::Json))
+            .map_err(|error| error.to_string()),
+        _ => Err("not a data frame".to_owned()),
+    }
 }
 
 fn encode(response: &proto::SignalResponse, framing: Framing) -> Message {

@@ -6,6 +6,7 @@ pub mod native;
 pub mod node_tools;
 pub mod python_tools;
 pub mod rust_tools;
+pub mod venv;
 
 use crate::error::XtaskError;
 use crate::paths::Workspace;

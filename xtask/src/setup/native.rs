@@ -27,16 +27,7 @@ fn ensure_meson(workspace: &Workspace) -> Result<(), XtaskError> {
         eprintln!("native deps: meson {MESON_VERSION} present");
         return Ok(());
     }
-    process::run(
-        process::command(workspace, "python3")
-            .args(["-m", "venv"])
-            .arg(&venv),
-    )?;
-    process::run(
-        process::command(workspace, venv.join("bin").join("pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(format!("meson=={MESON_VERSION}")),
-    )
+    super::venv::pip_install(workspace, &venv, &[format!("meson=={MESON_VERSION}")])
 }
 
 fn ensure_abseil(workspace: &Workspace) -> Result<(), XtaskError> {

@@ -1,9 +1,10 @@
 //! The project-local Python environment (`tools/venv`, git-ignored) with LiveKit's Python SDK
 //! for the conformance tier, pinned in `tests/conformance/python/requirements.txt`.
 
+use std::ffi::OsStr;
+
 use crate::error::XtaskError;
 use crate::paths::Workspace;
-use crate::process;
 
 /// Written after a successful install; holds the requirements it installed.
 const MARKER: &str = ".confab-requirements";
@@ -18,17 +19,10 @@ pub fn ensure(workspace: &Workspace) -> Result<(), XtaskError> {
         eprintln!("python tools: conformance requirements present");
         return Ok(());
     }
-    if !venv.join("bin").join("python").is_file() {
-        process::run(
-            process::command(workspace, "python3")
-                .args(["-m", "venv"])
-                .arg(&venv),
-        )?;
-    }
-    process::run(
-        process::command(workspace, venv.join("bin").join("pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(&requirements_path),
+    super::venv::pip_install(
+        workspace,
+        &venv,
+        &[OsStr::new("-r"), requirements_path.as_os_str()],
     )?;
     std::fs::write(&marker, requirements).map_err(XtaskError::io(&marker))
 }
