@@ -30,8 +30,7 @@ pub fn run(workspace: &Workspace, passthrough: &[&str]) -> Result<ExitCode, Xtas
             "\nNo display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so the desktop window\n\
              cannot open. Starting the headless host instead: `confab server {}`.\n\
              Pass other server flags with `cargo xtask run -- <flags>` (see `confab server --help`);\n\
-             stop it with Ctrl-C. Note: this build of the embedded SFU handles signalling only;\n\
-             media forwarding is still being built.\n",
+             stop it with Ctrl-C.\n",
             args.join(" ")
         );
         process::status(

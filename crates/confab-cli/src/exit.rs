@@ -14,7 +14,7 @@ pub const SOFTWARE: u8 = 70;
 pub fn code_for(error: &ServerError) -> u8 {
     match error {
         ServerError::Keys(_) | ServerError::NoKeys => USAGE,
-        ServerError::Sfu(SfuError::Bind { .. }) => UNAVAILABLE,
+        ServerError::Sfu(SfuError::Bind { .. } | SfuError::Media(_)) => UNAVAILABLE,
         ServerError::Runtime(_) | ServerError::Signal(_) | ServerError::Sfu(_) => SOFTWARE,
     }
 }

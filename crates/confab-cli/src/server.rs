@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use confab_sfu::{ApiKeys, ApiKeysError, SfuConfig, SfuError};
+use confab_sfu::{ApiKeys, ApiKeysError, MediaConfig, SfuConfig, SfuError};
 
 use crate::cli::ServerArgs;
 
@@ -36,30 +36,33 @@ pub fn listen_address(args: &ServerArgs) -> SocketAddr {
     SocketAddr::new(ip, args.port)
 }
 
+/// Media on `--udp-port` of the listen address, advertised as `--node-ip` when given.
+pub fn media_config(args: &ServerArgs) -> MediaConfig {
+    MediaConfig {
+        bind: listen_address(args).ip(),
+        udp_port: args.udp_port,
+        node_ip: args.node_ip,
+    }
+}
+
 pub fn run(args: &ServerArgs) -> Result<(), ServerError> {
-    let config = SfuConfig::new(listen_address(args), api_keys(args)?);
+    let mut config = SfuConfig::new(listen_address(args), api_keys(args)?);
+    config.media = media_config(args);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ServerError::Runtime)?;
-    runtime.block_on(serve(config, args))
+    runtime.block_on(serve(config))
 }
 
-async fn serve(config: SfuConfig, args: &ServerArgs) -> Result<(), ServerError> {
+async fn serve(config: SfuConfig) -> Result<(), ServerError> {
     let keys: Vec<String> = config.keys.keys().map(str::to_owned).collect();
     let sfu = confab_sfu::start(config).await?;
     println!(
-        "confab server: signalling on ws://{}/rtc (API keys: {})",
+        "confab server: signalling on ws://{}/rtc, media on UDP {} (API keys: {})",
         sfu.local_addr(),
+        sfu.media_addr(),
         keys.join(", ")
-    );
-    eprintln!(
-        "note: this build handles signalling only; WebRTC media forwarding (UDP {}{}) is not \
-         implemented yet, so clients can join rooms but not exchange media",
-        args.udp_port,
-        args.node_ip
-            .map(|ip| format!(", advertised as {ip}"))
-            .unwrap_or_default()
     );
     wait_for_stop_signal().await?;
     eprintln!("confab server: shutting down, telling participants");

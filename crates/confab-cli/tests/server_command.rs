@@ -63,7 +63,7 @@ async fn serves_until_ctrl_c_then_says_goodbye_and_exits_cleanly() {
             "--node-ip",
             "127.0.0.1",
         ])
-        .args(["--port", &port.to_string()])
+        .args(["--port", &port.to_string(), "--udp-port", "0"])
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn confab server");
@@ -101,8 +101,13 @@ async fn serves_until_ctrl_c_then_says_goodbye_and_exits_cleanly() {
         .expect("kill -INT");
     assert!(interrupted.success());
 
-    let Response::Leave(leave) = next_response(&mut socket).await else {
-        panic!("no leave on Ctrl-C");
+    // The subscriber offer may come first; the leave must follow.
+    let leave = loop {
+        match next_response(&mut socket).await {
+            Response::Leave(leave) => break leave,
+            Response::Offer(_) => {}
+            other => panic!("no leave on Ctrl-C: {other:?}"),
+        }
     };
     assert_eq!(leave.reason, proto::DisconnectReason::ServerShutdown as i32);
     let status = tokio::task::spawn_blocking(move || server.wait())

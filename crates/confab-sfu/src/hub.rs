@@ -1,19 +1,26 @@
 //! The live rooms and the connections of their participants: applies room state transitions and
 //! delivers the resulting messages to each connection's outbox.
 //!
+//! It also owns the media plane ([`Forwarder`]): signalling requests about peer connections go
+//! there, and what the media plane reports (media arrived, offers, answers) comes back through
+//! the rooms, so a ParticipantUpdate announcing a track always precedes the offer carrying it.
+//!
 //! Operations are short and never await, so one mutex guards everything; each connection has a
 //! bounded outbox, and a participant that lets it fill up is disconnected instead of making the
 //! server buffer without limit.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use livekit_protocol as proto;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::auth::JoinGrant;
+use crate::data;
 use crate::ids;
+use crate::media::{Forwarder, MediaEvent, MediaSockets, PeerProfile};
 use crate::room::{self, CloseReason, Delivery, Outbound, Room, ServerDescription, UnixMillis};
 
 /// Messages a connection may have queued before it counts as too slow.
@@ -23,12 +30,16 @@ const OUTBOX_CAPACITY: usize = 512;
 pub struct Hub {
     server: ServerDescription,
     state: Mutex<State>,
+    sockets: MediaSockets,
+    /// Wakes the media timer task when a change may have moved the next deadline.
+    media_changed: Notify,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     rooms: HashMap<String, Room>,
     connections: HashMap<String, Connection>,
+    media: Forwarder,
 }
 
 #[derive(Debug)]
@@ -45,11 +56,51 @@ pub struct Membership {
 }
 
 impl Hub {
-    pub fn new(server: ServerDescription) -> Self {
+    pub fn new(server: ServerDescription, sockets: MediaSockets) -> Self {
         Self {
             server,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                rooms: HashMap::new(),
+                connections: HashMap::new(),
+                media: Forwarder::new(vec![sockets.advertised()]),
+            }),
+            sockets,
+            media_changed: Notify::new(),
         }
+    }
+
+    pub fn media_sockets(&self) -> &MediaSockets {
+        &self.sockets
+    }
+
+    /// A datagram arrived on the media socket.
+    pub fn media_datagram(&self, source: SocketAddr, contents: &[u8]) {
+        let mut state = self.lock();
+        let destination = self.sockets.advertised();
+        if !state
+            .media
+            .handle_datagram(Instant::now(), source, destination, contents)
+        {
+            tracing::trace!(%source, "datagram for no peer connection dropped");
+        }
+        self.settle(&mut state, Vec::new());
+    }
+
+    /// The media plane's timers are due.
+    pub fn media_timeout(&self) {
+        let mut state = self.lock();
+        state.media.handle_timeout(Instant::now());
+        self.settle(&mut state, Vec::new());
+    }
+
+    /// When the media plane next needs [`Hub::media_timeout`].
+    pub fn media_deadline(&self) -> Option<Instant> {
+        self.lock().media.next_timeout()
+    }
+
+    /// Resolves after a change that may have moved [`Hub::media_deadline`].
+    pub async fn media_changed(&self) {
+        self.media_changed.notified().await;
     }
 
     /// Joins `grant.room` (created on first join). The JoinResponse is the first message in the
@@ -71,22 +122,52 @@ impl Hub {
             .rooms
             .entry(room_name.clone())
             .or_insert_with(|| Room::new(ids::room_sid(), room_name, now));
+        let profile = PeerProfile {
+            room: grant.room.clone(),
+            identity: grant.identity.clone(),
+            hidden: grant.permission.hidden,
+            can_subscribe: grant.permission.can_subscribe,
+            can_publish_data: grant.permission.can_publish_data,
+        };
         let out = if room.is_full() {
             tracing::info!(participant = %sid, room = room.name(), "room is full");
             room::refusal(&sid, proto::DisconnectReason::JoinFailure)
         } else {
             room.join(&sid, grant, now, &self.server)
         };
+        let joined = room.contains(&sid);
         deliver(&mut state, out);
+        if joined {
+            state.media.add_peer(Instant::now(), &sid, profile);
+        }
+        self.settle(&mut state, Vec::new());
         Membership {
             sid,
             outbox: receiver,
         }
     }
 
-    /// A request from participant `sid`.
+    /// A request from participant `sid`: peer-connection matters go to the media plane, the
+    /// rest to its room.
     pub fn handle(&self, sid: &str, request: proto::signal_request::Message) {
-        self.with_room_of(sid, |room, now| room.handle(sid, request, now));
+        use proto::signal_request::Message as Request;
+        match request {
+            Request::Offer(_)
+            | Request::Answer(_)
+            | Request::Trickle(_)
+            | Request::TrackSetting(_)
+            | Request::Subscription(_) => {
+                let mut state = self.lock();
+                if !state.connections.contains_key(sid) {
+                    return;
+                }
+                if let Err(error) = state.media.handle_request(Instant::now(), sid, request) {
+                    tracing::warn!(participant = %sid, %error, "negotiation failed");
+                }
+                self.settle(&mut state, Vec::new());
+            }
+            other => self.with_room_of(sid, |room, now| room.handle(sid, other, now)),
+        }
     }
 
     /// The participant's connection ended (closed, failed or timed out).
@@ -109,7 +190,7 @@ impl Hub {
             .values_mut()
             .flat_map(|room| room.close_all(proto::DisconnectReason::ServerShutdown, now))
             .collect();
-        deliver(&mut state, out);
+        self.settle(&mut state, out);
         state.rooms.clear();
     }
 
@@ -145,7 +226,7 @@ impl Hub {
             return false;
         };
         let out = room.close_all(proto::DisconnectReason::RoomDeleted, now);
-        deliver(&mut state, out);
+        self.settle(&mut state, out);
         true
     }
 
@@ -173,7 +254,7 @@ impl Hub {
             CloseReason::Normal,
             now,
         );
-        deliver(&mut state, out);
+        self.settle(&mut state, out);
         true
     }
 
@@ -182,7 +263,7 @@ impl Hub {
         let room = state.rooms.get_mut(room_name)?;
         let out = room.set_metadata(metadata);
         let info = room.info();
-        deliver(&mut state, out);
+        self.settle(&mut state, out);
         Some(info)
     }
 
@@ -192,9 +273,58 @@ impl Hub {
     ) -> Option<proto::ParticipantInfo> {
         let mut state = self.lock();
         let room = state.rooms.get_mut(&request.room)?;
-        let (info, out) = room.update_participant(request)?;
-        deliver(&mut state, out);
+        let change = room.update_participant(request)?;
+        let profile = profile_of(room.name(), &change.info);
+        let now = Instant::now();
+        state.media.update_peer(&change.info.sid, profile);
+        for track_sid in &change.unpublished {
+            state.media.unpublish_track(now, track_sid);
+        }
+        let info = change.info.clone();
+        self.settle(&mut state, change.out);
         Some(info)
+    }
+
+    /// RoomService MutePublishedTrack: the track's state changes for everyone and its
+    /// publisher is told to mute. None if there is no such track.
+    pub fn mute_published_track(
+        &self,
+        request: &proto::MuteRoomTrackRequest,
+    ) -> Option<proto::TrackInfo> {
+        let mut state = self.lock();
+        let room = state.rooms.get_mut(&request.room)?;
+        let sid = room.sid_of(&request.identity)?;
+        let mut out = room.set_track_muted(&sid, &request.track_sid, request.muted);
+        let track = room
+            .participant_by_sid(&sid)?
+            .tracks
+            .iter()
+            .find(|t| t.sid == request.track_sid)?
+            .clone();
+        out.push(Outbound::signal(
+            &sid,
+            proto::signal_response::Message::Mute(proto::MuteTrackRequest {
+                sid: request.track_sid.clone(),
+                muted: request.muted,
+            }),
+        ));
+        self.settle(&mut state, out);
+        Some(track)
+    }
+
+    /// RoomService SendData: a packet from the server to the room (or the named identities).
+    /// False if there is no such room.
+    pub fn send_data(&self, request: &proto::SendDataRequest) -> bool {
+        let mut state = self.lock();
+        if !state.rooms.contains_key(&request.room) {
+            return false;
+        }
+        let routed = data::from_server(request);
+        state
+            .media
+            .send_server_data(Instant::now(), &request.room, &routed);
+        self.settle(&mut state, Vec::new());
+        true
     }
 
     fn with_room_of(&self, sid: &str, apply: impl FnOnce(&mut Room, UnixMillis) -> Vec<Outbound>) {
@@ -207,7 +337,64 @@ impl Hub {
             return;
         };
         let out = apply(room, now);
-        deliver(&mut state, out);
+        self.settle(&mut state, out);
+    }
+
+    /// Delivers `out`, then everything the media plane produced as a consequence: datagrams
+    /// go to the socket, signals to their connections, and media that arrived is bound to its
+    /// announced track before subscribers get offers for it.
+    fn settle(&self, state: &mut State, out: Vec<Outbound>) {
+        let mut out = out;
+        loop {
+            deliver(state, std::mem::take(&mut out));
+            let now = Instant::now();
+            let State {
+                rooms,
+                connections,
+                media,
+            } = &mut *state;
+            media.retain_peers(now, |sid| {
+                connections
+                    .get(sid)
+                    .and_then(|c| rooms.get(&c.room))
+                    .is_some_and(|room| room.contains(sid))
+            });
+            for datagram in media.take_datagrams() {
+                self.sockets.send(&datagram);
+            }
+            let events = media.take_events();
+            if events.is_empty() {
+                break;
+            }
+            for event in events {
+                match event {
+                    MediaEvent::Signal { to, message } => out.push(Outbound::signal(&to, message)),
+                    MediaEvent::MediaArrived {
+                        participant,
+                        mid,
+                        cid,
+                        kind,
+                    } => {
+                        let Some(room) = connections
+                            .get(&participant)
+                            .and_then(|c| rooms.get_mut(&c.room))
+                        else {
+                            continue;
+                        };
+                        match room.bind_track(&participant, &cid, kind, &mid) {
+                            Some((publication, updates)) => {
+                                out.extend(updates);
+                                media.publish_track(now, &participant, &mid, &publication.track);
+                            }
+                            None => tracing::info!(
+                                participant = %participant, %cid, "media without an announced track ignored"
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+        self.media_changed.notify_one();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -256,6 +443,18 @@ fn deliver(state: &mut State, out: Vec<Outbound>) {
     // Rooms are dropped as soon as they empty; the configurable empty timeout arrives with the
     // RoomService.
     state.rooms.retain(|_, room| !room.is_disposable());
+}
+
+/// What the media plane needs to know about a participant.
+fn profile_of(room: &str, info: &proto::ParticipantInfo) -> PeerProfile {
+    let permission = info.permission.clone().unwrap_or_default();
+    PeerProfile {
+        room: room.to_owned(),
+        identity: info.identity.clone(),
+        hidden: permission.hidden,
+        can_subscribe: permission.can_subscribe,
+        can_publish_data: permission.can_publish_data,
+    }
 }
 
 fn now() -> UnixMillis {

@@ -14,6 +14,10 @@ pub fn participant_sid() -> String {
     with_prefix("PA_")
 }
 
+pub fn track_sid() -> String {
+    with_prefix("TR_")
+}
+
 /// Identifies this server process in ServerInfo.
 pub fn node_id() -> String {
     with_prefix("ND_")

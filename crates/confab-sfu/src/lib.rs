@@ -16,13 +16,16 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod data;
 pub mod http;
 pub mod hub;
 pub mod ids;
+pub mod media;
 pub mod room;
 pub mod server;
 pub mod session;
 pub mod twirp;
 
 pub use api_keys::{ApiKeys, ApiKeysError};
+pub use media::MediaConfig;
 pub use server::{RunningSfu, SfuConfig, SfuError, start};

@@ -4,13 +4,17 @@
 //! ([`Outbound`]); sockets, tasks and clocks live in `hub` and `http`. This keeps the signalling
 //! rules testable without a network.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use livekit_protocol as proto;
 use proto::signal_request::Message as Request;
 use proto::signal_response::Message as Response;
 
 use crate::auth::JoinGrant;
+use crate::ids;
+use publication::PendingTrack;
+
+mod publication;
 
 /// The signal protocol we speak (what `livekit-server` 1.9 speaks; 18 would promise negotiated
 /// fixed-id data channels).
@@ -59,7 +63,7 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    fn signal(to: &str, message: Response) -> Self {
+    pub fn signal(to: &str, message: Response) -> Self {
         Self {
             to: to.to_owned(),
             delivery: Delivery::Signal(Box::new(proto::SignalResponse {
@@ -126,6 +130,24 @@ pub struct Room {
     keep_when_empty: bool,
     /// By participant sid, in join order of sids (BTreeMap keeps output deterministic).
     participants: BTreeMap<String, proto::ParticipantInfo>,
+    /// Announced tracks whose media has not arrived, by participant sid.
+    pending_tracks: HashMap<String, Vec<PendingTrack>>,
+}
+
+/// The result of an administrator's change to a participant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParticipantChange {
+    pub info: proto::ParticipantInfo,
+    /// Tracks unpublished because the new permissions no longer allow their source.
+    pub unpublished: Vec<String>,
+    pub out: Vec<Outbound>,
+}
+
+/// A track that became published, for the media layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    pub participant: String,
+    pub track: proto::TrackInfo,
 }
 
 impl Room {
@@ -141,6 +163,7 @@ impl Room {
             },
             keep_when_empty: false,
             participants: BTreeMap::new(),
+            pending_tracks: HashMap::new(),
         }
     }
 
@@ -205,30 +228,52 @@ impl Room {
 
     /// An administrator changes a participant's name, metadata, attributes or permissions.
     /// Everyone (the participant included, which is how it learns of new permissions) gets the
-    /// new state.
+    /// new state; tracks whose source is no longer allowed are unpublished first.
     pub fn update_participant(
         &mut self,
         request: proto::UpdateParticipantRequest,
-    ) -> Option<(proto::ParticipantInfo, Vec<Outbound>)> {
+    ) -> Option<ParticipantChange> {
         let sid = self.sid_of_identity(&request.identity)?;
         let info = self.participants.get_mut(&sid)?;
         apply_profile(info, request.name, request.metadata, request.attributes);
+        let permission_changed = request.permission.is_some();
         if let Some(permission) = request.permission {
             info.permission = Some(permission);
         }
+        let unpublished = if permission_changed {
+            self.drop_disallowed_tracks(&sid)
+        } else {
+            Vec::new()
+        };
+        let info = self.participants.get_mut(&sid)?;
         info.version += 1;
         let info = info.clone();
-        let out = if is_hidden(&info) {
-            vec![Outbound::signal(
+        let mut out: Vec<Outbound> = unpublished
+            .iter()
+            .map(|track_sid| {
+                Outbound::signal(
+                    &sid,
+                    Response::TrackUnpublished(proto::TrackUnpublishedResponse {
+                        track_sid: track_sid.clone(),
+                    }),
+                )
+            })
+            .collect();
+        if is_hidden(&info) {
+            out.push(Outbound::signal(
                 &sid,
                 Response::Update(proto::ParticipantUpdate {
                     participants: vec![info.clone()],
                 }),
-            )]
+            ));
         } else {
-            self.broadcast_update(&info, None)
-        };
-        Some((info, out))
+            out.extend(self.broadcast_update(&info, None));
+        }
+        Some(ParticipantChange {
+            info,
+            unpublished,
+            out,
+        })
     }
 
     /// The sid of the participant with `identity`, if present.
@@ -242,6 +287,14 @@ impl Room {
 
     pub fn is_empty(&self) -> bool {
         self.participants.is_empty()
+    }
+
+    pub fn contains(&self, sid: &str) -> bool {
+        self.participants.contains_key(sid)
+    }
+
+    pub fn participant_by_sid(&self, sid: &str) -> Option<&proto::ParticipantInfo> {
+        self.participants.get(sid)
     }
 
     pub fn participant_sids(&self) -> impl Iterator<Item = &str> {
@@ -321,6 +374,7 @@ impl Room {
         let Some(mut info) = self.participants.remove(sid) else {
             return Vec::new();
         };
+        self.pending_tracks.remove(sid);
         self.info.num_participants = self.visible_count();
         if is_hidden(&info) {
             return Vec::new();
@@ -372,6 +426,8 @@ impl Room {
             )],
             Request::Leave(_) => self.leave(sid, proto::DisconnectReason::ClientInitiated, now),
             Request::UpdateMetadata(update) => self.update_metadata(sid, update),
+            Request::AddTrack(add) => self.add_track(sid, add),
+            Request::Mute(mute) => self.set_track_muted(sid, &mute.sid, mute.muted),
             other => {
                 tracing::debug!(
                     participant = sid,
@@ -381,6 +437,121 @@ impl Room {
                 Vec::new()
             }
         }
+    }
+
+    /// `add_track`: checks the grant and answers `track_published` with the track's sid; the
+    /// track is announced to the others once its media arrives ([`Room::bind_track`]).
+    fn add_track(&mut self, sid: &str, request: proto::AddTrackRequest) -> Vec<Outbound> {
+        let permission = self
+            .participants
+            .get(sid)
+            .and_then(|p| p.permission.as_ref());
+        if !publication::may_publish(permission, request.source) {
+            return vec![Outbound::signal(
+                sid,
+                Response::RequestResponse(proto::RequestResponse {
+                    reason: proto::request_response::Reason::NotAllowed as i32,
+                    message: "this token may not publish from that source".to_owned(),
+                    request: Some(proto::request_response::Request::AddTrack(request)),
+                    ..Default::default()
+                }),
+            )];
+        }
+        let pending = PendingTrack::new(ids::track_sid(), &request);
+        let track = pending.info.clone();
+        let tracks = self.pending_tracks.entry(sid.to_owned()).or_default();
+        // A repeated add_track for the same client track replaces the earlier one.
+        tracks.retain(|t| t.cid != pending.cid);
+        tracks.push(pending);
+        vec![Outbound::signal(
+            sid,
+            Response::TrackPublished(proto::TrackPublishedResponse {
+                cid: request.cid,
+                track: Some(track),
+            }),
+        )]
+    }
+
+    /// Media from participant `sid` arrived on `mid` for the client track `cid`: the matching
+    /// announced track becomes published and the others are told.
+    pub fn bind_track(
+        &mut self,
+        sid: &str,
+        cid: &str,
+        kind: proto::TrackType,
+        mid: &str,
+    ) -> Option<(Publication, Vec<Outbound>)> {
+        let pending = self.pending_tracks.get_mut(sid)?;
+        let index = publication::match_pending(pending, cid, kind)?;
+        let mut track = pending.remove(index).info;
+        track.mid = mid.to_owned();
+        let info = self.participants.get_mut(sid)?;
+        info.tracks.push(track.clone());
+        info.version += 1;
+        let info = info.clone();
+        let out = if is_hidden(&info) {
+            Vec::new()
+        } else {
+            self.broadcast_update(&info, Some(sid))
+        };
+        Some((
+            Publication {
+                participant: sid.to_owned(),
+                track,
+            },
+            out,
+        ))
+    }
+
+    /// The tracks participant `sid` publishes.
+    pub fn published_tracks(&self) -> Vec<Publication> {
+        self.participants
+            .values()
+            .flat_map(|info| {
+                info.tracks.iter().map(|track| Publication {
+                    participant: info.sid.clone(),
+                    track: track.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// A participant (or an administrator) mutes or unmutes a published track.
+    pub fn set_track_muted(&mut self, sid: &str, track_sid: &str, muted: bool) -> Vec<Outbound> {
+        let Some(info) = self.participants.get_mut(sid) else {
+            return Vec::new();
+        };
+        let Some(track) = info.tracks.iter_mut().find(|t| t.sid == track_sid) else {
+            return Vec::new();
+        };
+        if track.muted == muted {
+            return Vec::new();
+        }
+        track.muted = muted;
+        info.version += 1;
+        let info = info.clone();
+        if is_hidden(&info) {
+            return Vec::new();
+        }
+        self.broadcast_update(&info, None)
+    }
+
+    /// Unpublishes the tracks of `sid` whose source its permission no longer allows, and
+    /// returns their sids; the participant's next update carries the shorter list.
+    pub fn drop_disallowed_tracks(&mut self, sid: &str) -> Vec<String> {
+        let Some(info) = self.participants.get_mut(sid) else {
+            return Vec::new();
+        };
+        let permission = info.permission.clone();
+        let (kept, dropped): (Vec<_>, Vec<_>) = info
+            .tracks
+            .drain(..)
+            .partition(|track| publication::may_publish(permission.as_ref(), track.source));
+        info.tracks = kept;
+        if let Some(pending) = self.pending_tracks.get_mut(sid) {
+            pending.retain(|t| publication::may_publish(permission.as_ref(), t.info.source));
+        }
+        dropped.into_iter().map(|track| track.sid).collect()
     }
 
     fn update_metadata(

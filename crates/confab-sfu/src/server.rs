@@ -14,6 +14,8 @@ use crate::auth::Authenticator;
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::ids;
+use crate::media::sockets::{self, MediaSocketError};
+use crate::media::{MediaConfig, MediaSockets};
 use crate::room::ServerDescription;
 
 #[derive(Debug, Clone)]
@@ -24,17 +26,24 @@ pub struct SfuConfig {
     /// A participant whose signalling connection stays silent this long (clients ping every
     /// few seconds) is considered gone: its network dropped without closing the connection.
     pub signal_timeout: Duration,
+    pub media: MediaConfig,
 }
 
 impl SfuConfig {
     /// Twice the ping timeout clients are told to use.
     pub const DEFAULT_SIGNAL_TIMEOUT: Duration = Duration::from_secs(30);
 
+    /// Media on a free UDP port of the listen address (set `media` for the real port).
     pub fn new(listen: SocketAddr, keys: ApiKeys) -> Self {
         Self {
             listen,
             keys,
             signal_timeout: Self::DEFAULT_SIGNAL_TIMEOUT,
+            media: MediaConfig {
+                bind: listen.ip(),
+                udp_port: 0,
+                node_ip: None,
+            },
         }
     }
 }
@@ -46,6 +55,8 @@ pub enum SfuError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Media(#[from] MediaSocketError),
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
     #[error("the server task ended abnormally: {0}")]
@@ -56,9 +67,11 @@ pub enum SfuError {
 #[derive(Debug)]
 pub struct RunningSfu {
     local_addr: SocketAddr,
+    media_addr: SocketAddr,
     hub: Arc<Hub>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    media_tasks: Vec<JoinHandle<()>>,
 }
 
 pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
@@ -72,9 +85,15 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
         address: config.listen,
         source,
     })?;
-    let hub = Arc::new(Hub::new(ServerDescription {
-        node_id: ids::node_id(),
-    }));
+    let media = MediaSockets::bind(&config.media).await?;
+    let media_addr = media.advertised();
+    let hub = Arc::new(Hub::new(
+        ServerDescription {
+            node_id: ids::node_id(),
+        },
+        media,
+    ));
+    let media_tasks = spawn_media_tasks(&hub);
     let router = http::router(AppState {
         hub: hub.clone(),
         auth: Arc::new(Authenticator::new(config.keys)),
@@ -88,13 +107,48 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
             })
             .await
     });
-    tracing::info!(address = %local_addr, "SFU listening");
+    tracing::info!(address = %local_addr, media = %media_addr, "SFU listening");
     Ok(RunningSfu {
         local_addr,
+        media_addr,
         hub,
         stop: Some(stop),
         task: Some(task),
+        media_tasks,
     })
+}
+
+/// One task reads the media socket; another runs the media plane's timers.
+fn spawn_media_tasks(hub: &Arc<Hub>) -> Vec<JoinHandle<()>> {
+    let receiver = {
+        let hub = hub.clone();
+        let socket = hub.media_sockets().socket();
+        tokio::spawn(async move {
+            sockets::receive_loop(socket, |source, contents| {
+                hub.media_datagram(source, contents);
+            })
+            .await;
+        })
+    };
+    let timer = {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            loop {
+                let deadline = hub.media_deadline();
+                let sleep = async {
+                    match deadline {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = sleep => hub.media_timeout(),
+                    () = hub.media_changed() => {}
+                }
+            }
+        })
+    };
+    vec![receiver, timer]
 }
 
 impl RunningSfu {
@@ -102,10 +156,18 @@ impl RunningSfu {
         self.local_addr
     }
 
+    /// The media address advertised to clients.
+    pub fn media_addr(&self) -> SocketAddr {
+        self.media_addr
+    }
+
     /// Every participant receives `leave{SERVER_SHUTDOWN}`, connections close, then the
     /// listener stops.
     pub async fn shutdown(mut self) -> Result<(), SfuError> {
         self.hub.shutdown();
+        for task in self.media_tasks.drain(..) {
+            task.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -119,6 +181,9 @@ impl RunningSfu {
 impl Drop for RunningSfu {
     fn drop(&mut self) {
         if let Some(task) = &self.task {
+            task.abort();
+        }
+        for task in &self.media_tasks {
             task.abort();
         }
     }

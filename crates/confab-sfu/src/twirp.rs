@@ -160,17 +160,31 @@ fn dispatch(
                 .ok_or_else(participant_not_found)?;
             encode(encoding, &info)
         }
-        "MutePublishedTrack"
-        | "UpdateSubscriptions"
-        | "SendData"
-        | "ForwardParticipant"
-        | "MoveParticipant"
-        | "PerformRpc" => Err(TwirpError::new(
-            "unimplemented",
-            format!(
-                "{method} needs media and data forwarding, which this server does not have yet"
-            ),
-        )),
+        "MutePublishedTrack" => {
+            let request: proto::MuteRoomTrackRequest = decode(encoding, body)?;
+            require_admin(&claims, &request.room)?;
+            let track = hub
+                .mute_published_track(&request)
+                .ok_or_else(|| TwirpError::new("not_found", "track not found"))?;
+            encode(
+                encoding,
+                &proto::MuteRoomTrackResponse { track: Some(track) },
+            )
+        }
+        "SendData" => {
+            let request: proto::SendDataRequest = decode(encoding, body)?;
+            require_admin(&claims, &request.room)?;
+            if !hub.send_data(&request) {
+                return Err(room_not_found());
+            }
+            encode(encoding, &proto::SendDataResponse {})
+        }
+        "UpdateSubscriptions" | "ForwardParticipant" | "MoveParticipant" | "PerformRpc" => {
+            Err(TwirpError::new(
+                "unimplemented",
+                format!("{method} is not supported by this server yet"),
+            ))
+        }
         _ => Err(TwirpError::new(
             "bad_route",
             format!("no method {method} on livekit.RoomService"),

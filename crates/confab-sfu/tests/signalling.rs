@@ -202,6 +202,8 @@ async fn pings_are_answered_in_both_forms() {
 async fn json_requests_get_json_answers() {
     let sfu = start_sfu().await;
     let (mut socket, _) = join(&sfu, "standup", "ada").await;
+    // The subscriber offer went out before the client chose JSON.
+    assert!(matches!(next_any(&mut socket).await, Response::Offer(_)));
     socket
         .send(Message::Text(r#"{"ping": "77"}"#.into()))
         .await
@@ -332,5 +334,24 @@ async fn a_silent_connection_is_dropped_and_the_others_are_told() {
         proto::DisconnectReason::ConnectionTimeout as i32
     );
     assert_eq!(closed(&mut ghost).await, Some(1001));
+    sfu.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn the_subscriber_offer_follows_the_join_with_data_channels_and_our_address() {
+    let sfu = start_sfu().await;
+    let (mut socket, join) = join(&sfu, "standup", "ada").await;
+    assert!(join.subscriber_primary);
+    let Response::Offer(offer) = next_any(&mut socket).await else {
+        panic!("the subscriber offer must follow the join");
+    };
+    assert_eq!(offer.r#type, "offer");
+    assert!(offer.id > 0);
+    assert!(offer.sdp.contains("m=application"), "{}", offer.sdp);
+    assert!(offer.sdp.contains("a=ice-lite"), "{}", offer.sdp);
+    let media = sfu.media_addr();
+    assert_eq!(media.ip().to_string(), "127.0.0.1");
+    let candidate = format!("{} {} typ host", media.ip(), media.port());
+    assert!(offer.sdp.contains(&candidate), "{}", offer.sdp);
     sfu.shutdown().await.expect("shutdown");
 }

@@ -78,8 +78,19 @@ pub async fn join(sfu: &RunningSfu, room: &str, identity: &str) -> (Socket, prot
     }
 }
 
-/// The next signal response, within the deadline.
+/// The next signal response, within the deadline, skipping subscriber offers: these tests
+/// check signalling; media negotiation has its own tests.
 pub async fn next(socket: &mut Socket) -> Response {
+    loop {
+        match next_any(socket).await {
+            Response::Offer(_) => {}
+            other => return other,
+        }
+    }
+}
+
+/// The next signal response of any kind, within the deadline.
+pub async fn next_any(socket: &mut Socket) -> Response {
     loop {
         let frame = tokio::time::timeout(DEADLINE, socket.next())
             .await

@@ -1,0 +1,249 @@
+//! Which simulcast layer a subscriber receives, and RTP time that stays continuous when the
+//! layer changes.
+
+use std::time::Instant;
+
+use livekit_protocol as proto;
+use str0m::media::{MediaTime, Rid};
+
+/// LiveKit's rids, lowest quality first.
+const RIDS_BY_QUALITY: [&str; 3] = ["q", "h", "f"];
+
+/// A subscriber's choice among the layers of one video track.
+#[derive(Debug, Clone)]
+pub struct LayerSelector {
+    /// The publisher's layers as (rid, width, height), lowest first. Empty: no simulcast.
+    layers: Vec<(Rid, u32, u32)>,
+    /// The layer the subscriber should get; `None` with simulcast off.
+    target: Option<Rid>,
+    /// The layer being forwarded. Switches happen on a keyframe of the target layer.
+    current: Option<Rid>,
+    /// The subscriber disabled the track (e.g. it is not visible).
+    paused: bool,
+    timeline: Timeline,
+}
+
+/// What to do with one frame of the publisher's media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Forward(MediaTime),
+    /// Not forwarded; ask the publisher for a keyframe on the target layer if `true`.
+    Drop {
+        want_keyframe: bool,
+    },
+}
+
+impl LayerSelector {
+    /// For a track whose publisher announced `layers` (empty or one for no simulcast).
+    pub fn new(layers: &[proto::VideoLayer]) -> Self {
+        let mut by_quality: Vec<(Rid, u32, u32)> = layers
+            .iter()
+            .filter_map(|layer| {
+                let rid = RIDS_BY_QUALITY.get(usize::try_from(layer.quality).ok()?)?;
+                Some((Rid::from(*rid), layer.width, layer.height))
+            })
+            .collect();
+        by_quality.sort_by_key(|(_, width, height)| u64::from(*width) * u64::from(*height));
+        if by_quality.len() < 2 {
+            by_quality.clear();
+        }
+        let target = by_quality.last().map(|(rid, _, _)| *rid);
+        Self {
+            layers: by_quality,
+            target,
+            current: None,
+            paused: false,
+            timeline: Timeline::default(),
+        }
+    }
+
+    /// `UpdateTrackSettings`: pause, or the smallest layer that covers `width` × `height`
+    /// (the best layer when no size is given).
+    pub fn apply_settings(&mut self, disabled: bool, width: u32, height: u32) {
+        self.paused = disabled;
+        if self.layers.is_empty() {
+            return;
+        }
+        let wanted = if width == 0 && height == 0 {
+            self.layers.last()
+        } else {
+            self.layers
+                .iter()
+                .find(|(_, w, h)| *w >= width && *h >= height)
+                .or(self.layers.last())
+        };
+        self.target = wanted.map(|(rid, _, _)| *rid);
+    }
+
+    pub fn target(&self) -> Option<Rid> {
+        self.target
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Decides about one frame from layer `rid` captured at `time`, arriving at `arrival`.
+    pub fn accept(
+        &mut self,
+        rid: Option<Rid>,
+        keyframe: bool,
+        time: MediaTime,
+        arrival: Instant,
+    ) -> Verdict {
+        if self.paused {
+            return Verdict::Drop {
+                want_keyframe: false,
+            };
+        }
+        if self.layers.is_empty() {
+            // No simulcast: one stream, forwarded as it comes.
+            return Verdict::Forward(self.timeline.map(rid, time, arrival));
+        }
+        if rid == self.target && self.current != self.target {
+            if !keyframe {
+                return Verdict::Drop {
+                    want_keyframe: true,
+                };
+            }
+            self.current = self.target;
+        }
+        if rid.is_some() && rid == self.current {
+            Verdict::Forward(self.timeline.map(rid, time, arrival))
+        } else {
+            Verdict::Drop {
+                want_keyframe: false,
+            }
+        }
+    }
+}
+
+/// Maps each layer's RTP time onto one continuous outgoing timeline: a new layer continues
+/// where the previous one stopped, advanced by the wall-clock time in between.
+#[derive(Debug, Clone, Default)]
+struct Timeline {
+    source: Option<Rid>,
+    /// Added to the source's time (in its clock units).
+    offset: i128,
+    last: Option<(u64, Instant)>,
+}
+
+impl Timeline {
+    fn map(&mut self, rid: Option<Rid>, time: MediaTime, arrival: Instant) -> MediaTime {
+        let rate = u128::from(time.denom());
+        if rid != self.source {
+            self.source = rid;
+            self.offset = match self.last {
+                None => 0,
+                Some((last, at)) => {
+                    let elapsed = arrival.saturating_duration_since(at).as_micros();
+                    let ticks = (elapsed * rate / 1_000_000).max(1);
+                    i128::from(last) + i128::try_from(ticks).unwrap_or(0) - i128::from(time.numer())
+                }
+            };
+        }
+        let mapped = (i128::from(time.numer()) + self.offset).max(0);
+        let mapped = u64::try_from(mapped).unwrap_or(u64::MAX);
+        self.last = Some((mapped, arrival));
+        MediaTime::new(mapped, time.frequency())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use str0m::media::Frequency;
+
+    use super::*;
+
+    fn layers() -> Vec<proto::VideoLayer> {
+        [(0, 320, 180), (1, 640, 360), (2, 1280, 720)]
+            .into_iter()
+            .map(|(quality, width, height)| proto::VideoLayer {
+                quality,
+                width,
+                height,
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    fn at(ticks: u64) -> MediaTime {
+        MediaTime::new(ticks, Frequency::NINETY_KHZ)
+    }
+
+    #[test]
+    fn starts_on_a_keyframe_of_the_best_layer() {
+        let mut selector = LayerSelector::new(&layers());
+        let now = Instant::now();
+        let f = Some(Rid::from("f"));
+        assert_eq!(
+            selector.accept(f, false, at(0), now),
+            Verdict::Drop {
+                want_keyframe: true
+            }
+        );
+        assert!(matches!(
+            selector.accept(Some(Rid::from("q")), true, at(0), now),
+            Verdict::Drop { .. }
+        ));
+        assert_eq!(
+            selector.accept(f, true, at(90), now),
+            Verdict::Forward(at(90))
+        );
+        assert_eq!(
+            selector.accept(f, false, at(180), now),
+            Verdict::Forward(at(180))
+        );
+    }
+
+    #[test]
+    fn switching_layers_waits_for_a_keyframe_and_keeps_time_continuous() {
+        let mut selector = LayerSelector::new(&layers());
+        let start = Instant::now();
+        let (f, q) = (Some(Rid::from("f")), Some(Rid::from("q")));
+        assert_eq!(
+            selector.accept(f, true, at(1_000), start),
+            Verdict::Forward(at(1_000))
+        );
+        selector.apply_settings(false, 300, 170);
+        assert_eq!(selector.target(), q);
+        // Until the low layer's keyframe, the high layer keeps flowing.
+        let later = start + Duration::from_millis(100);
+        assert!(matches!(
+            selector.accept(q, false, at(50_000), later),
+            Verdict::Drop { .. }
+        ));
+        assert_eq!(
+            selector.accept(f, false, at(10_000), later),
+            Verdict::Forward(at(10_000))
+        );
+        // The low layer's clock is unrelated; output continues 100 ms (9000 ticks) later.
+        let then = later + Duration::from_millis(100);
+        assert_eq!(
+            selector.accept(q, true, at(77_000), then),
+            Verdict::Forward(at(19_000))
+        );
+        assert!(matches!(
+            selector.accept(f, false, at(19_000), then),
+            Verdict::Drop { .. }
+        ));
+    }
+
+    #[test]
+    fn a_disabled_track_forwards_nothing() {
+        let mut selector = LayerSelector::new(&[]);
+        let now = Instant::now();
+        assert!(matches!(
+            selector.accept(None, false, at(0), now),
+            Verdict::Forward(_)
+        ));
+        selector.apply_settings(true, 0, 0);
+        assert!(selector.is_paused());
+        assert!(matches!(
+            selector.accept(None, true, at(1), now),
+            Verdict::Drop { .. }
+        ));
+    }
+}

@@ -1,0 +1,13 @@
+//! The media plane: WebRTC peer connections (str0m) for every participant and the forwarding
+//! of media and data between them.
+//!
+//! [`forwarder`] is the sans-IO core; [`sockets`] binds the UDP port and feeds it; [`layers`]
+//! picks simulcast layers per subscriber; [`transport`] wraps one str0m connection.
+
+pub mod forwarder;
+pub mod layers;
+pub mod sockets;
+pub mod transport;
+
+pub use forwarder::{Forwarder, MediaEvent, PeerProfile};
+pub use sockets::{MediaConfig, MediaSockets};
