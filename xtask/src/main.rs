@@ -18,6 +18,7 @@ mod run;
 mod setup;
 mod summary;
 mod test;
+mod testnet;
 mod ui;
 
 use std::process::ExitCode;

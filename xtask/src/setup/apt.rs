@@ -30,7 +30,7 @@ const BUILD_PACKAGES: &[&str] = &[
 ];
 
 /// Needed only by the test tiers (virtual display, WebDriver, headless Chromium, virtual audio,
-/// package inspection).
+/// package inspection, network namespaces for the test network).
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -41,6 +41,7 @@ const TEST_PACKAGES: &[&str] = &[
     "dbus-x11",
     "pulseaudio",
     "rpm",
+    "iproute2",
 ];
 
 fn wanted(workspace: &Workspace, purpose: Purpose) -> Vec<&'static str> {

@@ -404,6 +404,7 @@ impl Forwarder {
         sid: &str,
         offer: &proto::SessionDescription,
     ) -> Result<(), NegotiationError> {
+        tracing::trace!(participant = %sid, sdp = %offer.sdp, "publisher offer");
         let parsed = SdpOffer::from_sdp_string(&offer.sdp)?;
         let candidates = self.candidates.clone();
         let Some(peer) = self.peers.get_mut(sid) else {
@@ -690,7 +691,11 @@ impl Forwarder {
             Event::IceConnectionStateChange(state) => {
                 tracing::debug!(participant = %sid, ?side, ?state, "ICE state");
             }
-            Event::MediaAdded(added) if side == Side::Publisher => {
+            // Clients also add receive-only sections to their publisher offer (pre-allocated
+            // transceivers); only what they send can be a track.
+            Event::MediaAdded(added)
+                if side == Side::Publisher && added.direction.is_receiving() =>
+            {
                 let cid = self
                     .transport(sid, side)
                     .and_then(|t| t.rtc.media(added.mid))

@@ -1,0 +1,420 @@
+"""LiveKit's Python realtime SDK (`livekit`, libwebrtc underneath) against `confab server`.
+
+Participants publish a sine tone and synthetic video, exchange data, chat, files and RPCs, and
+are moderated through the RoomService. Each assertion checks what arrived: the tone's frequency,
+decoded frames of the right size and colour, bytes with equal hashes, and the events LiveKit's
+own SDK raises.
+
+These run only inside the test network `cargo xtask test` builds (libwebrtc ignores loopback).
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import math
+import os
+import tempfile
+
+import numpy as np
+from livekit import api, rtc
+
+from conftest import API_KEY, API_SECRET, has_testnet
+
+DEADLINE_S = 20.0
+SAMPLE_RATE = 48_000
+SAMPLES_PER_FRAME = 480  # 10 ms
+VIDEO_WIDTH, VIDEO_HEIGHT = 320, 240
+
+def token(room: str, identity: str, **grants) -> str:
+    video = api.VideoGrants(room_join=True, room=room, **grants)
+    return (
+        api.AccessToken(API_KEY, API_SECRET)
+        .with_identity(identity)
+        .with_name(identity.title())
+        .with_grants(video)
+        .to_jwt()
+    )
+
+
+@contextlib.asynccontextmanager
+async def joined(server, room_name: str, identity: str, **grants):
+    assert has_testnet(), (
+        "run through `cargo xtask test`: libwebrtc ignores loopback, so these tests need its "
+        "test network"
+    )
+    room = rtc.Room()
+    await asyncio.wait_for(
+        room.connect(server.ws_url, token(room_name, identity, **grants)), DEADLINE_S
+    )
+    try:
+        yield room
+    finally:
+        await room.disconnect()
+
+
+class Event:
+    """An asyncio event carrying the value it was set with."""
+
+    def __init__(self):
+        self._event = asyncio.Event()
+        self.value = None
+
+    def set(self, value=True):
+        if not self._event.is_set():
+            self.value = value
+            self._event.set()
+
+    async def wait(self, what: str):
+        try:
+            await asyncio.wait_for(self._event.wait(), DEADLINE_S)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"timed out waiting for {what}") from None
+        return self.value
+
+
+async def publish_tone(room: rtc.Room, frequency: float) -> asyncio.Task:
+    source = rtc.AudioSource(SAMPLE_RATE, 1)
+    track = rtc.LocalAudioTrack.create_audio_track("tone", source)
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+    await room.local_participant.publish_track(track, options)
+
+    async def pump():
+        start = 0
+        while True:
+            t = np.arange(start, start + SAMPLES_PER_FRAME) / SAMPLE_RATE
+            samples = (np.sin(2 * math.pi * frequency * t) * 12_000).astype(np.int16)
+            start += SAMPLES_PER_FRAME
+            frame = rtc.AudioFrame(samples.tobytes(), SAMPLE_RATE, 1, SAMPLES_PER_FRAME)
+            # capture_frame paces itself to real time.
+            await source.capture_frame(frame)
+
+    return asyncio.create_task(pump())
+
+
+async def publish_colour(room: rtc.Room, rgb: tuple, simulcast: bool = True) -> asyncio.Task:
+    source = rtc.VideoSource(VIDEO_WIDTH, VIDEO_HEIGHT)
+    track = rtc.LocalVideoTrack.create_video_track("camera", source)
+    options = rtc.TrackPublishOptions(
+        source=rtc.TrackSource.SOURCE_CAMERA, simulcast=simulcast
+    )
+    await room.local_participant.publish_track(track, options)
+    pixel = bytes([*rgb, 255])
+    image = bytearray(pixel * (VIDEO_WIDTH * VIDEO_HEIGHT))
+
+    async def pump():
+        while True:
+            frame = rtc.VideoFrame(VIDEO_WIDTH, VIDEO_HEIGHT, rtc.VideoBufferType.RGBA, image)
+            source.capture_frame(frame)
+            await asyncio.sleep(1 / 30)
+
+    return asyncio.create_task(pump())
+
+
+def on_subscribed(room: rtc.Room, kind) -> Event:
+    arrived = Event()
+
+    def handler(track, publication, participant):
+        if track.kind == kind:
+            arrived.set((track, participant))
+
+    room.on("track_subscribed", handler)
+    return arrived
+
+
+async def dominant_frequency(track: rtc.Track, seconds: float = 1.0) -> tuple:
+    """Listens to `track` for `seconds` after the first non-silent frame: (peak Hz, RMS)."""
+    stream = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1)
+    collected = []
+    wanted = int(SAMPLE_RATE * seconds)
+
+    async def listen():
+        total = 0
+        async for event in stream:
+            samples = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float64)
+            if not collected and np.abs(samples).max() < 100:
+                continue  # jitter buffer still filling
+            collected.append(samples)
+            total += len(samples)
+            if total >= wanted:
+                return
+
+    try:
+        await asyncio.wait_for(listen(), DEADLINE_S)
+    finally:
+        await stream.aclose()
+    signal = np.concatenate(collected)
+    spectrum = np.abs(np.fft.rfft(signal * np.hanning(len(signal))))
+    peak = np.fft.rfftfreq(len(signal), 1 / SAMPLE_RATE)[int(np.argmax(spectrum))]
+    return float(peak), float(np.sqrt(np.mean(signal**2)))
+
+
+async def decoded_colour(track: rtc.Track, frames: int = 10) -> tuple:
+    """Decodes `frames` frames of `track`: (width, height, RGB at the centre of the last)."""
+    stream = rtc.VideoStream(track, format=rtc.VideoBufferType.RGBA)
+    last = None
+
+    async def watch():
+        nonlocal last
+        count = 0
+        async for event in stream:
+            last = event.frame
+            count += 1
+            if count >= frames:
+                return
+
+    try:
+        await asyncio.wait_for(watch(), DEADLINE_S)
+    finally:
+        await stream.aclose()
+    centre = ((last.height // 2) * last.width + last.width // 2) * 4
+    return last.width, last.height, tuple(bytes(last.data)[centre : centre + 3])
+
+
+def assert_colour_close(actual: tuple, expected: tuple):
+    # VP8 and the YUV round trip shift colours a little.
+    assert all(abs(a - e) < 40 for a, e in zip(actual, expected)), (actual, expected)
+
+
+def test_two_participants_hear_and_see_each_other(confab_server):
+    async def scenario():
+        async with joined(confab_server, "av", "alice") as alice, joined(
+            confab_server, "av", "bob"
+        ) as bob:
+            alice_hears = on_subscribed(alice, rtc.TrackKind.KIND_AUDIO)
+            alice_sees = on_subscribed(alice, rtc.TrackKind.KIND_VIDEO)
+            bob_hears = on_subscribed(bob, rtc.TrackKind.KIND_AUDIO)
+            bob_sees = on_subscribed(bob, rtc.TrackKind.KIND_VIDEO)
+            pumps = [
+                await publish_tone(alice, 440.0),
+                await publish_colour(alice, (230, 30, 30)),
+                await publish_tone(bob, 660.0),
+                await publish_colour(bob, (30, 30, 230)),
+            ]
+            try:
+                track, sender = await bob_hears.wait("bob to subscribe to alice's audio")
+                assert sender.identity == "alice"
+                peak, rms = await dominant_frequency(track)
+                assert abs(peak - 440.0) < 10, peak
+                assert rms > 1_000, rms
+
+                track, _ = await alice_hears.wait("alice to subscribe to bob's audio")
+                peak, rms = await dominant_frequency(track)
+                assert abs(peak - 660.0) < 10, peak
+                assert rms > 1_000, rms
+
+                track, _ = await bob_sees.wait("bob to subscribe to alice's video")
+                width, height, colour = await decoded_colour(track)
+                assert (width, height) == (VIDEO_WIDTH, VIDEO_HEIGHT)
+                assert_colour_close(colour, (230, 30, 30))
+
+                track, _ = await alice_sees.wait("alice to subscribe to bob's video")
+                width, height, colour = await decoded_colour(track)
+                assert (width, height) == (VIDEO_WIDTH, VIDEO_HEIGHT)
+                assert_colour_close(colour, (30, 30, 230))
+            finally:
+                for pump in pumps:
+                    pump.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_data_reaches_only_its_destinations_with_the_real_sender(confab_server):
+    async def scenario():
+        async with joined(confab_server, "data", "alice") as alice, joined(
+            confab_server, "data", "bob"
+        ) as bob, joined(confab_server, "data", "carol") as carol:
+            received = {"bob": [], "carol": []}
+            done = {"bob": Event(), "carol": Event()}
+
+            def collector(name):
+                def handler(packet: rtc.DataPacket):
+                    received[name].append(
+                        (packet.participant.identity, packet.topic, bytes(packet.data))
+                    )
+                    if packet.data == b"to everyone":
+                        done[name].set()
+
+                return handler
+
+            bob.on("data_received", collector("bob"))
+            carol.on("data_received", collector("carol"))
+            await wait_for_participants(alice, {"bob", "carol"})
+
+            lp = alice.local_participant
+            await lp.publish_data(b"for bob", destination_identities=["bob"], topic="private")
+            await lp.publish_data(b"to everyone", topic="public")
+            await done["bob"].wait("bob's data")
+            await done["carol"].wait("carol's data")
+            # One sender's reliable packets arrive in order, so carol would have had the private
+            # one before the public one.
+            assert received["bob"] == [
+                ("alice", "private", b"for bob"),
+                ("alice", "public", b"to everyone"),
+            ]
+            assert received["carol"] == [("alice", "public", b"to everyone")]
+
+    asyncio.run(scenario())
+
+
+async def wait_for_participants(room: rtc.Room, identities: set):
+    arrived = Event()
+
+    def check(*_):
+        present = {p.identity for p in room.remote_participants.values()}
+        if identities <= present:
+            arrived.set()
+
+    room.on("participant_connected", check)
+    check()
+    await arrived.wait(f"{identities} to join")
+
+
+def test_chat_text_and_rpc_round_trip(confab_server):
+    async def scenario():
+        async with joined(confab_server, "chat", "alice") as alice, joined(
+            confab_server, "chat", "bob"
+        ) as bob:
+            chat = Event()
+
+            def on_chat(reader: rtc.TextStreamReader, sender_identity: str):
+                async def read():
+                    chat.set((sender_identity, await reader.read_all()))
+
+                asyncio.create_task(read())
+
+            bob.register_text_stream_handler("lk.chat", on_chat)
+
+            @bob.local_participant.register_rpc_method("greet")
+            async def greet(data: rtc.RpcInvocationData) -> str:
+                return f"hello {data.payload}, from {data.caller_identity}"
+
+            await wait_for_participants(alice, {"bob"})
+            await alice.local_participant.send_text("Good morning ☀", topic="lk.chat")
+            assert await chat.wait("bob to get the chat message") == ("alice", "Good morning ☀")
+
+            answer = await asyncio.wait_for(
+                alice.local_participant.perform_rpc(
+                    destination_identity="bob", method="greet", payload="Bob"
+                ),
+                DEADLINE_S,
+            )
+            assert answer == "hello Bob, from alice"
+
+    asyncio.run(scenario())
+
+
+def test_a_20_mb_file_arrives_intact(confab_server):
+    async def scenario():
+        payload = os.urandom(20 * 1024 * 1024)
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "report.bin")
+            with open(path, "wb") as file:
+                file.write(payload)
+            async with joined(confab_server, "files", "alice") as alice, joined(
+                confab_server, "files", "bob"
+            ) as bob:
+                arrived = Event()
+
+                def on_file(reader: rtc.ByteStreamReader, sender_identity: str):
+                    async def read():
+                        digest = hashlib.sha256()
+                        async for chunk in reader:
+                            digest.update(chunk)
+                        arrived.set((sender_identity, reader.info.name, digest.hexdigest()))
+
+                    asyncio.create_task(read())
+
+                bob.register_byte_stream_handler("files", on_file)
+                await wait_for_participants(alice, {"bob"})
+                await asyncio.wait_for(
+                    alice.local_participant.send_file(path, topic="files"), 120
+                )
+                sender, name, digest = await asyncio.wait_for(
+                    arrived.wait("the file at bob"), 120
+                )
+                assert (sender, name) == ("alice", "report.bin")
+                assert digest == hashlib.sha256(payload).hexdigest()
+
+    asyncio.run(scenario())
+
+
+def test_revoking_and_granting_publish_through_the_room_service(confab_server):
+    async def scenario():
+        async with api.LiveKitAPI(confab_server.http_url, API_KEY, API_SECRET) as lk, joined(
+            confab_server, "moderated", "alice"
+        ) as alice, joined(confab_server, "moderated", "bob") as bob:
+            bob_hears = on_subscribed(bob, rtc.TrackKind.KIND_AUDIO)
+            unpublished = Event()
+            bob.on("track_unpublished", lambda publication, participant: unpublished.set())
+            permissions = []
+            revoked, granted = Event(), Event()
+
+            def on_permissions(participant, permission):
+                if participant.identity != "alice":
+                    return
+                permissions.append(permission.can_publish)
+                (granted if permission.can_publish else revoked).set()
+
+            alice.on("participant_permissions_changed", on_permissions)
+            pump = await publish_tone(alice, 500.0)
+            try:
+                await bob_hears.wait("bob to hear alice")
+                await lk.room.update_participant(
+                    api.UpdateParticipantRequest(
+                        room="moderated",
+                        identity="alice",
+                        permission=api.ParticipantPermission(
+                            can_publish=False, can_subscribe=True, can_publish_data=True
+                        ),
+                    )
+                )
+                await revoked.wait("alice to learn she may no longer publish")
+                await unpublished.wait("bob to see alice's track unpublished")
+                info = await lk.room.get_participant(
+                    api.RoomParticipantIdentity(room="moderated", identity="alice")
+                )
+                assert list(info.tracks) == []
+
+                bob_hears_again = on_subscribed(bob, rtc.TrackKind.KIND_AUDIO)
+                await lk.room.update_participant(
+                    api.UpdateParticipantRequest(
+                        room="moderated",
+                        identity="alice",
+                        permission=api.ParticipantPermission(
+                            can_publish=True, can_subscribe=True, can_publish_data=True
+                        ),
+                    )
+                )
+                await granted.wait("alice to learn she may publish again")
+                pump.cancel()
+                pump = await publish_tone(alice, 700.0)
+                track, _ = await bob_hears_again.wait("bob to hear alice again")
+                peak, _ = await dominant_frequency(track)
+                assert abs(peak - 700.0) < 10, peak
+                assert permissions == [False, True]
+            finally:
+                pump.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_removal_and_room_deletion_disconnect_with_their_reasons(confab_server):
+    async def scenario():
+        async with api.LiveKitAPI(confab_server.http_url, API_KEY, API_SECRET) as lk, joined(
+            confab_server, "ending", "alice"
+        ) as alice, joined(confab_server, "ending", "bob") as bob:
+            bob_gone, alice_gone = Event(), Event()
+            bob.on("disconnected", lambda reason: bob_gone.set(reason))
+            alice.on("disconnected", lambda reason: alice_gone.set(reason))
+
+            await lk.room.remove_participant(
+                api.RoomParticipantIdentity(room="ending", identity="bob")
+            )
+            reason = await bob_gone.wait("bob to be removed")
+            assert reason == rtc.DisconnectReason.PARTICIPANT_REMOVED, reason
+
+            await lk.room.delete_room(api.DeleteRoomRequest(room="ending"))
+            reason = await alice_gone.wait("alice to see the room deleted")
+            assert reason == rtc.DisconnectReason.ROOM_DELETED, reason
+
+    asyncio.run(scenario())
