@@ -155,6 +155,8 @@ pub fn is_addressed_to(destinations: &[String], identity: &str) -> bool {
 }
 
 #[cfg(test)]
+// The tests check the deprecated fields older SDKs read.
+#[allow(deprecated)]
 mod tests {
     use super::*;
 

@@ -368,7 +368,7 @@ impl Hub {
             }
             for event in events {
                 match event {
-                    MediaEvent::Signal { to, message } => out.push(Outbound::signal(&to, message)),
+                    MediaEvent::Signal { to, message } => out.push(Outbound::signal(&to, *message)),
                     MediaEvent::MediaArrived {
                         participant,
                         mid,

@@ -9,6 +9,7 @@ the server runs on loopback, which is enough for the tests that need no libwebrt
 import os
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -78,7 +79,9 @@ def confab_server():
         "--keys",
         f"{API_KEY}: {API_SECRET}",
     ]
-    log_path = os.path.join(os.environ.get("CONFAB_ARTIFACTS", "/tmp"), "confab-server.log")
+    artifacts = os.environ.get("CONFAB_ARTIFACTS", tempfile.gettempdir())
+    os.makedirs(artifacts, exist_ok=True)
+    log_path = os.path.join(artifacts, "confab-server.log")
     with open(log_path, "ab") as log:
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     try:

@@ -19,6 +19,8 @@ pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
         return Err(XtaskError::Unexpected("test network hosts missing".into()));
     };
     let python = workspace.python_venv().join("bin").join("python");
+    let artifacts = workspace.artifacts_dir().join("conformance");
+    std::fs::create_dir_all(&artifacts).map_err(XtaskError::io(&artifacts))?;
     let (status, lines) = process::run_streaming(
         process::command(workspace, "ip")
             .args(peers.exec_args())
@@ -27,7 +29,8 @@ pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
             .arg(workspace.conformance_dir().join("python"))
             .env("CONFAB_BIN", release.join(CLI_BINARY))
             .env("CONFAB_SFU_NETNS", &sfu.namespace)
-            .env("CONFAB_SFU_IP", &sfu.ip),
+            .env("CONFAB_SFU_IP", &sfu.ip)
+            .env("CONFAB_ARTIFACTS", &artifacts),
     )?;
     drop(testnet);
     Ok(with_exit_status(

@@ -44,7 +44,7 @@ pub struct PeerProfile {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MediaEvent {
     /// A message for a participant's signalling connection.
-    Signal { to: String, message: Response },
+    Signal { to: String, message: Box<Response> },
     /// Media from `participant` appeared on `mid` for its client track `cid`; the signalling
     /// layer binds it to an announced track and calls [`Forwarder::publish_track`].
     MediaArrived {
@@ -416,12 +416,12 @@ impl Forwarder {
         let answer = publisher.rtc.sdp_api().accept_offer(parsed)?;
         self.events.push(MediaEvent::Signal {
             to: sid.to_owned(),
-            message: Response::Answer(proto::SessionDescription {
+            message: Box::new(Response::Answer(proto::SessionDescription {
                 r#type: "answer".to_owned(),
                 sdp: answer.to_sdp_string(),
                 id: offer.id,
                 ..Default::default()
-            }),
+            })),
         });
         self.drain_and_dispatch(now, sid, Side::Publisher);
         Ok(())
@@ -611,12 +611,12 @@ impl Forwarder {
             subscriber.pending = Some((pending, id));
             self.events.push(MediaEvent::Signal {
                 to: sid.to_owned(),
-                message: Response::Offer(proto::SessionDescription {
+                message: Box::new(Response::Offer(proto::SessionDescription {
                     r#type: "offer".to_owned(),
                     sdp: offer.to_sdp_string(),
                     id,
                     mid_to_track_id,
-                }),
+                })),
             });
         }
         self.drain_and_dispatch(now, sid, Side::Subscriber);

@@ -1,0 +1,121 @@
+// Browser peers for the conformance tests: LiveKit's browser SDK (livekit-client) in Debian's
+// Chromium, driven through playwright-core, with fake camera and microphone.
+//
+//   node peer.mjs <ws url> <token>...
+//
+// Opens one tab per token, each joining with that token and publishing camera and microphone.
+// Prints one JSON object per line: {"tab": i, "event": ...} as things happen in the tabs, and
+// answers commands read from stdin, one JSON object per line:
+//   {"cmd": "stats", "tab": i}        -> {"tab": i, "event": "stats", "tracks": [...]}
+//   {"cmd": "chat", "tab": i, "text"} -> {"tab": i, "event": "sent"}
+//   {"cmd": "quit"}
+// The page is served from 127.0.0.1 (a secure context, which WebRTC and crypto.subtle need).
+
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(process.env.CONFAB_NODE_MODULES + "/");
+const { chromium } = require("playwright-core");
+
+const [url, ...tokens] = process.argv.slice(2);
+if (!url || tokens.length === 0) {
+  console.error("usage: node peer.mjs <ws url> <token>...");
+  process.exit(64);
+}
+
+function say(object) {
+  process.stdout.write(JSON.stringify(object) + "\n");
+}
+
+const files = {
+  "/": ["page.html", "text/html"],
+  "/livekit-client.umd.js": [
+    join(process.env.CONFAB_NODE_MODULES, "livekit-client/dist/livekit-client.umd.js"),
+    "text/javascript",
+  ],
+};
+const server = createServer(async (request, response) => {
+  const entry = files[request.url];
+  if (!entry) {
+    response.writeHead(404).end();
+    return;
+  }
+  const [path, type] = entry;
+  const body = await readFile(path.startsWith("/") ? path : join(here, path));
+  response.writeHead(200, { "content-type": type }).end(body);
+});
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+const origin = `http://127.0.0.1:${server.address().port}/`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CONFAB_CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--no-sandbox",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+  ],
+});
+
+const pages = [];
+for (const [tab, token] of tokens.entries()) {
+  const page = await browser.newPage();
+  page.on("pageerror", (error) => say({ tab, event: "page-error", message: String(error) }));
+  page.on("console", (message) => {
+    if (message.type() === "error") say({ tab, event: "console-error", message: message.text() });
+  });
+  await page.goto(origin);
+  pages.push(page);
+  page
+    .evaluate(([u, t]) => window.peer.join(u, t), [url, token])
+    .catch((error) => say({ tab, event: "join-failed", message: String(error) }));
+}
+
+let running = true;
+const forward = async () => {
+  while (running) {
+    for (const [tab, page] of pages.entries()) {
+      const events = await page.evaluate(() => window.peer.drain()).catch(() => []);
+      for (const event of events) say({ tab, ...event });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+const forwarding = forward();
+
+async function handle(command) {
+  const page = pages[command.tab ?? 0];
+  switch (command.cmd) {
+    case "stats":
+      say({ tab: command.tab, event: "stats", tracks: await page.evaluate(() => window.peer.stats()) });
+      break;
+    case "chat":
+      await page.evaluate((text) => window.peer.chat(text), command.text);
+      say({ tab: command.tab, event: "sent" });
+      break;
+    case "quit":
+      running = false;
+      await forwarding;
+      for (const p of pages) await p.evaluate(() => window.peer.leave()).catch(() => {});
+      await browser.close();
+      server.close();
+      process.exit(0);
+  }
+}
+
+for await (const line of createInterface({ input: process.stdin })) {
+  if (!line.trim()) continue;
+  try {
+    await handle(JSON.parse(line));
+  } catch (error) {
+    say({ event: "command-failed", message: String(error) });
+  }
+}
+// stdin closed: the test is gone.
+await handle({ cmd: "quit" });

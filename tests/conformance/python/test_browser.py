@@ -1,0 +1,157 @@
+"""LiveKit's browser SDK (`livekit-client`) in Debian's Chromium against `confab server`.
+
+Tabs run `tests/conformance/browser/page.html` with fake camera and microphone, driven by
+`peer.mjs` (playwright-core). The assertions read WebRTC's own receive statistics
+(frames decoded, audio bytes) and what the tabs report receiving from a Python peer.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+
+from livekit import rtc
+
+from conftest import has_testnet
+from test_livekit_rtc import DEADLINE_S, Event, joined, token, wait_for_participants
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+PEER_SCRIPT = os.path.join(ROOT, "tests", "conformance", "browser", "peer.mjs")
+NODE_MODULES = os.path.join(ROOT, "tools", "node_modules")
+
+
+class BrowserPeers:
+    """The `peer.mjs` process: one Chromium tab per token."""
+
+    def __init__(self, process):
+        self.process = process
+        self.pending = []
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, server, tokens):
+        assert has_testnet(), "run through `cargo xtask test` (it builds the test network)"
+        process = await asyncio.create_subprocess_exec(
+            "node",
+            PEER_SCRIPT,
+            server.ws_url,
+            *tokens,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "CONFAB_NODE_MODULES": NODE_MODULES},
+        )
+        peers = cls(process)
+        try:
+            yield peers
+        finally:
+            with contextlib.suppress(Exception):
+                await peers.send({"cmd": "quit"})
+                await asyncio.wait_for(process.wait(), DEADLINE_S)
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    async def send(self, command: dict):
+        self.process.stdin.write((json.dumps(command) + "\n").encode())
+        await self.process.stdin.drain()
+
+    async def expect(self, what: str, predicate) -> dict:
+        """The first event (already seen or arriving) that satisfies `predicate`."""
+        for event in self.pending:
+            if predicate(event):
+                self.pending.remove(event)
+                return event
+
+        async def read():
+            while True:
+                line = await self.process.stdout.readline()
+                if not line:
+                    raise AssertionError(f"the browser peers exited while waiting for {what}")
+                event = json.loads(line)
+                failure = event.get("event") in ("join-failed", "page-error")
+                assert not failure, f"browser: {event}"
+                if predicate(event):
+                    return event
+                self.pending.append(event)
+
+        try:
+            return await asyncio.wait_for(read(), DEADLINE_S)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"timed out waiting for {what}; saw {self.pending}") from None
+
+    async def joined(self, tab: int):
+        await self.expect(f"tab {tab} to join", lambda e: e["tab"] == tab and e["event"] == "joined")
+
+    async def stats(self, tab: int) -> list:
+        await self.send({"cmd": "stats", "tab": tab})
+        event = await self.expect("stats", lambda e: e["tab"] == tab and e["event"] == "stats")
+        return event["tracks"]
+
+    async def wait_for_media(self, tab: int, sender: str):
+        """Until tab `tab` has decoded video frames and received audio from `sender`."""
+        while True:
+            tracks = [t for t in await self.stats(tab) if t["from"] == sender]
+            video = any(t["kind"] == "video" and t["framesDecoded"] > 0 for t in tracks)
+            audio = any(t["kind"] == "audio" and t["bytesReceived"] > 0 for t in tracks)
+            if video and audio:
+                return tracks
+            # Statistics are polled: there is no event for "a frame was decoded".
+            await asyncio.sleep(0.2)
+
+
+def test_two_browser_tabs_see_and_hear_each_other(confab_server):
+    async def scenario():
+        tokens = [token("web", "tab-a"), token("web", "tab-b")]
+        async with BrowserPeers.open(confab_server, tokens) as browser:
+            await browser.joined(0)
+            await browser.joined(1)
+            # Generous: two Chromium tabs encoding and decoding share two cores with the SFU.
+            await asyncio.wait_for(browser.wait_for_media(0, "tab-b"), 3 * DEADLINE_S)
+            await asyncio.wait_for(browser.wait_for_media(1, "tab-a"), 3 * DEADLINE_S)
+
+    asyncio.run(scenario())
+
+
+def test_a_tab_chats_with_a_python_peer_and_receives_its_file(confab_server):
+    async def scenario():
+        payload = os.urandom(3 * 1024 * 1024)
+        async with joined(confab_server, "mixed", "py") as python_peer, BrowserPeers.open(
+            confab_server, [token("mixed", "tab")]
+        ) as browser:
+            await browser.joined(0)
+            await wait_for_participants(python_peer, {"tab"})
+
+            # Python -> browser chat.
+            await python_peer.local_participant.send_text("hi from python", topic="lk.chat")
+            chat = await browser.expect("the tab to get the chat", lambda e: e["event"] == "chat")
+            assert (chat["from"], chat["text"]) == ("py", "hi from python")
+
+            # Browser -> Python chat.
+            heard = Event()
+
+            def on_chat(reader: rtc.TextStreamReader, sender_identity: str):
+                async def read():
+                    heard.set((sender_identity, await reader.read_all()))
+
+                asyncio.create_task(read())
+
+            python_peer.register_text_stream_handler("lk.chat", on_chat)
+            await browser.send({"cmd": "chat", "tab": 0, "text": "hi from the browser"})
+            assert await heard.wait("python to get the chat") == ("tab", "hi from the browser")
+
+            # Python -> browser file.
+            with tempfile.TemporaryDirectory() as directory:
+                path = os.path.join(directory, "slides.pdf")
+                with open(path, "wb") as file:
+                    file.write(payload)
+                await asyncio.wait_for(
+                    python_peer.local_participant.send_file(path, topic="files"), 60
+                )
+            received = await browser.expect("the tab to get the file", lambda e: e["event"] == "file")
+            assert (received["from"], received["name"]) == ("py", "slides.pdf")
+            assert received["size"] == len(payload)
+            assert received["sha256"] == hashlib.sha256(payload).hexdigest()
+
+    asyncio.run(scenario())
