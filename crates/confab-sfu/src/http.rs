@@ -70,7 +70,7 @@ async fn rtc(
     let hub = state.hub.clone();
     let timeout = state.signal_timeout;
     upgrade
-        .max_message_size(session::MAX_SIGNAL_MESSAGE_BYTES)
+        .max_message_size(session::MAX_FRAME_BYTES)
         .on_upgrade(move |socket| session::run(socket, hub, grant, timeout))
 }
 

@@ -50,6 +50,8 @@ pub enum CloseReason {
     Normal,
     /// The client sent something that is not a signal message (WebSocket code 1007).
     MalformedMessage,
+    /// The client sent a message over the size limit (WebSocket code 1009).
+    TooBig,
     /// The client did not keep up with its messages (WebSocket code 1008).
     TooSlow,
     /// Nothing arrived from the client for too long (WebSocket code 1001).

@@ -15,8 +15,20 @@ use crate::auth::JoinGrant;
 use crate::hub::Hub;
 use crate::room::{self, CloseReason, Delivery};
 
-/// Largest signal message accepted (SDP offers with many tracks stay far below it).
+/// Largest signal message accepted (SDP offers with many tracks stay far below it); a larger
+/// one removes its sender with close code 1009.
 pub const MAX_SIGNAL_MESSAGE_BYTES: usize = 1 << 20;
+/// Frames larger than this are not even read: the connection is dropped without a goodbye.
+pub const MAX_FRAME_BYTES: usize = 4 * MAX_SIGNAL_MESSAGE_BYTES;
+
+/// Why a frame could not be used.
+#[derive(Debug, thiserror::Error)]
+enum FrameError {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0} bytes is over the {MAX_SIGNAL_MESSAGE_BYTES}-byte limit")]
+    TooBig(usize),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framing {
@@ -99,27 +111,36 @@ pub async fn refuse_resume(socket: WebSocket) {
         .await;
 }
 
-/// A frame that is not a signal message: the sender is removed with a clear reason; nobody
-/// else is affected.
-fn reject(hub: &Hub, sid: &str, detail: &str) {
-    tracing::warn!(participant = %sid, detail, "malformed signal message");
-    hub.eject(
-        sid,
-        proto::DisconnectReason::UnknownReason,
-        CloseReason::MalformedMessage,
-    );
+/// A frame that is not a usable signal message: the sender is removed with a clear reason;
+/// nobody else is affected.
+fn reject(hub: &Hub, sid: &str, error: &FrameError) {
+    tracing::warn!(participant = %sid, %error, "unusable signal message");
+    let close = match error {
+        FrameError::Malformed(_) => CloseReason::MalformedMessage,
+        FrameError::TooBig(_) => CloseReason::TooBig,
+    };
+    hub.eject(sid, proto::DisconnectReason::UnknownReason, close);
 }
 
 /// A request from a binary (protobuf) or text (protobuf JSON) frame, with the framing it used.
-fn decode(message: Message) -> Result<(proto::SignalRequest, Framing), String> {
+fn decode(message: Message) -> Result<(proto::SignalRequest, Framing), FrameError> {
+    let length = match &message {
+        Message::Binary(bytes) => bytes.len(),
+        Message::Text(text) => text.len(),
+        _ => 0,
+    };
+    if length > MAX_SIGNAL_MESSAGE_BYTES {
+        return Err(FrameError::TooBig(length));
+    }
+    let malformed = |error: &dyn std::fmt::Display| FrameError::Malformed(error.to_string());
     match message {
         Message::Binary(bytes) => proto::SignalRequest::decode(bytes)
             .map(|request| (request, Framing::Binary))
-            .map_err(|error| error.to_string()),
+            .map_err(|e| malformed(&e)),
         Message::Text(text) => serde_json::from_str(text.as_str())
             .map(|request| (request, Framing::Json))
-            .map_err(|error| error.to_string()),
-        _ => Err("not a data frame".to_owned()),
+            .map_err(|e| malformed(&e)),
+        _ => Err(FrameError::Malformed("not a data frame".to_owned())),
     }
 }
 
@@ -136,6 +157,7 @@ fn close_frame(reason: CloseReason) -> CloseFrame {
     let (code, text) = match reason {
         CloseReason::Normal => (1000, "leave"),
         CloseReason::MalformedMessage => (1007, "malformed signal message"),
+        CloseReason::TooBig => (1009, "signal message too big"),
         CloseReason::TooSlow => (1008, "signal messages not read in time"),
         CloseReason::Silent => (1001, "no signal messages within the timeout"),
     };

@@ -355,3 +355,27 @@ async fn the_subscriber_offer_follows_the_join_with_data_channels_and_our_addres
     assert!(offer.sdp.contains(&candidate), "{}", offer.sdp);
     sfu.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn an_oversize_frame_drops_only_its_sender() {
+    let sfu = start_sfu().await;
+    let (mut ada, _) = join(&sfu, "standup", "ada").await;
+    let (mut mallory, _) = join(&sfu, "standup", "mallory").await;
+    let _ = next(&mut ada).await; // mallory joined
+    let huge = vec![0u8; 2 << 20];
+    // The server may close before the whole frame is written.
+    let _ = mallory.send(Message::Binary(huge.into())).await;
+    assert_eq!(closed(&mut mallory).await, Some(1009));
+
+    let Response::Update(update) = next(&mut ada).await else {
+        panic!("ada was not told mallory left");
+    };
+    assert_eq!(update.participants[0].identity, "mallory");
+    assert_eq!(
+        update.participants[0].state,
+        proto::participant_info::State::Disconnected as i32
+    );
+    send(&mut ada, Request::Ping(6)).await;
+    assert_eq!(next(&mut ada).await, Response::Pong(6));
+    sfu.shutdown().await.expect("shutdown");
+}

@@ -2,6 +2,8 @@
 //! LiveKit signalling client and plain HTTP calls.
 #![allow(dead_code)]
 
+pub mod rtc_peer;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -30,6 +32,11 @@ pub async fn start_sfu() -> RunningSfu {
 
 /// A server on a loopback port with adjusted settings.
 pub async fn start_sfu_with(adjust: impl FnOnce(&mut SfuConfig)) -> RunningSfu {
+    // `RUST_LOG=confab_sfu=debug cargo test …` shows the server's side of a failing test.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let mut config = SfuConfig::new(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         ApiKeys::parse(&format!("{KEY}: {SECRET}")).expect("keys"),
