@@ -194,6 +194,19 @@ impl Hub {
         state.rooms.clear();
     }
 
+    /// Closes the rooms whose empty or departure timeout has passed.
+    pub fn close_expired_rooms(&self) {
+        let now = now();
+        let mut state = self.lock();
+        state.rooms.retain(|name, room| {
+            let expired = room.is_expired(now);
+            if expired {
+                tracing::info!(room = %name, "room closed after its timeout");
+            }
+            !expired
+        });
+    }
+
     /// RoomService CreateRoom: creates the room, or returns it unchanged when it exists.
     pub fn create_room(&self, request: &proto::CreateRoomRequest) -> proto::Room {
         let now = now();
@@ -440,9 +453,6 @@ fn deliver(state: &mut State, out: Vec<Outbound>) {
             }
         }
     }
-    // Rooms are dropped as soon as they empty; the configurable empty timeout arrives with the
-    // RoomService.
-    state.rooms.retain(|_, room| !room.is_disposable());
 }
 
 /// What the media plane needs to know about a participant.

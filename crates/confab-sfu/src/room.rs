@@ -25,6 +25,10 @@ pub const COMPATIBLE_SERVER_VERSION: &str = "1.9.0";
 /// Seconds between client pings, and without any message before a client gives up.
 pub const PING_INTERVAL_SECS: i32 = 5;
 pub const PING_TIMEOUT_SECS: i32 = 15;
+/// How long a room nobody joined stays open (LiveKit's default).
+pub const DEFAULT_EMPTY_TIMEOUT_SECS: u32 = 300;
+/// How long a room stays open after its last participant left (LiveKit's default).
+pub const DEFAULT_DEPARTURE_TIMEOUT_SECS: u32 = 20;
 
 /// Wall-clock time, supplied by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,8 +132,8 @@ impl ServerDescription {
 #[derive(Debug)]
 pub struct Room {
     info: proto::Room,
-    /// Created through the RoomService: kept while empty until deleted.
-    keep_when_empty: bool,
+    /// When the last participant left (None while occupied or never joined).
+    emptied_at: Option<UnixMillis>,
     /// By participant sid, in join order of sids (BTreeMap keeps output deterministic).
     participants: BTreeMap<String, proto::ParticipantInfo>,
     /// Announced tracks whose media has not arrived, by participant sid.
@@ -160,10 +164,11 @@ impl Room {
                 name,
                 creation_time: now.seconds(),
                 creation_time_ms: now.0,
-                empty_timeout: 300,
+                empty_timeout: DEFAULT_EMPTY_TIMEOUT_SECS,
+                departure_timeout: DEFAULT_DEPARTURE_TIMEOUT_SECS,
                 ..Default::default()
             },
-            keep_when_empty: false,
+            emptied_at: None,
             participants: BTreeMap::new(),
             pending_tracks: HashMap::new(),
         }
@@ -176,19 +181,32 @@ impl Room {
         now: UnixMillis,
     ) -> Self {
         let mut room = Self::new(sid, request.name.clone(), now);
-        room.keep_when_empty = true;
         room.info.metadata = request.metadata.clone();
         room.info.max_participants = request.max_participants;
         if request.empty_timeout > 0 {
             room.info.empty_timeout = request.empty_timeout;
         }
-        room.info.departure_timeout = request.departure_timeout;
+        if request.departure_timeout > 0 {
+            room.info.departure_timeout = request.departure_timeout;
+        }
         room
     }
 
-    /// Whether the room should be dropped now (empty and not created through the API).
-    pub fn is_disposable(&self) -> bool {
-        self.participants.is_empty() && !self.keep_when_empty
+    /// Whether the room should close: nobody joined within its empty timeout, or everyone
+    /// left more than its departure timeout ago (so a participant who drops and rejoins at
+    /// once finds the same room).
+    pub fn is_expired(&self, now: UnixMillis) -> bool {
+        if !self.participants.is_empty() {
+            return false;
+        }
+        let (since, timeout_secs) = match self.emptied_at {
+            Some(at) => (at, self.info.departure_timeout),
+            None => (
+                UnixMillis(self.info.creation_time_ms),
+                self.info.empty_timeout,
+            ),
+        };
+        now.0.saturating_sub(since.0) >= i64::from(timeout_secs) * 1_000
     }
 
     /// The room as the RoomService reports it.
@@ -371,11 +389,14 @@ impl Room {
         &mut self,
         sid: &str,
         reason: proto::DisconnectReason,
-        _now: UnixMillis,
+        now: UnixMillis,
     ) -> Vec<Outbound> {
         let Some(mut info) = self.participants.remove(sid) else {
             return Vec::new();
         };
+        if self.participants.is_empty() {
+            self.emptied_at = Some(now);
+        }
         self.pending_tracks.remove(sid);
         self.info.num_participants = self.visible_count();
         if is_hidden(&info) {

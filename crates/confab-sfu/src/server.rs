@@ -71,7 +71,7 @@ pub struct RunningSfu {
     hub: Arc<Hub>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
-    media_tasks: Vec<JoinHandle<()>>,
+    background_tasks: Vec<JoinHandle<()>>,
 }
 
 pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
@@ -93,7 +93,8 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
         },
         media,
     ));
-    let media_tasks = spawn_media_tasks(&hub);
+    let mut background_tasks = spawn_media_tasks(&hub);
+    background_tasks.push(spawn_room_sweeper(&hub));
     let router = http::router(AppState {
         hub: hub.clone(),
         auth: Arc::new(Authenticator::new(config.keys)),
@@ -114,7 +115,22 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
         hub,
         stop: Some(stop),
         task: Some(task),
-        media_tasks,
+        background_tasks,
+    })
+}
+
+/// How often rooms are checked against their empty and departure timeouts.
+const ROOM_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Closes rooms whose empty or departure timeout has passed.
+fn spawn_room_sweeper(hub: &Arc<Hub>) -> JoinHandle<()> {
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(ROOM_SWEEP_INTERVAL);
+        loop {
+            ticks.tick().await;
+            hub.close_expired_rooms();
+        }
     })
 }
 
@@ -165,7 +181,7 @@ impl RunningSfu {
     /// listener stops.
     pub async fn shutdown(mut self) -> Result<(), SfuError> {
         self.hub.shutdown();
-        for task in self.media_tasks.drain(..) {
+        for task in self.background_tasks.drain(..) {
             task.abort();
         }
         if let Some(stop) = self.stop.take() {
@@ -183,7 +199,7 @@ impl Drop for RunningSfu {
         if let Some(task) = &self.task {
             task.abort();
         }
-        for task in &self.media_tasks {
+        for task in &self.background_tasks {
             task.abort();
         }
     }

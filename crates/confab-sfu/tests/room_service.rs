@@ -361,3 +361,42 @@ async fn json_bodies_and_bad_requests_get_twirp_errors() {
     assert_eq!(status, 404);
     sfu.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_room_nobody_joins_closes_after_its_empty_timeout() {
+    let sfu = start_sfu().await;
+    let admin = admin_token("");
+    let _created: proto::Room = twirp(
+        sfu.local_addr(),
+        "CreateRoom",
+        &admin,
+        &proto::CreateRoomRequest {
+            name: "brief".into(),
+            empty_timeout: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("created");
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let listed: proto::ListRoomsResponse = twirp(
+            sfu.local_addr(),
+            "ListRooms",
+            &admin,
+            &proto::ListRoomsRequest::default(),
+        )
+        .await
+        .expect("listed");
+        if listed.rooms.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the room outlived its one-second empty timeout"
+        );
+        // The timeout is a duration by definition: poll the observable room list.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    sfu.shutdown().await.expect("shutdown");
+}

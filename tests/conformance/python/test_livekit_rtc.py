@@ -218,6 +218,31 @@ def test_two_participants_hear_and_see_each_other(confab_server):
     asyncio.run(scenario())
 
 
+def test_the_speaking_participant_is_announced_and_unannounced(confab_server):
+    async def scenario():
+        async with joined(confab_server, "talk", "alice") as alice, joined(
+            confab_server, "talk", "bob"
+        ) as bob:
+            speaking, silent = Event(), Event()
+
+            def on_speakers(speakers):
+                identities = {participant.identity for participant in speakers}
+                if "alice" in identities:
+                    speaking.set()
+                elif speaking._event.is_set():
+                    silent.set()
+
+            bob.on("active_speakers_changed", on_speakers)
+            pump = await publish_tone(alice, 300.0)
+            try:
+                await speaking.wait("bob to see alice speaking")
+            finally:
+                pump.cancel()
+            await silent.wait("bob to see alice stop speaking")
+
+    asyncio.run(scenario())
+
+
 def test_data_reaches_only_its_destinations_with_the_real_sender(confab_server):
     async def scenario():
         async with joined(confab_server, "data", "alice") as alice, joined(

@@ -19,6 +19,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input};
 
 use super::layers::{LayerSelector, Verdict};
+use super::speakers::SpeakerDetector;
 use super::transport::{Datagram, Side, Transport};
 use crate::data::{self, Lane, Routed};
 
@@ -73,6 +74,7 @@ pub struct Forwarder {
     routes: HashMap<SocketAddr, (String, Side)>,
     datagrams: Vec<Datagram>,
     events: Vec<MediaEvent>,
+    speakers: SpeakerDetector,
 }
 
 #[derive(Debug)]
@@ -132,6 +134,7 @@ impl Forwarder {
             routes: HashMap::new(),
             datagrams: Vec::new(),
             events: Vec::new(),
+            speakers: SpeakerDetector::new(),
         }
     }
 
@@ -153,6 +156,7 @@ impl Forwarder {
             })
             .filter(|t| !t.failed)
             .map(|t| t.next_timeout)
+            .chain(self.speakers.next_report())
             .min()
     }
 
@@ -225,6 +229,7 @@ impl Forwarder {
         let Some(mut peer) = self.peers.remove(sid) else {
             return;
         };
+        self.speakers.forget(sid);
         if let Some(publisher) = &mut peer.publisher {
             publisher.rtc.disconnect();
         }
@@ -378,6 +383,37 @@ impl Forwarder {
                 tracing::debug!(participant = %sid, %error, "timeout refused");
             }
             self.drain_and_dispatch(now, &sid, side);
+        }
+        if let Some(changes) = self.speakers.report(now) {
+            self.announce_speakers(changes);
+        }
+    }
+
+    /// `speakers_changed` to everyone in the rooms of the speakers that changed.
+    fn announce_speakers(&mut self, changes: Vec<proto::SpeakerInfo>) {
+        if !changes.is_empty() {
+            tracing::debug!(?changes, "speakers changed");
+        }
+        let mut by_room: HashMap<String, Vec<proto::SpeakerInfo>> = HashMap::new();
+        for change in changes {
+            if let Some(peer) = self.peers.get(&change.sid) {
+                by_room
+                    .entry(peer.profile.room.clone())
+                    .or_default()
+                    .push(change);
+            }
+        }
+        for (room, speakers) in by_room {
+            for (sid, peer) in &self.peers {
+                if peer.profile.room == room {
+                    self.events.push(MediaEvent::Signal {
+                        to: sid.clone(),
+                        message: Box::new(Response::SpeakersChanged(proto::SpeakersChanged {
+                            speakers: speakers.clone(),
+                        })),
+                    });
+                }
+            }
         }
     }
 
@@ -766,6 +802,9 @@ impl Forwarder {
         let Some(subscribers) = self.tracks.get(&track_sid).map(|t| t.subscribers.clone()) else {
             return;
         };
+        if let Some(level) = media.ext_vals.audio_level {
+            self.speakers.observe(now, publisher, level);
+        }
         let keyframe = media.is_keyframe();
         let mut wanted_keyframe = None;
         for sid in subscribers {

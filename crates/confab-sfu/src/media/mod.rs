@@ -2,11 +2,13 @@
 //! of media and data between them.
 //!
 //! [`forwarder`] is the sans-IO core; [`sockets`] binds the UDP port and feeds it; [`layers`]
-//! picks simulcast layers per subscriber; [`transport`] wraps one str0m connection.
+//! picks simulcast layers per subscriber; [`speakers`] finds who is talking; [`transport`]
+//! wraps one str0m connection.
 
 pub mod forwarder;
 pub mod layers;
 pub mod sockets;
+pub mod speakers;
 pub mod transport;
 
 pub use forwarder::{Forwarder, MediaEvent, PeerProfile};

@@ -221,3 +221,38 @@ fn requests_from_strangers_are_ignored() {
     let mut room = room();
     assert!(room.handle("PA_nobody", Request::Ping(1), NOW).is_empty());
 }
+
+#[test]
+fn a_room_nobody_joins_closes_after_its_empty_timeout() {
+    let room = room();
+    let created = NOW.0;
+    assert!(!room.is_expired(UnixMillis(created + 299_999)));
+    assert!(room.is_expired(UnixMillis(created + 300_000)));
+}
+
+#[test]
+fn a_room_closes_after_its_departure_timeout_once_everyone_left() {
+    let mut room = room();
+    room.join("PA_a", grant("ada"), NOW, &server());
+    let much_later = UnixMillis(NOW.0 + 3_600_000);
+    assert!(!room.is_expired(much_later), "occupied rooms never expire");
+    room.leave("PA_a", proto::DisconnectReason::ClientInitiated, much_later);
+    assert!(!room.is_expired(UnixMillis(much_later.0 + 19_999)));
+    assert!(room.is_expired(UnixMillis(much_later.0 + 20_000)));
+}
+
+#[test]
+fn api_rooms_keep_their_own_timeouts() {
+    let request = proto::CreateRoomRequest {
+        name: "board".into(),
+        empty_timeout: 5,
+        departure_timeout: 1,
+        ..Default::default()
+    };
+    let mut room = Room::created_by_api("RM_b".into(), &request, NOW);
+    assert!(room.is_expired(UnixMillis(NOW.0 + 5_000)));
+    room.join("PA_a", grant("ada"), NOW, &server());
+    room.leave("PA_a", proto::DisconnectReason::ClientInitiated, NOW);
+    assert!(!room.is_expired(UnixMillis(NOW.0 + 999)));
+    assert!(room.is_expired(UnixMillis(NOW.0 + 1_000)));
+}
