@@ -4,7 +4,9 @@
 //! happens. Error messages match `livekit-server`'s so SDKs and people see familiar reasons; they
 //! never contain the token or a secret.
 
-use livekit_api::access_token::{AccessTokenError, Claims, TokenVerifier};
+use livekit_api::access_token::{
+    AccessToken, AccessTokenError, Claims, TokenVerifier, VideoGrants,
+};
 use livekit_protocol as proto;
 
 use crate::api_keys::ApiKeys;
@@ -60,6 +62,8 @@ pub fn token_from_request<'a>(
 /// What a verified token allows its holder to do in a room.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JoinGrant {
+    /// The API key whose secret signed the token; refresh tokens are signed with it too.
+    pub api_key: String,
     pub identity: String,
     pub name: String,
     pub room: String,
@@ -120,6 +124,7 @@ impl Authenticator {
             ..Default::default()
         };
         Ok(JoinGrant {
+            api_key: claims.iss.clone(),
             identity: claims.sub.clone(),
             name: claims.name.clone(),
             room: video.room.clone(),
@@ -130,15 +135,71 @@ impl Authenticator {
     }
 }
 
+impl Authenticator {
+    /// A token for a participant's current state, signed with the key that admitted it: what
+    /// the server sends as `refresh_token` after its permissions change, so a reconnect uses
+    /// the new permissions rather than the original token's.
+    pub fn refresh_token(
+        &self,
+        api_key: &str,
+        room: &str,
+        info: &proto::ParticipantInfo,
+    ) -> Result<String, AuthError> {
+        let secret = self.keys.secret(api_key).ok_or(AuthError::UnknownKey)?;
+        let permission = info.permission.clone().unwrap_or_default();
+        let grants = VideoGrants {
+            room_join: true,
+            room: room.to_owned(),
+            can_publish: Some(permission.can_publish),
+            can_subscribe: Some(permission.can_subscribe),
+            can_publish_data: Some(permission.can_publish_data),
+            can_publish_sources: permission
+                .can_publish_sources
+                .iter()
+                .filter_map(|source| proto::TrackSource::try_from(*source).ok())
+                .filter_map(source_name)
+                .map(str::to_owned)
+                .collect(),
+            can_update_own_metadata: Some(permission.can_update_metadata),
+            hidden: permission.hidden,
+            ..Default::default()
+        };
+        AccessToken::with_api_key(api_key, secret)
+            .with_identity(&info.identity)
+            .with_name(&info.name)
+            .with_metadata(&info.metadata)
+            .with_attributes(info.attributes.clone())
+            .with_ttl(REFRESH_TOKEN_TTL)
+            .with_grants(grants)
+            .to_jwt()
+            .map_err(|error| AuthError::InvalidToken(describe(&error)))
+    }
+}
+
+/// Refresh tokens outlive any reconnect a client attempts.
+const REFRESH_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// LiveKit's `canPublishSources` names and the track sources they stand for.
+const SOURCE_NAMES: [(&str, proto::TrackSource); 4] = [
+    ("camera", proto::TrackSource::Camera),
+    ("microphone", proto::TrackSource::Microphone),
+    ("screen_share", proto::TrackSource::ScreenShare),
+    ("screen_share_audio", proto::TrackSource::ScreenShareAudio),
+];
+
 /// `canPublishSources` names (lowercase, as in LiveKit's grants) to track sources.
 fn track_source(name: &str) -> Option<proto::TrackSource> {
-    match name {
-        "camera" => Some(proto::TrackSource::Camera),
-        "microphone" => Some(proto::TrackSource::Microphone),
-        "screen_share" => Some(proto::TrackSource::ScreenShare),
-        "screen_share_audio" => Some(proto::TrackSource::ScreenShareAudio),
-        _ => None,
-    }
+    SOURCE_NAMES
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, source)| *source)
+}
+
+fn source_name(source: proto::TrackSource) -> Option<&'static str> {
+    SOURCE_NAMES
+        .iter()
+        .find(|(_, known)| *known == source)
+        .map(|(name, _)| *name)
 }
 
 /// A short reason for people; never the token itself.
@@ -340,5 +401,35 @@ mod tests {
         );
         assert_eq!(token_from_request(None, None), Err(AuthError::Missing));
         assert_eq!(token_from_request(None, Some("")), Err(AuthError::Missing));
+    }
+
+    #[test]
+    fn refresh_tokens_carry_the_current_permissions_and_verify() {
+        let auth = authenticator();
+        let info = proto::ParticipantInfo {
+            identity: "ada".into(),
+            name: "Ada".into(),
+            permission: Some(proto::ParticipantPermission {
+                can_subscribe: true,
+                can_publish: true,
+                can_publish_sources: vec![proto::TrackSource::Microphone as i32],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let token = auth
+            .refresh_token("APIkey", "standup", &info)
+            .expect("signed");
+        let grant = auth.join_grant(&token).expect("verifies");
+        assert_eq!(
+            (grant.identity.as_str(), grant.room.as_str()),
+            ("ada", "standup")
+        );
+        assert!(grant.permission.can_publish && !grant.permission.can_publish_data);
+        assert_eq!(
+            grant.permission.can_publish_sources,
+            vec![proto::TrackSource::Microphone as i32]
+        );
+        assert!(auth.refresh_token("APIother", "standup", &info).is_err());
     }
 }

@@ -11,13 +11,13 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use livekit_protocol as proto;
 use tokio::sync::{Notify, mpsc};
 
-use crate::auth::JoinGrant;
+use crate::auth::{Authenticator, JoinGrant};
 use crate::data;
 use crate::ids;
 use crate::media::{Forwarder, MediaEvent, MediaSockets, PeerProfile};
@@ -29,6 +29,8 @@ const OUTBOX_CAPACITY: usize = 512;
 #[derive(Debug)]
 pub struct Hub {
     server: ServerDescription,
+    /// Signs refresh tokens after permission changes.
+    auth: Arc<Authenticator>,
     state: Mutex<State>,
     sockets: MediaSockets,
     /// Wakes the media timer task when a change may have moved the next deadline.
@@ -45,6 +47,8 @@ struct State {
 #[derive(Debug)]
 struct Connection {
     room: String,
+    /// The API key that admitted the participant.
+    api_key: String,
     outbox: mpsc::Sender<Delivery>,
 }
 
@@ -56,9 +60,10 @@ pub struct Membership {
 }
 
 impl Hub {
-    pub fn new(server: ServerDescription, sockets: MediaSockets) -> Self {
+    pub fn new(server: ServerDescription, auth: Arc<Authenticator>, sockets: MediaSockets) -> Self {
         Self {
             server,
+            auth,
             state: Mutex::new(State {
                 rooms: HashMap::new(),
                 connections: HashMap::new(),
@@ -115,6 +120,7 @@ impl Hub {
             sid.clone(),
             Connection {
                 room: room_name.clone(),
+                api_key: grant.api_key.clone(),
                 outbox: sender,
             },
         );
@@ -285,17 +291,40 @@ impl Hub {
         request: proto::UpdateParticipantRequest,
     ) -> Option<proto::ParticipantInfo> {
         let mut state = self.lock();
+        let permission_changed = request.permission.is_some();
         let room = state.rooms.get_mut(&request.room)?;
         let change = room.update_participant(request)?;
         let profile = profile_of(room.name(), &change.info);
+        let mut out = change.out;
+        if permission_changed {
+            out.extend(self.refresh_token(&state, &change.info));
+        }
         let now = Instant::now();
         state.media.update_peer(&change.info.sid, profile);
         for track_sid in &change.unpublished {
             state.media.unpublish_track(now, track_sid);
         }
-        let info = change.info.clone();
-        self.settle(&mut state, change.out);
+        let info = change.info;
+        self.settle(&mut state, out);
         Some(info)
+    }
+
+    /// A `refresh_token` carrying the participant's current permissions, for its reconnects.
+    fn refresh_token(&self, state: &State, info: &proto::ParticipantInfo) -> Option<Outbound> {
+        let connection = state.connections.get(&info.sid)?;
+        match self
+            .auth
+            .refresh_token(&connection.api_key, &connection.room, info)
+        {
+            Ok(token) => Some(Outbound::signal(
+                &info.sid,
+                proto::signal_response::Message::RefreshToken(token),
+            )),
+            Err(error) => {
+                tracing::warn!(participant = %info.sid, %error, "no refresh token");
+                None
+            }
+        }
     }
 
     /// RoomService MutePublishedTrack: the track's state changes for everyone and its

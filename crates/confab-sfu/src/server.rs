@@ -87,17 +87,19 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
     })?;
     let media = MediaSockets::bind(&config.media).await?;
     let media_addr = media.advertised();
+    let auth = Arc::new(Authenticator::new(config.keys));
     let hub = Arc::new(Hub::new(
         ServerDescription {
             node_id: ids::node_id(),
         },
+        auth.clone(),
         media,
     ));
     let mut background_tasks = spawn_media_tasks(&hub);
     background_tasks.push(spawn_room_sweeper(&hub));
     let router = http::router(AppState {
         hub: hub.clone(),
-        auth: Arc::new(Authenticator::new(config.keys)),
+        auth,
         signal_timeout: config.signal_timeout,
     });
     let (stop, stopped) = oneshot::channel::<()>();

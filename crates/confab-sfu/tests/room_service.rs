@@ -193,6 +193,16 @@ async fn revoking_and_granting_permissions_reaches_the_participant() {
         .clone()
         .expect("permission");
     assert!(!seen.can_publish && !seen.can_subscribe && !seen.can_publish_data);
+    // A token with the new permissions, for reconnects, signed with the same key.
+    let Response::RefreshToken(token) = next(&mut guest).await else {
+        panic!("no refresh token after the permission change");
+    };
+    let claims = livekit_api::access_token::TokenVerifier::with_api_key(KEY, SECRET)
+        .verify(&token)
+        .expect("a token this server's key signed");
+    assert_eq!(claims.sub, "guest");
+    assert_eq!(claims.video.room, "standup");
+    assert!(!claims.video.can_publish() && !claims.video.can_subscribe());
 
     let grant = proto::UpdateParticipantRequest {
         permission: Some(proto::ParticipantPermission {
@@ -216,6 +226,7 @@ async fn revoking_and_granting_permissions_reaches_the_participant() {
             .is_some_and(|p| p.can_publish)
     );
     assert!(update.participants[0].version > 2);
+    assert!(matches!(next(&mut guest).await, Response::RefreshToken(_)));
     sfu.shutdown().await.expect("shutdown");
 }
 

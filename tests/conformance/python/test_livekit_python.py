@@ -121,6 +121,10 @@ def test_python_tokens_join_and_admin_calls_reach_the_participant(confab_server)
                 update = await next_signal(ws)
                 assert update.WhichOneof("message") == "update"
                 assert not update.update.participants[0].permission.can_subscribe
+                refresh = await next_signal(ws)
+                assert refresh.WhichOneof("message") == "refresh_token"
+                claims = api.TokenVerifier(API_KEY, API_SECRET).verify(refresh.refresh_token)
+                assert claims.identity == "ada" and claims.video.can_subscribe is False
 
                 await lk.room.remove_participant(
                     api.RoomParticipantIdentity(room="py-standup", identity="ada")

@@ -381,6 +381,8 @@ def test_revoking_and_granting_publish_through_the_room_service(confab_server):
                 (granted if permission.can_publish else revoked).set()
 
             alice.on("participant_permissions_changed", on_permissions)
+            refreshed = Event()
+            alice.on("token_refreshed", lambda: refreshed.set(alice._token))
             pump = await publish_tone(alice, 500.0)
             try:
                 await bob_hears.wait("bob to hear alice")
@@ -394,6 +396,11 @@ def test_revoking_and_granting_publish_through_the_room_service(confab_server):
                     )
                 )
                 await revoked.wait("alice to learn she may no longer publish")
+                # Her next reconnect must not restore what was revoked.
+                token = await refreshed.wait("alice to get a refreshed token")
+                claims = api.TokenVerifier(API_KEY, API_SECRET).verify(token)
+                assert claims.identity == "alice"
+                assert claims.video.can_publish is False
                 await unpublished.wait("bob to see alice's track unpublished")
                 info = await lk.room.get_participant(
                     api.RoomParticipantIdentity(room="moderated", identity="alice")

@@ -10,6 +10,7 @@ fn server() -> ServerDescription {
 
 fn grant(identity: &str) -> JoinGrant {
     JoinGrant {
+        api_key: "APIkey".into(),
         identity: identity.into(),
         name: identity.to_uppercase(),
         room: "standup".into(),
