@@ -5,12 +5,14 @@
 //! - `run`    set up, build the UI and the app, open the desktop window (or, with no display,
 //!   start the headless `confab server`);
 //! - `test`   set up, then run every test tier and print `N passed, N failed` per tier;
-//! - `bundle` build the `.deb` and `.rpm` packages, offline.
+//! - `bundle` build the `.deb` and `.rpm` packages, offline;
+//! - `bench`  measurements that are not tests, written to `docs/BENCHMARKS.md`.
 //!
 //! It deliberately has no dependencies beyond `thiserror`, so it compiles in seconds on a fresh
 //! machine before anything else exists.
 
 mod app;
+mod bench;
 mod error;
 mod paths;
 mod process;
@@ -34,6 +36,7 @@ commands:
   run [-- ARGS]            build and open the desktop app; headless `confab server ARGS` without a display
   test [--tier NAME]...    run the test tiers: lint, unit, scenario, conformance, component, e2e, bundle (default: all)
   bundle                   build the .deb and .rpm packages into <target>/release/bundle/
+  bench fuzz [--seconds N] run every fuzz target for N seconds each (default 60; nightly + cargo-fuzz)
 
 options:
   --skip-setup             do not check or install prerequisites (test, run, bundle)
@@ -102,6 +105,15 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
             for path in bundles {
                 println!("{}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        "bench" => {
+            let seconds = match rest.as_slice() {
+                ["fuzz"] => bench::fuzz::DEFAULT_SECONDS,
+                ["fuzz", "--seconds", n] => n.parse().map_err(|_| XtaskError::Usage(USAGE))?,
+                _ => return Err(XtaskError::Usage(USAGE)),
+            };
+            bench::fuzz::run(&workspace, seconds)?;
             Ok(ExitCode::SUCCESS)
         }
         "help" | "--help" | "-h" => {

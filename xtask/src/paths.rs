@@ -70,6 +70,11 @@ impl Workspace {
         self.cache_dir.join("meson-venv")
     }
 
+    /// Build caches kept outside the checkout (`CONFAB_CACHE_DIR`, default `~/.cache/confab`).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone()
+    }
+
     pub fn abseil_prefix(&self) -> PathBuf {
         self.cache_dir
             .join(format!("abseil-{}", crate::setup::native::ABSEIL_VERSION))

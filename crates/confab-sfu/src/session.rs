@@ -23,15 +23,16 @@ pub const MAX_FRAME_BYTES: usize = 4 * MAX_SIGNAL_MESSAGE_BYTES;
 
 /// Why a frame could not be used.
 #[derive(Debug, thiserror::Error)]
-enum FrameError {
+pub enum FrameError {
     #[error("{0}")]
     Malformed(String),
     #[error("{0} bytes is over the {MAX_SIGNAL_MESSAGE_BYTES}-byte limit")]
     TooBig(usize),
 }
 
+/// How a client frames its signal messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub enum Framing {
     Binary,
     Json,
 }
@@ -124,23 +125,25 @@ fn reject(hub: &Hub, sid: &str, error: &FrameError) {
 
 /// A request from a binary (protobuf) or text (protobuf JSON) frame, with the framing it used.
 fn decode(message: Message) -> Result<(proto::SignalRequest, Framing), FrameError> {
-    let length = match &message {
-        Message::Binary(bytes) => bytes.len(),
-        Message::Text(text) => text.len(),
-        _ => 0,
-    };
-    if length > MAX_SIGNAL_MESSAGE_BYTES {
-        return Err(FrameError::TooBig(length));
-    }
-    let malformed = |error: &dyn std::fmt::Display| FrameError::Malformed(error.to_string());
     match message {
-        Message::Binary(bytes) => proto::SignalRequest::decode(bytes)
-            .map(|request| (request, Framing::Binary))
-            .map_err(|e| malformed(&e)),
-        Message::Text(text) => serde_json::from_str(text.as_str())
-            .map(|request| (request, Framing::Json))
-            .map_err(|e| malformed(&e)),
+        Message::Binary(bytes) => Ok((parse_frame(&bytes, Framing::Binary)?, Framing::Binary)),
+        Message::Text(text) => Ok((parse_frame(text.as_bytes(), Framing::Json)?, Framing::Json)),
         _ => Err(FrameError::Malformed("not a data frame".to_owned())),
+    }
+}
+
+/// Parses one frame's bytes, enforcing the size limit; also the entry point of the signal fuzz
+/// target.
+pub fn parse_frame(bytes: &[u8], framing: Framing) -> Result<proto::SignalRequest, FrameError> {
+    if bytes.len() > MAX_SIGNAL_MESSAGE_BYTES {
+        return Err(FrameError::TooBig(bytes.len()));
+    }
+    match framing {
+        Framing::Binary => proto::SignalRequest::decode(bytes)
+            .map_err(|error| FrameError::Malformed(error.to_string())),
+        Framing::Json => {
+            serde_json::from_slice(bytes).map_err(|error| FrameError::Malformed(error.to_string()))
+        }
     }
 }
 

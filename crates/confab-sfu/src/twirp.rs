@@ -22,8 +22,9 @@ pub const PATH: &str = "/twirp/livekit.RoomService/{method}";
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
+/// How a Twirp body is encoded (from its Content-Type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encoding {
+pub enum Encoding {
     Protobuf,
     Json,
 }
@@ -251,7 +252,8 @@ fn participant_not_found() -> TwirpError {
     TwirpError::new("not_found", "participant does not exist")
 }
 
-fn decode<T: Message + Default + DeserializeOwned>(
+/// A request body in either encoding; also the entry point of the Twirp fuzz target.
+pub fn decode<T: Message + Default + DeserializeOwned>(
     encoding: Encoding,
     body: &[u8],
 ) -> Result<T, TwirpError> {

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
+from livekit import api
 
 API_KEY = "APIconformance"
 API_SECRET = "conformance-secret-conformance-secret"
@@ -44,6 +45,18 @@ def _wait_for_listener(host: str, port: int, server: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"confab server did not listen on {host}:{port} in {STARTUP_DEADLINE_S} s")
+
+
+def token(room: str, identity: str, **grants) -> str:
+    """A join token minted by LiveKit's own `AccessToken`."""
+    video = api.VideoGrants(room_join=True, room=room, **grants)
+    return (
+        api.AccessToken(API_KEY, API_SECRET)
+        .with_identity(identity)
+        .with_name(identity.title())
+        .with_grants(video)
+        .to_jwt()
+    )
 
 
 def has_testnet() -> bool:

@@ -12,10 +12,8 @@ import json
 import os
 import tempfile
 
-from livekit import rtc
-
-from conftest import has_testnet
-from test_livekit_rtc import DEADLINE_S, Event, joined, token, wait_for_participants
+from conftest import has_testnet, token
+from test_livekit_rtc import DEADLINE_S, collect_chat, joined, wait_for_participants
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 PEER_SCRIPT = os.path.join(ROOT, "tests", "conformance", "browser", "peer.mjs")
@@ -129,15 +127,7 @@ def test_a_tab_chats_with_a_python_peer_and_receives_its_file(confab_server):
             assert (chat["from"], chat["text"]) == ("py", "hi from python")
 
             # Browser -> Python chat.
-            heard = Event()
-
-            def on_chat(reader: rtc.TextStreamReader, sender_identity: str):
-                async def read():
-                    heard.set((sender_identity, await reader.read_all()))
-
-                asyncio.create_task(read())
-
-            python_peer.register_text_stream_handler("lk.chat", on_chat)
+            heard = collect_chat(python_peer)
             await browser.send({"cmd": "chat", "tab": 0, "text": "hi from the browser"})
             assert await heard.wait("python to get the chat") == ("tab", "hi from the browser")
 

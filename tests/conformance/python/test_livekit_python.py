@@ -12,20 +12,9 @@ import pytest
 from livekit import api
 from livekit.protocol import models, rtc
 
-from conftest import API_KEY, API_SECRET
+from conftest import API_KEY, API_SECRET, token
 
 DEADLINE_S = 10.0
-
-
-def join_token(room: str, identity: str) -> str:
-    grants = api.VideoGrants(room_join=True, room=room)
-    return (
-        api.AccessToken(API_KEY, API_SECRET)
-        .with_identity(identity)
-        .with_name(identity.title())
-        .with_grants(grants)
-        .to_jwt()
-    )
 
 
 async def next_signal(ws: aiohttp.ClientWebSocketResponse) -> rtc.SignalResponse:
@@ -80,15 +69,15 @@ def test_python_tokens_join_and_admin_calls_reach_the_participant(confab_server)
         async with aiohttp.ClientSession() as http, api.LiveKitAPI(
             confab_server.http_url, API_KEY, API_SECRET
         ) as lk:
-            token = join_token("py-standup", "ada")
-            async with http.get(f"{confab_server.http_url}/rtc/validate?access_token={token}") as validate:
+            jwt = token("py-standup", "ada")
+            async with http.get(f"{confab_server.http_url}/rtc/validate?access_token={jwt}") as validate:
                 assert validate.status == 200
                 assert await validate.text() == "success"
 
             # Header auth, as LiveKit's Rust core (under the Python SDK) connects.
             async with http.ws_connect(
                 f"{ws_url}/rtc?protocol=17&sdk=python",
-                headers={"Authorization": f"Bearer {token}"},
+                headers={"Authorization": f"Bearer {jwt}"},
             ) as ws:
                 first = await next_signal(ws)
                 assert first.WhichOneof("message") == "join"
@@ -142,8 +131,8 @@ def test_query_token_join_and_ping_req(confab_server):
     async def scenario():
         ws_url = confab_server.http_url.replace("http://", "ws://")
         async with aiohttp.ClientSession() as http:
-            token = join_token("py-ping", "bob")
-            async with http.ws_connect(f"{ws_url}/rtc?access_token={token}&protocol=17") as ws:
+            jwt = token("py-ping", "bob")
+            async with http.ws_connect(f"{ws_url}/rtc?access_token={jwt}&protocol=17") as ws:
                 assert (await next_signal(ws)).WhichOneof("message") == "join"
                 request = rtc.SignalRequest(ping_req=rtc.Ping(timestamp=4242, rtt=0))
                 await ws.send_bytes(request.SerializeToString())

@@ -18,23 +18,12 @@ import tempfile
 import numpy as np
 from livekit import api, rtc
 
-from conftest import API_KEY, API_SECRET, has_testnet
+from conftest import API_KEY, API_SECRET, has_testnet, token
 
 DEADLINE_S = 20.0
 SAMPLE_RATE = 48_000
 SAMPLES_PER_FRAME = 480  # 10 ms
 VIDEO_WIDTH, VIDEO_HEIGHT = 320, 240
-
-def token(room: str, identity: str, **grants) -> str:
-    video = api.VideoGrants(room_join=True, room=room, **grants)
-    return (
-        api.AccessToken(API_KEY, API_SECRET)
-        .with_identity(identity)
-        .with_name(identity.title())
-        .with_grants(video)
-        .to_jwt()
-    )
-
 
 @contextlib.asynccontextmanager
 async def joined(server, room_name: str, identity: str, **grants):
@@ -281,6 +270,32 @@ def test_data_reaches_only_its_destinations_with_the_real_sender(confab_server):
     asyncio.run(scenario())
 
 
+def collect_chat(room: rtc.Room) -> "Event":
+    """An event set with (sender identity, text) for the first `lk.chat` message to `room`."""
+    chat = Event()
+
+    def on_chat(reader: rtc.TextStreamReader, sender_identity: str):
+        async def read():
+            chat.set((sender_identity, await reader.read_all()))
+
+        asyncio.create_task(read())
+
+    room.register_text_stream_handler("lk.chat", on_chat)
+    return chat
+
+
+async def set_can_publish(lk: api.LiveKitAPI, room: str, identity: str, allowed: bool):
+    await lk.room.update_participant(
+        api.UpdateParticipantRequest(
+            room=room,
+            identity=identity,
+            permission=api.ParticipantPermission(
+                can_publish=allowed, can_subscribe=True, can_publish_data=True
+            ),
+        )
+    )
+
+
 async def wait_for_participants(room: rtc.Room, identities: set):
     arrived = Event()
 
@@ -299,15 +314,7 @@ def test_chat_text_and_rpc_round_trip(confab_server):
         async with joined(confab_server, "chat", "alice") as alice, joined(
             confab_server, "chat", "bob"
         ) as bob:
-            chat = Event()
-
-            def on_chat(reader: rtc.TextStreamReader, sender_identity: str):
-                async def read():
-                    chat.set((sender_identity, await reader.read_all()))
-
-                asyncio.create_task(read())
-
-            bob.register_text_stream_handler("lk.chat", on_chat)
+            chat = collect_chat(bob)
 
             @bob.local_participant.register_rpc_method("greet")
             async def greet(data: rtc.RpcInvocationData) -> str:
@@ -386,19 +393,11 @@ def test_revoking_and_granting_publish_through_the_room_service(confab_server):
             pump = await publish_tone(alice, 500.0)
             try:
                 await bob_hears.wait("bob to hear alice")
-                await lk.room.update_participant(
-                    api.UpdateParticipantRequest(
-                        room="moderated",
-                        identity="alice",
-                        permission=api.ParticipantPermission(
-                            can_publish=False, can_subscribe=True, can_publish_data=True
-                        ),
-                    )
-                )
+                await set_can_publish(lk, "moderated", "alice", False)
                 await revoked.wait("alice to learn she may no longer publish")
                 # Her next reconnect must not restore what was revoked.
-                token = await refreshed.wait("alice to get a refreshed token")
-                claims = api.TokenVerifier(API_KEY, API_SECRET).verify(token)
+                refreshed_token = await refreshed.wait("alice to get a refreshed token")
+                claims = api.TokenVerifier(API_KEY, API_SECRET).verify(refreshed_token)
                 assert claims.identity == "alice"
                 assert claims.video.can_publish is False
                 await unpublished.wait("bob to see alice's track unpublished")
@@ -408,15 +407,7 @@ def test_revoking_and_granting_publish_through_the_room_service(confab_server):
                 assert list(info.tracks) == []
 
                 bob_hears_again = on_subscribed(bob, rtc.TrackKind.KIND_AUDIO)
-                await lk.room.update_participant(
-                    api.UpdateParticipantRequest(
-                        room="moderated",
-                        identity="alice",
-                        permission=api.ParticipantPermission(
-                            can_publish=True, can_subscribe=True, can_publish_data=True
-                        ),
-                    )
-                )
+                await set_can_publish(lk, "moderated", "alice", True)
                 await granted.wait("alice to learn she may publish again")
                 pump.cancel()
                 pump = await publish_tone(alice, 700.0)

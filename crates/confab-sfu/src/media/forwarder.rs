@@ -278,13 +278,8 @@ impl Forwarder {
             },
         );
         let audience: Vec<String> = self
-            .peers
-            .iter()
-            .filter(|(sid, peer)| {
-                sid.as_str() != participant
-                    && peer.profile.room == room
-                    && peer.subscriber.is_some()
-            })
+            .peers_in(&room)
+            .filter(|(sid, peer)| sid.as_str() != participant && peer.subscriber.is_some())
             .map(|(sid, _)| sid.clone())
             .collect();
         for sid in audience {
@@ -404,28 +399,30 @@ impl Forwarder {
             }
         }
         for (room, speakers) in by_room {
-            for (sid, peer) in &self.peers {
-                if peer.profile.room == room {
-                    self.events.push(MediaEvent::Signal {
-                        to: sid.clone(),
-                        message: Box::new(Response::SpeakersChanged(proto::SpeakersChanged {
-                            speakers: speakers.clone(),
-                        })),
-                    });
-                }
+            let listeners: Vec<String> = self.peers_in(&room).map(|(sid, _)| sid.clone()).collect();
+            for sid in listeners {
+                self.events.push(MediaEvent::Signal {
+                    to: sid,
+                    message: Box::new(Response::SpeakersChanged(proto::SpeakersChanged {
+                        speakers: speakers.clone(),
+                    })),
+                });
             }
         }
+    }
+
+    /// The participants of `room`.
+    fn peers_in<'a>(&'a self, room: &'a str) -> impl Iterator<Item = (&'a String, &'a Peer)> {
+        self.peers
+            .iter()
+            .filter(move |(_, peer)| peer.profile.room == room)
     }
 
     /// Data from the server (RoomService `SendData`) to the room's participants.
     pub fn send_server_data(&mut self, now: Instant, room: &str, routed: &Routed) {
         let receivers: Vec<String> = self
-            .peers
-            .iter()
-            .filter(|(_, peer)| {
-                peer.profile.room == room
-                    && data::is_addressed_to(&routed.destinations, &peer.profile.identity)
-            })
+            .peers_in(room)
+            .filter(|(_, peer)| data::is_addressed_to(&routed.destinations, &peer.profile.identity))
             .map(|(sid, _)| sid.clone())
             .collect();
         let bytes: Arc<[u8]> = routed.bytes.as_slice().into();
@@ -920,11 +917,9 @@ impl Forwarder {
         };
         let room = peer.profile.room.clone();
         let receivers: Vec<String> = self
-            .peers
-            .iter()
+            .peers_in(&room)
             .filter(|(other, peer)| {
                 other.as_str() != sid
-                    && peer.profile.room == room
                     && data::is_addressed_to(&routed.destinations, &peer.profile.identity)
             })
             .map(|(other, _)| other.clone())

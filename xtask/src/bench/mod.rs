@@ -1,0 +1,5 @@
+//! `cargo xtask bench …`: measurements that are not tests. Each writes its section of
+//! `docs/BENCHMARKS.md` with the machine, the command and what was measured.
+
+pub mod fuzz;
+mod report;
