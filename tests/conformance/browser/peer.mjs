@@ -8,6 +8,8 @@
 // answers commands read from stdin, one JSON object per line:
 //   {"cmd": "stats", "tab": i}        -> {"tab": i, "event": "stats", "tracks": [...]}
 //   {"cmd": "chat", "tab": i, "text"} -> {"tab": i, "event": "sent"}
+//   {"cmd": "quality", "tab": i, "from": identity, "quality": "LOW"|"MEDIUM"|"HIGH"}
+//                                     -> {"tab": i, "event": "quality-set"}
 //   {"cmd": "quit"}
 // The page is served from 127.0.0.1 (a secure context, which WebRTC and crypto.subtle need).
 
@@ -98,6 +100,13 @@ async function handle(command) {
     case "chat":
       await page.evaluate((text) => window.peer.chat(text), command.text);
       say({ tab: command.tab, event: "sent" });
+      break;
+    case "quality":
+      await page.evaluate(([from, quality]) => window.peer.setQuality(from, quality), [
+        command.from,
+        command.quality,
+      ]);
+      say({ tab: command.tab, event: "quality-set" });
       break;
     case "quit":
       running = false;

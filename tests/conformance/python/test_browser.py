@@ -112,6 +112,44 @@ def test_two_browser_tabs_see_and_hear_each_other(confab_server):
     asyncio.run(scenario())
 
 
+async def video_width(browser: BrowserPeers, tab: int, sender: str, accept) -> int:
+    """Polls tab `tab`'s decoded width of `sender`'s video until `accept(width)` holds."""
+    while True:
+        widths = [
+            t["frameWidth"]
+            for t in await browser.stats(tab)
+            if t["from"] == sender and t["kind"] == "video" and t["frameWidth"] > 0
+        ]
+        if widths and accept(widths[0]):
+            return widths[0]
+        # Statistics are polled: there is no event for "the decoder's size changed".
+        await asyncio.sleep(0.2)
+
+
+def test_a_tab_switches_simulcast_layers_of_another(confab_server):
+    async def scenario():
+        tokens = [token("layers", "sender"), token("layers", "viewer")]
+        async with BrowserPeers.open(confab_server, tokens) as browser:
+            await browser.joined(0)
+            await browser.joined(1)
+            await asyncio.wait_for(browser.wait_for_media(1, "sender"), 3 * DEADLINE_S)
+            best = await asyncio.wait_for(
+                video_width(browser, 1, "sender", lambda width: width > 0), DEADLINE_S
+            )
+
+            await browser.send({"cmd": "quality", "tab": 1, "from": "sender", "quality": "LOW"})
+            low = await asyncio.wait_for(
+                video_width(browser, 1, "sender", lambda width: width < best), 3 * DEADLINE_S
+            )
+            await browser.send({"cmd": "quality", "tab": 1, "from": "sender", "quality": "HIGH"})
+            high = await asyncio.wait_for(
+                video_width(browser, 1, "sender", lambda width: width > low), 3 * DEADLINE_S
+            )
+            assert low < best and high > low, (best, low, high)
+
+    asyncio.run(scenario())
+
+
 def test_a_tab_chats_with_a_python_peer_and_receives_its_file(confab_server):
     async def scenario():
         payload = os.urandom(3 * 1024 * 1024)

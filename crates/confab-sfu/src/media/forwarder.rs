@@ -514,13 +514,9 @@ impl Forwarder {
             for track_sid in &settings.track_sids {
                 if let Some(downtrack) = subscriber.downtracks.get_mut(track_sid) {
                     let before = downtrack.selector.target();
-                    downtrack.selector.apply_settings(
-                        settings.disabled,
-                        settings.width,
-                        settings.height,
-                    );
+                    downtrack.selector.apply_settings(settings);
                     let target = downtrack.selector.target();
-                    if target != before || !settings.disabled {
+                    if target != before || !downtrack.selector.is_paused() {
                         keyframes.push((track_sid.clone(), target));
                     }
                 }

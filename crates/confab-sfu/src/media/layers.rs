@@ -12,8 +12,8 @@ const RIDS_BY_QUALITY: [&str; 3] = ["q", "h", "f"];
 /// A subscriber's choice among the layers of one video track.
 #[derive(Debug, Clone)]
 pub struct LayerSelector {
-    /// The publisher's layers as (rid, width, height), lowest first. Empty: no simulcast.
-    layers: Vec<(Rid, u32, u32)>,
+    /// The publisher's layers, lowest first. Empty: no simulcast.
+    layers: Vec<Layer>,
     /// The layer the subscriber should get; `None` with simulcast off.
     target: Option<Rid>,
     /// The layer being forwarded. Switches happen on a keyframe of the target layer.
@@ -21,6 +21,15 @@ pub struct LayerSelector {
     /// The subscriber disabled the track (e.g. it is not visible).
     paused: bool,
     timeline: Timeline,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Layer {
+    rid: Rid,
+    /// LiveKit's `VideoQuality`: 0 low, 1 medium, 2 high.
+    quality: i32,
+    width: u32,
+    height: u32,
 }
 
 /// What to do with one frame of the publisher's media.
@@ -36,18 +45,23 @@ pub enum Verdict {
 impl LayerSelector {
     /// For a track whose publisher announced `layers` (empty or one for no simulcast).
     pub fn new(layers: &[proto::VideoLayer]) -> Self {
-        let mut by_quality: Vec<(Rid, u32, u32)> = layers
+        let mut by_quality: Vec<Layer> = layers
             .iter()
             .filter_map(|layer| {
                 let rid = RIDS_BY_QUALITY.get(usize::try_from(layer.quality).ok()?)?;
-                Some((Rid::from(*rid), layer.width, layer.height))
+                Some(Layer {
+                    rid: Rid::from(*rid),
+                    quality: layer.quality,
+                    width: layer.width,
+                    height: layer.height,
+                })
             })
             .collect();
-        by_quality.sort_by_key(|(_, width, height)| u64::from(*width) * u64::from(*height));
+        by_quality.sort_by_key(|layer| u64::from(layer.width) * u64::from(layer.height));
         if by_quality.len() < 2 {
             by_quality.clear();
         }
-        let target = by_quality.last().map(|(rid, _, _)| *rid);
+        let target = by_quality.last().map(|layer| layer.rid);
         Self {
             layers: by_quality,
             target,
@@ -57,22 +71,30 @@ impl LayerSelector {
         }
     }
 
-    /// `UpdateTrackSettings`: pause, or the smallest layer that covers `width` × `height`
-    /// (the best layer when no size is given).
-    pub fn apply_settings(&mut self, disabled: bool, width: u32, height: u32) {
-        self.paused = disabled;
-        if self.layers.is_empty() {
+    /// `UpdateTrackSettings`, as `livekit-server` reads it: disabled (or quality OFF) pauses;
+    /// a size picks the smallest layer that covers it; otherwise the best layer not above the
+    /// requested quality.
+    pub fn apply_settings(&mut self, settings: &proto::UpdateTrackSettings) {
+        #[allow(deprecated)] // `quality` is what the browser SDK sends without a size.
+        let quality = settings.quality;
+        self.paused = settings.disabled || quality == proto::VideoQuality::Off as i32;
+        if self.layers.is_empty() || self.paused {
             return;
         }
-        let wanted = if width == 0 && height == 0 {
-            self.layers.last()
+        let (width, height) = (settings.width, settings.height);
+        let wanted = if width > 0 || height > 0 {
+            self.layers
+                .iter()
+                .find(|layer| layer.width >= width && layer.height >= height)
+                .or(self.layers.last())
         } else {
             self.layers
                 .iter()
-                .find(|(_, w, h)| *w >= width && *h >= height)
-                .or(self.layers.last())
+                .rev()
+                .find(|layer| layer.quality <= quality)
+                .or(self.layers.first())
         };
-        self.target = wanted.map(|(rid, _, _)| *rid);
+        self.target = wanted.map(|layer| layer.rid);
     }
 
     pub fn target(&self) -> Option<Rid> {
@@ -169,6 +191,37 @@ mod tests {
             .collect()
     }
 
+    fn size(width: u32, height: u32) -> proto::UpdateTrackSettings {
+        proto::UpdateTrackSettings {
+            width,
+            height,
+            ..Default::default()
+        }
+    }
+
+    #[allow(deprecated)]
+    fn quality(quality: proto::VideoQuality) -> proto::UpdateTrackSettings {
+        proto::UpdateTrackSettings {
+            quality: quality as i32,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sizes_and_qualities_pick_layers() {
+        let mut selector = LayerSelector::new(&layers());
+        selector.apply_settings(&size(640, 360));
+        assert_eq!(selector.target(), Some(Rid::from("h")));
+        selector.apply_settings(&size(1920, 1080));
+        assert_eq!(selector.target(), Some(Rid::from("f")), "the best there is");
+        selector.apply_settings(&quality(proto::VideoQuality::Low));
+        assert_eq!(selector.target(), Some(Rid::from("q")));
+        selector.apply_settings(&quality(proto::VideoQuality::High));
+        assert_eq!(selector.target(), Some(Rid::from("f")));
+        selector.apply_settings(&quality(proto::VideoQuality::Off));
+        assert!(selector.is_paused());
+    }
+
     fn at(ticks: u64) -> MediaTime {
         MediaTime::new(ticks, Frequency::NINETY_KHZ)
     }
@@ -207,7 +260,7 @@ mod tests {
             selector.accept(f, true, at(1_000), start),
             Verdict::Forward(at(1_000))
         );
-        selector.apply_settings(false, 300, 170);
+        selector.apply_settings(&size(300, 170));
         assert_eq!(selector.target(), q);
         // Until the low layer's keyframe, the high layer keeps flowing.
         let later = start + Duration::from_millis(100);
@@ -239,7 +292,10 @@ mod tests {
             selector.accept(None, false, at(0), now),
             Verdict::Forward(_)
         ));
-        selector.apply_settings(true, 0, 0);
+        selector.apply_settings(&proto::UpdateTrackSettings {
+            disabled: true,
+            ..Default::default()
+        });
         assert!(selector.is_paused());
         assert!(matches!(
             selector.accept(None, true, at(1), now),
