@@ -80,6 +80,13 @@ async def publish_tone(room: rtc.Room, frequency: float) -> asyncio.Task:
     return asyncio.create_task(pump())
 
 
+async def publish_tone_track(room: rtc.Room, frequency: float):
+    """Like `publish_tone`, also returning the local track (to mute it)."""
+    pump = await publish_tone(room, frequency)
+    publication = next(iter(room.local_participant.track_publications.values()))
+    return pump, publication
+
+
 async def publish_colour(room: rtc.Room, rgb: tuple, simulcast: bool = True) -> asyncio.Task:
     source = rtc.VideoSource(VIDEO_WIDTH, VIDEO_HEIGHT)
     track = rtc.LocalVideoTrack.create_video_track("camera", source)
@@ -228,6 +235,43 @@ def test_the_speaking_participant_is_announced_and_unannounced(confab_server):
             finally:
                 pump.cancel()
             await silent.wait("bob to see alice stop speaking")
+
+    asyncio.run(scenario())
+
+
+def test_mute_by_the_publisher_and_by_the_room_service(confab_server):
+    async def scenario():
+        async with api.LiveKitAPI(confab_server.http_url, API_KEY, API_SECRET) as lk, joined(
+            confab_server, "mute", "alice"
+        ) as alice, joined(confab_server, "mute", "bob") as bob:
+            bob_hears = on_subscribed(bob, rtc.TrackKind.KIND_AUDIO)
+            states = asyncio.Queue()
+            bob.on("track_muted", lambda participant, publication: states.put_nowait("muted"))
+            bob.on("track_unmuted", lambda participant, publication: states.put_nowait("unmuted"))
+
+            async def next_state():
+                return await asyncio.wait_for(states.get(), DEADLINE_S)
+
+            pump, publication = await publish_tone_track(alice, 400.0)
+            try:
+                await bob_hears.wait("bob to hear alice")
+                publication.track.mute()
+                assert await next_state() == "muted"
+                publication.track.unmute()
+                assert await next_state() == "unmuted"
+
+                await lk.room.mute_published_track(
+                    api.MuteRoomTrackRequest(
+                        room="mute", identity="alice", track_sid=publication.sid, muted=True
+                    )
+                )
+                assert await next_state() == "muted"
+                info = await lk.room.get_participant(
+                    api.RoomParticipantIdentity(room="mute", identity="alice")
+                )
+                assert [track.muted for track in info.tracks] == [True]
+            finally:
+                pump.cancel()
 
     asyncio.run(scenario())
 
