@@ -354,6 +354,33 @@ impl Hub {
         Some(track)
     }
 
+    /// RoomService UpdateSubscriptions: subscribes or unsubscribes a participant on its
+    /// behalf. False if there is no such participant.
+    pub fn update_subscriptions(&self, request: &proto::UpdateSubscriptionsRequest) -> bool {
+        let mut state = self.lock();
+        let Some(sid) = state
+            .rooms
+            .get(&request.room)
+            .and_then(|room| room.sid_of(&request.identity))
+        else {
+            return false;
+        };
+        let update = proto::UpdateSubscription {
+            track_sids: request.track_sids.clone(),
+            subscribe: request.subscribe,
+            participant_tracks: request.participant_tracks.clone(),
+        };
+        let subscription = proto::signal_request::Message::Subscription(update);
+        if let Err(error) = state
+            .media
+            .handle_request(Instant::now(), &sid, subscription)
+        {
+            tracing::warn!(participant = %sid, %error, "subscription update failed");
+        }
+        self.settle(&mut state, Vec::new());
+        true
+    }
+
     /// RoomService SendData: a packet from the server to the room (or the named identities).
     /// False if there is no such room.
     pub fn send_data(&self, request: &proto::SendDataRequest) -> bool {

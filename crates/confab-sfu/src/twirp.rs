@@ -180,12 +180,18 @@ fn dispatch(
             }
             encode(encoding, &proto::SendDataResponse {})
         }
-        "UpdateSubscriptions" | "ForwardParticipant" | "MoveParticipant" | "PerformRpc" => {
-            Err(TwirpError::new(
-                "unimplemented",
-                format!("{method} is not supported by this server yet"),
-            ))
+        "UpdateSubscriptions" => {
+            let request: proto::UpdateSubscriptionsRequest = decode(encoding, body)?;
+            require_admin(&claims, &request.room)?;
+            if !hub.update_subscriptions(&request) {
+                return Err(participant_not_found());
+            }
+            encode(encoding, &proto::UpdateSubscriptionsResponse {})
         }
+        "ForwardParticipant" | "MoveParticipant" | "PerformRpc" => Err(TwirpError::new(
+            "unimplemented",
+            format!("{method} is not supported by this server yet"),
+        )),
         _ => Err(TwirpError::new(
             "bad_route",
             format!("no method {method} on livekit.RoomService"),

@@ -144,6 +144,45 @@ async def dominant_frequency(track: rtc.Track, seconds: float = 1.0) -> tuple:
     return float(peak), float(np.sqrt(np.mean(signal**2)))
 
 
+class AudioListener:
+    """Reads a remote audio track in the background, counting frames and their loudness."""
+
+    def __init__(self, track: rtc.Track):
+        self.stream = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1)
+        self.frames = 0
+        self.loud_frames = 0
+        self.task = asyncio.create_task(self._listen())
+
+    async def _listen(self):
+        async for event in self.stream:
+            samples = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float64)
+            self.frames += 1
+            if np.sqrt(np.mean(samples**2)) > 1_000:
+                self.loud_frames += 1
+
+    async def until(self, what: str, condition):
+        """Polls the counters until `condition(self)` holds."""
+        deadline = asyncio.get_running_loop().time() + DEADLINE_S
+        while not condition(self):
+            assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.05)
+
+    async def until_stalled(self, what: str, quiet_s: float = 0.5):
+        """Until no frame has arrived for `quiet_s` (the track stopped flowing)."""
+        deadline = asyncio.get_running_loop().time() + DEADLINE_S
+        while True:
+            before = self.frames
+            # Absence can only be observed over an interval.
+            await asyncio.sleep(quiet_s)
+            if self.frames == before:
+                return
+            assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+
+    async def close(self):
+        self.task.cancel()
+        await self.stream.aclose()
+
+
 async def decoded_colour(track: rtc.Track, frames: int = 10) -> tuple:
     """Decodes `frames` frames of `track`: (width, height, RGB at the centre of the last)."""
     stream = rtc.VideoStream(track, format=rtc.VideoBufferType.RGBA)
@@ -270,6 +309,37 @@ def test_mute_by_the_publisher_and_by_the_room_service(confab_server):
                     api.RoomParticipantIdentity(room="mute", identity="alice")
                 )
                 assert [track.muted for track in info.tracks] == [True]
+            finally:
+                pump.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_the_room_service_unsubscribes_and_resubscribes_a_participant(confab_server):
+    async def scenario():
+        async with api.LiveKitAPI(confab_server.http_url, API_KEY, API_SECRET) as lk, joined(
+            confab_server, "subs", "alice"
+        ) as alice, joined(confab_server, "subs", "bob") as bob:
+            bob_hears = on_subscribed(bob, rtc.TrackKind.KIND_AUDIO)
+            pump, publication = await publish_tone_track(alice, 450.0)
+            try:
+                track, _ = await bob_hears.wait("bob to hear alice")
+                listener = AudioListener(track)
+                await listener.until("alice's tone at bob", lambda l: l.loud_frames > 10)
+                request = api.UpdateSubscriptionsRequest(
+                    room="subs", identity="bob", track_sids=[publication.sid], subscribe=False
+                )
+                await lk.room.update_subscriptions(request)
+                await listener.until_stalled("alice's audio to stop once bob is unsubscribed")
+
+                loud_before = listener.loud_frames
+                request.subscribe = True
+                await lk.room.update_subscriptions(request)
+                await listener.until(
+                    "the tone once bob is subscribed again",
+                    lambda l: l.loud_frames > loud_before + 10,
+                )
+                await listener.close()
             finally:
                 pump.cancel()
 

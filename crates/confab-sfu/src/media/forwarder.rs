@@ -103,6 +103,19 @@ struct Subscriber {
     downtracks: HashMap<String, Downtrack>,
     /// Mids of removed downtracks, made inactive in the next offer.
     retired: Vec<Mid>,
+    /// The inactive mid each unsubscribed track had: a later subscription to the same track
+    /// revives it (the client sees the same transceiver send again) instead of adding one.
+    parked: HashMap<String, Mid>,
+    /// Parked mids to make send-only again in the next offer.
+    revived: Vec<Mid>,
+}
+
+/// Whether an unsubscribed downtrack's mid is kept for a later subscription to the same track
+/// (which an unpublished track never gets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parking {
+    Park,
+    Forget,
 }
 
 #[derive(Debug)]
@@ -190,6 +203,8 @@ impl Forwarder {
                 channels_added: false,
                 downtracks: HashMap::new(),
                 retired: Vec::new(),
+                parked: HashMap::new(),
+                revived: Vec::new(),
             });
         }
         let existing: Vec<String> = self
@@ -297,7 +312,7 @@ impl Forwarder {
             peer.published.retain(|_, sid| sid != track_sid);
         }
         for sid in track.subscribers {
-            self.unsubscribe(&sid, track_sid);
+            self.unsubscribe(&sid, track_sid, Parking::Forget);
             self.negotiate(now, &sid);
         }
     }
@@ -538,7 +553,7 @@ impl Forwarder {
             if update.subscribe {
                 self.subscribe(sid, &track_sid);
             } else {
-                self.unsubscribe(sid, &track_sid);
+                self.unsubscribe(sid, &track_sid, Parking::Park);
             }
         }
         self.negotiate(now, sid);
@@ -561,12 +576,17 @@ impl Forwarder {
         if subscriber.downtracks.contains_key(track_sid) {
             return;
         }
+        let mid = subscriber.parked.remove(track_sid);
+        if let Some(mid) = mid {
+            subscriber.retired.retain(|retired| *retired != mid);
+            subscriber.revived.push(mid);
+        }
         subscriber.downtracks.insert(
             track_sid.to_owned(),
             Downtrack {
                 publisher: track.publisher.clone(),
                 kind: track.kind,
-                mid: None,
+                mid,
                 selector: LayerSelector::new(&track.layers),
             },
         );
@@ -574,7 +594,7 @@ impl Forwarder {
         track.subscribers.insert(sid.to_owned());
     }
 
-    fn unsubscribe(&mut self, sid: &str, track_sid: &str) {
+    fn unsubscribe(&mut self, sid: &str, track_sid: &str, parking: Parking) {
         if let Some(track) = self.tracks.get_mut(track_sid) {
             track.subscribers.remove(sid);
         }
@@ -583,7 +603,11 @@ impl Forwarder {
         };
         if let Some(downtrack) = subscriber.downtracks.remove(track_sid) {
             if let Some(mid) = downtrack.mid {
+                subscriber.revived.retain(|revived| *revived != mid);
                 subscriber.retired.push(mid);
+                if parking == Parking::Park {
+                    subscriber.parked.insert(track_sid.to_owned(), mid);
+                }
             }
             subscriber.dirty = true;
         }
@@ -633,6 +657,9 @@ impl Forwarder {
         }
         for mid in subscriber.retired.drain(..) {
             api.set_direction(mid, Direction::Inactive);
+        }
+        for mid in subscriber.revived.drain(..) {
+            api.set_direction(mid, Direction::SendOnly);
         }
         if let Some((offer, pending)) = api.apply() {
             let id = subscriber.next_offer_id;
