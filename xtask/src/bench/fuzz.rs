@@ -102,14 +102,12 @@ fn fuzz(workspace: &Workspace, target: &'static str, seconds: u32) -> Result<Out
         program: "cargo fuzz".into(),
         source,
     })?;
-    let mut last_done = String::new();
+    let mut summary = None;
     let mut crashed = false;
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             eprintln!("{line}");
-            if line.contains(" DONE ") {
-                last_done = line.clone();
-            }
+            summary = parse_done(&line).or(summary);
             if line.contains("ERROR: libFuzzer") || line.contains("panicked at") {
                 crashed = true;
             }
@@ -119,23 +117,37 @@ fn fuzz(workspace: &Workspace, target: &'static str, seconds: u32) -> Result<Out
         program: "cargo fuzz".into(),
         source,
     })?;
-    let field = |name: &str| {
-        last_done
-            .split_whitespace()
-            .skip_while(|word| *word != name)
-            .nth(1)
-            .unwrap_or("?")
-            .to_owned()
-    };
-    let runs = last_done
-        .split_whitespace()
-        .next()
-        .map_or("?", |r| r.trim_start_matches('#'))
-        .to_owned();
+    let (runs, coverage) = summary.unwrap_or_else(|| ("?".into(), "?".into()));
     Ok(Outcome {
         target,
         runs,
-        coverage: field("cov:"),
+        coverage,
         crashed: crashed || !status.success(),
     })
+}
+
+/// Runs and edge coverage from libFuzzer's final status line
+/// (`#212857<TAB>DONE   cov: 7185 ft: 9066 …`).
+fn parse_done(line: &str) -> Option<(String, String)> {
+    let mut words = line.split_whitespace();
+    let runs = words.next()?.strip_prefix('#')?;
+    if words.next()? != "DONE" {
+        return None;
+    }
+    let coverage = words.skip_while(|word| *word != "cov:").nth(1)?;
+    Some((runs.to_owned(), coverage.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_libfuzzers_final_status_line() {
+        let line =
+            "#212857\tDONE   cov: 7185 ft: 9066 corp: 1259/21Kb lim: 98 exec/s: 10136 rss: 483Mb";
+        assert_eq!(parse_done(line), Some(("212857".into(), "7185".into())));
+        assert_eq!(parse_done("#4096\tpulse  cov: 10 ft: 11"), None);
+        assert_eq!(parse_done("Done 212857 runs in 21 second(s)"), None);
+    }
 }
