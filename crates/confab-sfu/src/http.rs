@@ -58,20 +58,17 @@ async fn rtc(
     let Ok(upgrade) = upgrade else {
         return (StatusCode::BAD_REQUEST, "expected a WebSocket upgrade").into_response();
     };
-    if params
+    let resuming = params
         .get("reconnect")
-        .is_some_and(|v| v == "1" || v == "true")
-    {
-        // No session survives a dropped connection yet, so every resume finds an unknown
-        // session: tell the client to rejoin from scratch, as livekit-server does.
-        tracing::info!(identity = %grant.identity, "resume of an unknown session; asking for a rejoin");
-        return upgrade.on_upgrade(session::refuse_resume);
-    }
+        .is_some_and(|v| v == "1" || v == "true");
     let hub = state.hub.clone();
     let timeout = state.signal_timeout;
-    upgrade
-        .max_message_size(session::MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| session::run(socket, hub, grant, timeout))
+    let upgrade = upgrade.max_message_size(session::MAX_FRAME_BYTES);
+    if resuming {
+        upgrade.on_upgrade(move |socket| session::resume(socket, hub, grant, timeout))
+    } else {
+        upgrade.on_upgrade(move |socket| session::join(socket, hub, grant, timeout))
+    }
 }
 
 async fn validate(

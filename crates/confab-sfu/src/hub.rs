@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use livekit_protocol as proto;
 use tokio::sync::{Notify, mpsc};
@@ -25,6 +25,9 @@ use crate::room::{self, CloseReason, Delivery, Outbound, Room, ServerDescription
 
 /// Messages a connection may have queued before it counts as too slow.
 const OUTBOX_CAPACITY: usize = 512;
+/// How long a participant whose signalling connection dropped while its media stayed connected
+/// is kept for the client to resume (`reconnect=1`), as `livekit-server` keeps it.
+pub const RESUME_WINDOW: Duration = Duration::from_secs(20);
 
 #[derive(Debug)]
 pub struct Hub {
@@ -42,6 +45,9 @@ struct State {
     rooms: HashMap<String, Room>,
     connections: HashMap<String, Connection>,
     media: Forwarder,
+    /// Numbers signalling connections, so a connection a resume replaced cannot end the
+    /// participant when it finally closes.
+    next_epoch: u64,
 }
 
 #[derive(Debug)]
@@ -49,13 +55,18 @@ struct Connection {
     room: String,
     /// The API key that admitted the participant.
     api_key: String,
-    outbox: mpsc::Sender<Delivery>,
+    /// None while the signalling connection is gone and the participant awaits a resume.
+    outbox: Option<mpsc::Sender<Delivery>>,
+    epoch: u64,
+    detached_at: Option<Instant>,
 }
 
 /// A participant's side of the hub: its sid and the messages addressed to it.
 #[derive(Debug)]
 pub struct Membership {
     pub sid: String,
+    /// Identifies this signalling connection of the participant.
+    pub epoch: u64,
     pub outbox: mpsc::Receiver<Delivery>,
 }
 
@@ -68,6 +79,7 @@ impl Hub {
                 rooms: HashMap::new(),
                 connections: HashMap::new(),
                 media: Forwarder::new(vec![sockets.advertised()]),
+                next_epoch: 1,
             }),
             sockets,
             media_changed: Notify::new(),
@@ -116,12 +128,15 @@ impl Hub {
         let now = now();
         let mut state = self.lock();
         let room_name = grant.room.clone();
+        let epoch = state.take_epoch();
         state.connections.insert(
             sid.clone(),
             Connection {
                 room: room_name.clone(),
                 api_key: grant.api_key.clone(),
-                outbox: sender,
+                outbox: Some(sender),
+                epoch,
+                detached_at: None,
             },
         );
         let room = state
@@ -149,8 +164,105 @@ impl Hub {
         self.settle(&mut state, Vec::new());
         Membership {
             sid,
+            epoch,
             outbox: receiver,
         }
+    }
+
+    /// A client resumes (`reconnect=1`) after losing its signalling connection: if the
+    /// participant with the token's identity is still in the room, the new connection takes
+    /// over, gets `reconnect`, the current participants and room, and a subscriber offer that
+    /// restarts ICE. `None`: nothing to resume (the client must rejoin).
+    pub fn resume(&self, grant: &JoinGrant) -> Option<Membership> {
+        let mut state = self.lock();
+        let room = state.rooms.get(&grant.room)?;
+        let sid = room.sid_of(&grant.identity)?;
+        let last_sequence = state.media.last_reliable_sequence(&sid);
+        let out = room.resumed(&sid, &self.server, last_sequence);
+        let epoch = state.take_epoch();
+        let (sender, receiver) = mpsc::channel(OUTBOX_CAPACITY);
+        let connection = state.connections.get_mut(&sid)?;
+        // Dropping the old sender ends the old session quietly if it is still around.
+        connection.outbox = Some(sender);
+        connection.epoch = epoch;
+        connection.detached_at = None;
+        tracing::info!(participant = %sid, "resumed");
+        self.settle(&mut state, out);
+        state.media.restart_ice(Instant::now(), &sid);
+        self.settle(&mut state, Vec::new());
+        Some(Membership {
+            sid,
+            epoch,
+            outbox: receiver,
+        })
+    }
+
+    /// The signalling connection `epoch` of `sid` ended without a leave. With media still
+    /// connected the participant waits [`RESUME_WINDOW`] for the client to resume; otherwise
+    /// it leaves now with `reason`.
+    pub fn signal_lost(&self, sid: &str, epoch: u64, reason: proto::DisconnectReason) {
+        let mut state = self.lock();
+        let State {
+            rooms,
+            connections,
+            media,
+            ..
+        } = &mut *state;
+        let Some(connection) = connections.get_mut(sid) else {
+            return;
+        };
+        if connection.epoch != epoch {
+            return;
+        }
+        let in_room = rooms
+            .get(&connection.room)
+            .is_some_and(|room| room.contains(sid));
+        if in_room && media.is_connected(sid) {
+            tracing::info!(participant = %sid, "signalling lost; kept for a resume");
+            connection.outbox = None;
+            connection.detached_at = Some(Instant::now());
+            return;
+        }
+        self.leave_now(&mut state, sid, reason);
+    }
+
+    /// Participants whose signalling connection did not come back within [`RESUME_WINDOW`]
+    /// leave; rooms past their empty or departure timeout close.
+    pub fn sweep(&self) {
+        let mut state = self.lock();
+        let instant = Instant::now();
+        let expired: Vec<String> = state
+            .connections
+            .iter()
+            .filter(|(_, c)| {
+                c.detached_at
+                    .is_some_and(|at| instant - at >= RESUME_WINDOW)
+            })
+            .map(|(sid, _)| sid.clone())
+            .collect();
+        for sid in expired {
+            tracing::info!(participant = %sid, "no resume within the window; leaving");
+            self.leave_now(&mut state, &sid, proto::DisconnectReason::SignalClose);
+        }
+        let wall = now();
+        state.rooms.retain(|name, room| {
+            let expired = room.is_expired(wall);
+            if expired {
+                tracing::info!(room = %name, "room closed after its timeout");
+            }
+            !expired
+        });
+    }
+
+    fn leave_now(&self, state: &mut State, sid: &str, reason: proto::DisconnectReason) {
+        let wall = now();
+        let out = state
+            .connections
+            .remove(sid)
+            .and_then(|c| state.rooms.get_mut(&c.room))
+            .map(|room| room.leave(sid, reason, wall))
+            .unwrap_or_default();
+        self.settle(state, out);
     }
 
     /// A request from participant `sid`: peer-connection matters go to the media plane, the
@@ -176,12 +288,6 @@ impl Hub {
         }
     }
 
-    /// The participant's connection ended (closed, failed or timed out).
-    pub fn disconnected(&self, sid: &str, reason: proto::DisconnectReason) {
-        self.with_room_of(sid, |room, now| room.leave(sid, reason, now));
-        self.lock().connections.remove(sid);
-    }
-
     /// Removes a participant for misbehaving: it gets a leave and its connection is closed.
     pub fn eject(&self, sid: &str, reason: proto::DisconnectReason, close: CloseReason) {
         self.with_room_of(sid, |room, now| room.remove(sid, reason, close, now));
@@ -198,19 +304,6 @@ impl Hub {
             .collect();
         self.settle(&mut state, out);
         state.rooms.clear();
-    }
-
-    /// Closes the rooms whose empty or departure timeout has passed.
-    pub fn close_expired_rooms(&self) {
-        let now = now();
-        let mut state = self.lock();
-        state.rooms.retain(|name, room| {
-            let expired = room.is_expired(now);
-            if expired {
-                tracing::info!(room = %name, "room closed after its timeout");
-            }
-            !expired
-        });
     }
 
     /// RoomService CreateRoom: creates the room, or returns it unchanged when it exists.
@@ -421,6 +514,7 @@ impl Hub {
                 rooms,
                 connections,
                 media,
+                ..
             } = &mut *state;
             media.retain_peers(now, |sid| {
                 connections
@@ -484,7 +578,14 @@ fn deliver(state: &mut State, out: Vec<Outbound>) {
                 continue;
             };
             let closes = matches!(delivery, Delivery::Close(_));
-            match connection.outbox.try_send(delivery) {
+            let Some(outbox) = connection.outbox.as_ref() else {
+                // Waiting for a resume: the resumed connection gets the current state anyway.
+                if closes {
+                    state.connections.remove(&to);
+                }
+                continue;
+            };
+            match outbox.try_send(delivery) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::warn!(participant = %to, "signal outbox full; disconnecting");
@@ -501,9 +602,9 @@ fn deliver(state: &mut State, out: Vec<Outbound>) {
                 continue;
             };
             // Make room for the close so the session task ends promptly.
-            let _ = connection
-                .outbox
-                .try_send(Delivery::Close(CloseReason::TooSlow));
+            if let Some(outbox) = &connection.outbox {
+                let _ = outbox.try_send(Delivery::Close(CloseReason::TooSlow));
+            }
             if let Some(room) = state.rooms.get_mut(&connection.room) {
                 pending.extend(room.leave(&sid, proto::DisconnectReason::ConnectionTimeout, now()));
             }
@@ -520,6 +621,13 @@ fn profile_of(room: &str, info: &proto::ParticipantInfo) -> PeerProfile {
         hidden: permission.hidden,
         can_subscribe: permission.can_subscribe,
         can_publish_data: permission.can_publish_data,
+    }
+}
+
+impl State {
+    fn take_epoch(&mut self) -> u64 {
+        self.next_epoch += 1;
+        self.next_epoch
     }
 }
 

@@ -321,6 +321,44 @@ impl Room {
         self.participants.keys().map(String::as_str)
     }
 
+    /// What a participant whose client resumed receives: `reconnect` (with the last reliable
+    /// data sequence the server got from it, so the client resends only what was lost), every
+    /// visible participant including itself, and the room.
+    pub fn resumed(
+        &self,
+        sid: &str,
+        server: &ServerDescription,
+        last_message_seq: u32,
+    ) -> Vec<Outbound> {
+        let mut participants: Vec<proto::ParticipantInfo> = self
+            .participants
+            .values()
+            .filter(|info| info.sid == sid || !is_hidden(info))
+            .cloned()
+            .collect();
+        participants.sort_by_key(|info| info.sid != sid);
+        vec![
+            Outbound::signal(
+                sid,
+                Response::Reconnect(proto::ReconnectResponse {
+                    server_info: Some(server.info()),
+                    last_message_seq,
+                    ..Default::default()
+                }),
+            ),
+            Outbound::signal(
+                sid,
+                Response::Update(proto::ParticipantUpdate { participants }),
+            ),
+            Outbound::signal(
+                sid,
+                Response::RoomUpdate(proto::RoomUpdate {
+                    room: Some(self.info.clone()),
+                }),
+            ),
+        ]
+    }
+
     /// Adds a participant. A participant already present with the same identity is removed
     /// first (`DUPLICATE_IDENTITY`), as `livekit-server` does. The JoinResponse is the first
     /// message for the newcomer; everyone else learns about it through a ParticipantUpdate.

@@ -96,7 +96,7 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
         media,
     ));
     let mut background_tasks = spawn_media_tasks(&hub);
-    background_tasks.push(spawn_room_sweeper(&hub));
+    background_tasks.push(spawn_sweeper(&hub));
     let router = http::router(AppState {
         hub: hub.clone(),
         auth,
@@ -121,17 +121,17 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
     })
 }
 
-/// How often rooms are checked against their empty and departure timeouts.
-const ROOM_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// How often rooms and participants awaiting a resume are checked against their timeouts.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Closes rooms whose empty or departure timeout has passed.
-fn spawn_room_sweeper(hub: &Arc<Hub>) -> JoinHandle<()> {
+/// Ends what timed out: participants not resumed in time, rooms past their timeouts.
+fn spawn_sweeper(hub: &Arc<Hub>) -> JoinHandle<()> {
     let hub = hub.clone();
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(ROOM_SWEEP_INTERVAL);
+        let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
         loop {
             ticks.tick().await;
-            hub.close_expired_rooms();
+            hub.sweep();
         }
     })
 }

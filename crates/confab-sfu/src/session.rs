@@ -12,7 +12,7 @@ use prost::Message as _;
 use tokio::time::Instant;
 
 use crate::auth::JoinGrant;
-use crate::hub::Hub;
+use crate::hub::{Hub, Membership};
 use crate::room::{self, CloseReason, Delivery};
 
 /// Largest signal message accepted (SDP offers with many tracks stay far below it); a larger
@@ -37,13 +37,30 @@ pub enum Framing {
     Json,
 }
 
-/// Serves one participant until it leaves, is removed, or stays silent for `silence_limit`.
-pub async fn run(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant, silence_limit: Duration) {
+/// Joins with `grant` and serves the participant on `socket`.
+pub async fn join(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant, silence_limit: Duration) {
     let identity = grant.identity.clone();
     let membership = hub.join(grant);
-    let sid = membership.sid;
-    let mut outbox = membership.outbox;
-    tracing::info!(participant = %sid, %identity, "joined");
+    tracing::info!(participant = %membership.sid, %identity, "joined");
+    run(socket, hub, membership, silence_limit).await;
+}
+
+/// Resumes the participant with `grant`'s identity on `socket`, or tells the client to rejoin
+/// when there is nothing to resume.
+pub async fn resume(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant, silence_limit: Duration) {
+    match hub.resume(&grant) {
+        Some(membership) => run(socket, hub, membership, silence_limit).await,
+        None => {
+            tracing::info!(identity = %grant.identity, "nothing to resume; asking for a rejoin");
+            refuse_resume(socket).await;
+        }
+    }
+}
+
+/// Serves one participant until it leaves, is removed, or stays silent for `silence_limit`.
+async fn run(socket: WebSocket, hub: Arc<Hub>, membership: Membership, silence_limit: Duration) {
+    let Membership { sid, epoch, outbox } = membership;
+    let mut outbox = outbox;
     let (mut sink, mut stream) = socket.split();
     let mut framing = Framing::Binary;
     let mut last_heard = Instant::now();
@@ -92,13 +109,13 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant, silence_lim
             },
         }
     };
-    hub.disconnected(&sid, reason);
-    tracing::info!(participant = %sid, ?reason, "left");
+    hub.signal_lost(&sid, epoch, reason);
+    tracing::info!(participant = %sid, ?reason, "signalling connection ended");
 }
 
 /// Answers a resume attempt for a session this server does not have with
 /// `leave{STATE_MISMATCH, RECONNECT}`, so the client performs a full rejoin.
-pub async fn refuse_resume(socket: WebSocket) {
+async fn refuse_resume(socket: WebSocket) {
     let leave = proto::SignalResponse {
         message: Some(room::leave(
             proto::DisconnectReason::StateMismatch,

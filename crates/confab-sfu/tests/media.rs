@@ -185,3 +185,49 @@ async fn garbage_on_the_media_port_harms_nobody() {
     assert_eq!(payload(&bob.received[0]), "still here");
     sfu.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_participant_whose_signalling_drops_resumes_without_the_others_noticing() {
+    let sfu = start_sfu().await;
+    let alice_token = join_token("resume", "alice");
+    let mut alice = RtcPeer::join(&sfu, &alice_token).await;
+    let mut bob = peer(&sfu, "resume", "bob").await;
+    alice.open_data_channels().await;
+
+    let first = alice.lose_and_resume_signalling(&sfu, &alice_token).await;
+    let Response::Reconnect(reconnect) = first else {
+        panic!("a resume starts with `reconnect`, got {first:?}");
+    };
+    assert!(reconnect.server_info.is_some());
+    // Then the current participants (herself included, same sid) and an ICE-restart offer,
+    // which the peer answers while it keeps sending data.
+    alice
+        .run_until("the participant list after the resume", |p| {
+            p.signals.iter().any(|signal| {
+                matches!(signal, Response::Update(update)
+                    if update.participants.iter().any(|info| info.identity == "alice")
+                    && update.participants.iter().any(|info| info.identity == "bob"))
+            })
+        })
+        .await;
+    let alice_sid = alice.sid().to_owned();
+    alice.send_data("_reliable", &user_packet("after the resume", 1, &[]));
+    alice
+        .run_until("delivery", |p| p.delivered("_reliable"))
+        .await;
+    bob.run_until("alice's packet", |p| !p.received.is_empty())
+        .await;
+    assert_eq!(payload(&bob.received[0]), "after the resume");
+    assert_eq!(
+        bob.received[0].participant_sid, alice_sid,
+        "same participant"
+    );
+    let alice_left = bob.signals.iter().any(|signal| {
+        matches!(signal, Response::Update(update) if update.participants.iter().any(|info| {
+            info.identity == "alice"
+                && info.state == proto::participant_info::State::Disconnected as i32
+        }))
+    });
+    assert!(!alice_left, "bob must not see alice leave");
+    sfu.shutdown().await.expect("shutdown");
+}

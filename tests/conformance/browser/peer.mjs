@@ -10,6 +10,7 @@
 //   {"cmd": "chat", "tab": i, "text"} -> {"tab": i, "event": "sent"}
 //   {"cmd": "quality", "tab": i, "from": identity, "quality": "LOW"|"MEDIUM"|"HIGH"}
 //                                     -> {"tab": i, "event": "quality-set"}
+//   {"cmd": "simulate", "tab": i, "scenario": "signal-reconnect"} -> {"tab": i, "event": "simulated"}
 //   {"cmd": "quit"}
 // The page is served from 127.0.0.1 (a secure context, which WebRTC and crypto.subtle need).
 
@@ -107,6 +108,10 @@ async function handle(command) {
         command.quality,
       ]);
       say({ tab: command.tab, event: "quality-set" });
+      break;
+    case "simulate":
+      await page.evaluate((scenario) => window.peer.simulate(scenario), command.scenario);
+      say({ tab: command.tab, event: "simulated" });
       break;
     case "quit":
       running = false;

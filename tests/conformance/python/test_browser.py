@@ -150,6 +150,41 @@ def test_a_tab_switches_simulcast_layers_of_another(confab_server):
     asyncio.run(scenario())
 
 
+def test_a_tab_resumes_after_losing_its_signalling_connection(confab_server):
+    async def scenario():
+        tokens = [token("resume", "mover"), token("resume", "watcher")]
+        async with BrowserPeers.open(confab_server, tokens) as browser:
+            await browser.joined(0)
+            await browser.joined(1)
+            await asyncio.wait_for(browser.wait_for_media(1, "mover"), 3 * DEADLINE_S)
+            await asyncio.wait_for(browser.wait_for_media(0, "watcher"), 3 * DEADLINE_S)
+
+            await browser.send({"cmd": "simulate", "tab": 0, "scenario": "signal-reconnect"})
+            await browser.expect(
+                "the tab to resume", lambda e: e["tab"] == 0 and e["event"] == "reconnected"
+            )
+            # Media keeps flowing both ways: frames decoded after the resume grow again.
+            before = {t["kind"]: t["framesDecoded"] for t in await browser.stats(1)}
+
+            async def more_frames():
+                while True:
+                    now = {t["kind"]: t["framesDecoded"] for t in await browser.stats(1)}
+                    if now.get("video", 0) > before.get("video", 0) + 10:
+                        return
+                    await asyncio.sleep(0.2)
+
+            await asyncio.wait_for(more_frames(), 3 * DEADLINE_S)
+            await browser.send({"cmd": "chat", "tab": 0, "text": "still here"})
+            chat = await browser.expect(
+                "the chat after the resume", lambda e: e["tab"] == 1 and e["event"] == "chat"
+            )
+            assert chat["text"] == "still here"
+            left = [e for e in browser.pending if e["event"] == "participant-left"]
+            assert left == [], left
+
+    asyncio.run(scenario())
+
+
 def test_a_tab_chats_with_a_python_peer_and_receives_its_file(confab_server):
     async def scenario():
         payload = os.urandom(3 * 1024 * 1024)

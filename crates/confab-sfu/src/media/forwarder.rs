@@ -108,6 +108,8 @@ struct Subscriber {
     parked: HashMap<String, Mid>,
     /// Parked mids to make send-only again in the next offer.
     revived: Vec<Mid>,
+    /// The next offer restarts ICE (the client resumed after losing its network).
+    restart_ice: bool,
 }
 
 /// Whether an unsubscribed downtrack's mid is kept for a later subscription to the same track
@@ -205,6 +207,7 @@ impl Forwarder {
                 retired: Vec::new(),
                 parked: HashMap::new(),
                 revived: Vec::new(),
+                restart_ice: false,
             });
         }
         let existing: Vec<String> = self
@@ -216,6 +219,37 @@ impl Forwarder {
         for track_sid in existing {
             self.subscribe(sid, &track_sid);
         }
+        self.negotiate(now, sid);
+    }
+
+    /// Whether a peer connection of the participant is up (a dropped signalling connection is
+    /// then worth keeping the participant for a resume).
+    pub fn is_connected(&self, sid: &str) -> bool {
+        self.peers.get(sid).is_some_and(|peer| {
+            let subscriber = peer.subscriber.as_ref().map(|s| &s.transport);
+            peer.publisher
+                .iter()
+                .chain(subscriber)
+                .any(|t| t.connected && t.is_alive())
+        })
+    }
+
+    /// The last reliable data sequence received from the participant.
+    pub fn last_reliable_sequence(&self, sid: &str) -> u32 {
+        self.peers
+            .get(sid)
+            .map_or(0, |peer| peer.last_reliable_sequence)
+    }
+
+    /// The client resumed: a fresh subscriber offer that restarts ICE replaces any offer it
+    /// may have missed. (Its publisher connection restarts with the client's own offer.)
+    pub fn restart_ice(&mut self, now: Instant, sid: &str) {
+        let Some(subscriber) = self.peers.get_mut(sid).and_then(|p| p.subscriber.as_mut()) else {
+            return;
+        };
+        subscriber.pending = None;
+        subscriber.restart_ice = true;
+        subscriber.dirty = true;
         self.negotiate(now, sid);
     }
 
@@ -624,6 +658,9 @@ impl Forwarder {
         }
         subscriber.dirty = false;
         let mut api = subscriber.transport.rtc.sdp_api();
+        if std::mem::take(&mut subscriber.restart_ice) {
+            api.ice_restart(true);
+        }
         if !subscriber.channels_added {
             subscriber.channels_added = true;
             api.add_channel_with_config(ChannelConfig {

@@ -37,6 +37,8 @@ pub struct Transport {
     pub channels: HashMap<ChannelId, String>,
     /// Set once str0m reports an error: the connection is no longer driven.
     pub failed: bool,
+    /// ICE and DTLS came up at least once.
+    pub connected: bool,
 }
 
 impl std::fmt::Debug for Transport {
@@ -45,6 +47,7 @@ impl std::fmt::Debug for Transport {
             .field("next_timeout", &self.next_timeout)
             .field("channels", &self.channels)
             .field("failed", &self.failed)
+            .field("connected", &self.connected)
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +77,7 @@ impl Transport {
             next_timeout: now,
             channels: HashMap::new(),
             failed: false,
+            connected: false,
         }
     }
 
@@ -103,6 +107,7 @@ impl Transport {
                         Event::ChannelClose(id) => {
                             self.channels.remove(id);
                         }
+                        Event::Connected => self.connected = true,
                         _ => {}
                     }
                     events.push(event);

@@ -65,8 +65,17 @@ pub fn token_with(grants: VideoGrants, identity: &str) -> String {
 }
 
 pub async fn connect(sfu: &RunningSfu, token: &str) -> Result<Socket, tungstenite::Error> {
+    connect_with(sfu, token, "").await
+}
+
+/// Connects with extra query parameters (e.g. `&reconnect=1&sid=PA_…`).
+pub async fn connect_with(
+    sfu: &RunningSfu,
+    token: &str,
+    extra_query: &str,
+) -> Result<Socket, tungstenite::Error> {
     let url = format!(
-        "ws://{}/rtc?access_token={token}&protocol=17&sdk=rust",
+        "ws://{}/rtc?access_token={token}&protocol=17&sdk=rust{extra_query}",
         sfu.local_addr()
     );
     tokio_tungstenite::connect_async(url)

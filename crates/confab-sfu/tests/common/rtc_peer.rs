@@ -22,7 +22,7 @@ use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{DEADLINE, Socket, connect, send};
+use super::{DEADLINE, Socket, connect, connect_with, send};
 
 pub struct RtcPeer {
     pub ws: Socket,
@@ -85,6 +85,19 @@ impl RtcPeer {
         peer.run_until("the subscriber connection", |p| p.subscriber_connected)
             .await;
         peer
+    }
+
+    /// Drops the signalling connection without a leave, as a network change does, and resumes
+    /// with `reconnect=1`: returns the first message the server sent on the new connection.
+    pub async fn lose_and_resume_signalling(
+        &mut self,
+        sfu: &confab_sfu::RunningSfu,
+        token: &str,
+    ) -> Response {
+        let _ = self.ws.close(None).await;
+        let query = format!("&reconnect=1&sid={}", self.sid());
+        self.ws = connect_with(sfu, token, &query).await.expect("upgrade");
+        super::next_any(&mut self.ws).await
     }
 
     pub fn sid(&self) -> &str {
