@@ -270,8 +270,26 @@ impl Hub {
     pub fn handle(&self, sid: &str, request: proto::signal_request::Message) {
         use proto::signal_request::Message as Request;
         match request {
-            Request::Offer(_)
-            | Request::Answer(_)
+            Request::Offer(offer) => {
+                let mut state = self.lock();
+                let State {
+                    rooms,
+                    connections,
+                    media,
+                    ..
+                } = &mut *state;
+                let Some(room) = connections.get(sid).and_then(|c| rooms.get(&c.room)) else {
+                    return;
+                };
+                let preferred = room.codec_preferences(sid);
+                if let Err(error) =
+                    media.accept_publisher_offer(Instant::now(), sid, &offer, &preferred)
+                {
+                    tracing::warn!(participant = %sid, %error, "publisher offer refused");
+                }
+                self.settle(&mut state, Vec::new());
+            }
+            Request::Answer(_)
             | Request::Trickle(_)
             | Request::TrackSetting(_)
             | Request::Subscription(_) => {

@@ -564,6 +564,28 @@ impl Room {
         ))
     }
 
+    /// The codec participant `sid` asked for per client track id (`add_track` cids), for
+    /// ordering the answers to its offers.
+    pub fn codec_preferences(&self, sid: &str) -> HashMap<String, String> {
+        let pending = self
+            .pending_tracks
+            .get(sid)
+            .into_iter()
+            .flatten()
+            .map(|track| &track.info);
+        let published = self
+            .participants
+            .get(sid)
+            .into_iter()
+            .flat_map(|info| &info.tracks);
+        pending
+            .chain(published)
+            .flat_map(|track| &track.codecs)
+            .filter(|codec| !codec.cid.is_empty() && !codec.mime_type.is_empty())
+            .map(|codec| (codec.cid.clone(), codec.mime_type.clone()))
+            .collect()
+    }
+
     /// The tracks participant `sid` publishes.
     pub fn published_tracks(&self) -> Vec<Publication> {
         self.participants

@@ -3,6 +3,7 @@
 //
 //   node peer.mjs <ws url> <token>...
 //
+// CONFAB_VIDEO_CODEC picks the camera's codec (vp8 by default, or h264).
 // Opens one tab per token, each joining with that token and publishing camera and microphone.
 // Prints one JSON object per line: {"tab": i, "event": ...} as things happen in the tabs, and
 // answers commands read from stdin, one JSON object per line:
@@ -26,6 +27,7 @@ const require = createRequire(process.env.CONFAB_NODE_MODULES + "/");
 const { chromium } = require("playwright-core");
 
 const [url, ...tokens] = process.argv.slice(2);
+const videoCodec = process.env.CONFAB_VIDEO_CODEC || "vp8";
 if (!url || tokens.length === 0) {
   console.error("usage: node peer.mjs <ws url> <token>...");
   process.exit(64);
@@ -76,7 +78,7 @@ for (const [tab, token] of tokens.entries()) {
   await page.goto(origin);
   pages.push(page);
   page
-    .evaluate(([u, t]) => window.peer.join(u, t), [url, token])
+    .evaluate(([u, t, c]) => window.peer.join(u, t, c), [url, token, videoCodec])
     .catch((error) => say({ tab, event: "join-failed", message: String(error) }));
 }
 

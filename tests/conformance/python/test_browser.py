@@ -29,7 +29,7 @@ class BrowserPeers:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, server, tokens):
+    async def open(cls, server, tokens, video_codec="vp8"):
         assert has_testnet(), "run through `cargo xtask test` (it builds the test network)"
         process = await asyncio.create_subprocess_exec(
             "node",
@@ -38,7 +38,11 @@ class BrowserPeers:
             *tokens,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "CONFAB_NODE_MODULES": NODE_MODULES},
+            env={
+                **os.environ,
+                "CONFAB_NODE_MODULES": NODE_MODULES,
+                "CONFAB_VIDEO_CODEC": video_codec,
+            },
         )
         peers = cls(process)
         try:
@@ -124,6 +128,20 @@ async def video_width(browser: BrowserPeers, tab: int, sender: str, accept) -> i
             return widths[0]
         # Statistics are polled: there is no event for "the decoder's size changed".
         await asyncio.sleep(0.2)
+
+
+def test_two_tabs_exchange_h264_video(confab_server):
+    async def scenario():
+        tokens = [token("h264", "tab-a"), token("h264", "tab-b")]
+        async with BrowserPeers.open(confab_server, tokens, video_codec="h264") as browser:
+            await browser.joined(0)
+            await browser.joined(1)
+            for tab, sender in [(0, "tab-b"), (1, "tab-a")]:
+                tracks = await asyncio.wait_for(browser.wait_for_media(tab, sender), 3 * DEADLINE_S)
+                video = [t for t in tracks if t["kind"] == "video"]
+                assert video and video[0]["mimeType"].lower() == "video/h264", tracks
+
+    asyncio.run(scenario())
 
 
 def test_a_tab_switches_simulcast_layers_of_another(confab_server):

@@ -18,6 +18,7 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Ri
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input};
 
+use super::codec_preference;
 use super::layers::{LayerSelector, Verdict};
 use super::speakers::SpeakerDetector;
 use super::transport::{Datagram, Side, Transport};
@@ -360,7 +361,9 @@ impl Forwarder {
     ) -> Result<(), NegotiationError> {
         use proto::signal_request::Message as Request;
         match request {
-            Request::Offer(offer) => self.accept_publisher_offer(now, sid, &offer)?,
+            Request::Offer(offer) => {
+                self.accept_publisher_offer(now, sid, &offer, &HashMap::new())?;
+            }
             Request::Answer(answer) => self.accept_subscriber_answer(now, sid, &answer)?,
             Request::Trickle(trickle) => self.add_remote_candidate(now, sid, &trickle),
             Request::TrackSetting(settings) => self.apply_track_settings(now, sid, &settings),
@@ -480,11 +483,14 @@ impl Forwarder {
         }
     }
 
-    fn accept_publisher_offer(
+    /// The client's publisher offer, answered with each track's requested codec first
+    /// (`preferred`: client track id → codec).
+    pub fn accept_publisher_offer(
         &mut self,
         now: Instant,
         sid: &str,
         offer: &proto::SessionDescription,
+        preferred: &HashMap<String, String>,
     ) -> Result<(), NegotiationError> {
         tracing::trace!(participant = %sid, sdp = %offer.sdp, "publisher offer");
         let parsed = SdpOffer::from_sdp_string(&offer.sdp)?;
@@ -500,7 +506,11 @@ impl Forwarder {
             to: sid.to_owned(),
             message: Box::new(Response::Answer(proto::SessionDescription {
                 r#type: "answer".to_owned(),
-                sdp: answer.to_sdp_string(),
+                sdp: codec_preference::prefer_codecs(
+                    &answer.to_sdp_string(),
+                    &offer.sdp,
+                    preferred,
+                ),
                 id: offer.id,
                 ..Default::default()
             })),

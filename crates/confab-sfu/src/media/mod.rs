@@ -5,6 +5,7 @@
 //! picks simulcast layers per subscriber; [`speakers`] finds who is talking; [`transport`]
 //! wraps one str0m connection.
 
+pub mod codec_preference;
 pub mod forwarder;
 pub mod layers;
 pub mod sockets;
