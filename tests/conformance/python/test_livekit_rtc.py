@@ -346,6 +346,29 @@ def test_the_room_service_unsubscribes_and_resubscribes_a_participant(confab_ser
     asyncio.run(scenario())
 
 
+def test_connection_quality_of_a_publisher_reaches_the_room(confab_server):
+    async def scenario():
+        async with joined(confab_server, "quality", "alice") as alice, joined(
+            confab_server, "quality", "bob"
+        ) as bob:
+            rated = Event()
+
+            def on_quality(participant, quality):
+                if participant.identity == "alice":
+                    rated.set(quality)
+
+            bob.on("connection_quality_changed", on_quality)
+            pump = await publish_tone(alice, 350.0)
+            try:
+                # A clean private network: nothing lost, round trips of a millisecond.
+                quality = await rated.wait("bob to learn alice's connection quality")
+                assert quality == rtc.ConnectionQuality.QUALITY_EXCELLENT, quality
+            finally:
+                pump.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_data_reaches_only_its_destinations_with_the_real_sender(confab_server):
     async def scenario():
         async with joined(confab_server, "data", "alice") as alice, joined(

@@ -20,6 +20,7 @@ use str0m::{Candidate, Event, Input};
 
 use super::codec_preference;
 use super::layers::{LayerSelector, Verdict};
+use super::quality::QualityMonitor;
 use super::speakers::SpeakerDetector;
 use super::transport::{Datagram, Side, Transport};
 use crate::data::{self, Lane, Routed};
@@ -76,6 +77,7 @@ pub struct Forwarder {
     datagrams: Vec<Datagram>,
     events: Vec<MediaEvent>,
     speakers: SpeakerDetector,
+    quality: QualityMonitor,
 }
 
 #[derive(Debug)]
@@ -151,6 +153,7 @@ impl Forwarder {
             datagrams: Vec::new(),
             events: Vec::new(),
             speakers: SpeakerDetector::new(),
+            quality: QualityMonitor::default(),
         }
     }
 
@@ -173,6 +176,7 @@ impl Forwarder {
             .filter(|t| !t.failed)
             .map(|t| t.next_timeout)
             .chain(self.speakers.next_report())
+            .chain(self.quality.next_report())
             .min()
     }
 
@@ -280,6 +284,7 @@ impl Forwarder {
             return;
         };
         self.speakers.forget(sid);
+        self.quality.forget(sid);
         if let Some(publisher) = &mut peer.publisher {
             publisher.rtc.disconnect();
         }
@@ -434,6 +439,18 @@ impl Forwarder {
         if let Some(changes) = self.speakers.report(now) {
             self.announce_speakers(changes);
         }
+        if let Some(changes) = self.quality.report(now) {
+            self.announce_quality(changes);
+        }
+    }
+
+    /// `connection_quality` to everyone in the rooms of the participants whose quality changed.
+    fn announce_quality(&mut self, changes: Vec<proto::ConnectionQualityInfo>) {
+        self.announce_per_room(
+            changes,
+            |info| &info.participant_sid,
+            |updates| Response::ConnectionQuality(proto::ConnectionQualityUpdate { updates }),
+        );
     }
 
     /// `speakers_changed` to everyone in the rooms of the speakers that changed.
@@ -441,23 +458,36 @@ impl Forwarder {
         if !changes.is_empty() {
             tracing::debug!(?changes, "speakers changed");
         }
-        let mut by_room: HashMap<String, Vec<proto::SpeakerInfo>> = HashMap::new();
-        for change in changes {
-            if let Some(peer) = self.peers.get(&change.sid) {
+        self.announce_per_room(
+            changes,
+            |info| &info.sid,
+            |speakers| Response::SpeakersChanged(proto::SpeakersChanged { speakers }),
+        );
+    }
+
+    /// Groups `items` by the room of the participant each is about, and sends each room's
+    /// group to everyone in that room.
+    fn announce_per_room<T: Clone>(
+        &mut self,
+        items: Vec<T>,
+        participant: impl Fn(&T) -> &String,
+        message: impl Fn(Vec<T>) -> Response,
+    ) {
+        let mut by_room: HashMap<String, Vec<T>> = HashMap::new();
+        for item in items {
+            if let Some(peer) = self.peers.get(participant(&item)) {
                 by_room
                     .entry(peer.profile.room.clone())
                     .or_default()
-                    .push(change);
+                    .push(item);
             }
         }
-        for (room, speakers) in by_room {
+        for (room, group) in by_room {
             let listeners: Vec<String> = self.peers_in(&room).map(|(sid, _)| sid.clone()).collect();
             for sid in listeners {
                 self.events.push(MediaEvent::Signal {
                     to: sid,
-                    message: Box::new(Response::SpeakersChanged(proto::SpeakersChanged {
-                        speakers: speakers.clone(),
-                    })),
+                    message: Box::new(message(group.clone())),
                 });
             }
         }
@@ -843,6 +873,12 @@ impl Forwarder {
                 self.flush_data(now, sid);
             }
             Event::ChannelBufferedAmountLow(_) => self.flush_data(now, sid),
+            Event::MediaIngressStats(stats) => {
+                self.quality.observe(now, sid, stats.loss, stats.rtt);
+            }
+            Event::MediaEgressStats(stats) => {
+                self.quality.observe(now, sid, stats.loss, stats.rtt);
+            }
             Event::ChannelData(message) => {
                 let lane = channels.get(&message.id).and_then(|l| Lane::from_label(l));
                 match lane {

@@ -2,12 +2,13 @@
 //! of media and data between them.
 //!
 //! [`forwarder`] is the sans-IO core; [`sockets`] binds the UDP port and feeds it; [`layers`]
-//! picks simulcast layers per subscriber; [`speakers`] finds who is talking; [`transport`]
+//! picks simulcast layers per subscriber; [`speakers`] finds who is talking; [`quality`] rates connections; [`transport`]
 //! wraps one str0m connection.
 
 pub mod codec_preference;
 pub mod forwarder;
 pub mod layers;
+pub mod quality;
 pub mod sockets;
 pub mod speakers;
 pub mod transport;

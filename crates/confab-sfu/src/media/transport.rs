@@ -21,6 +21,9 @@ pub struct Datagram {
 /// holding up the sender.
 const SCTP_BUFFER_BYTES: usize = 4 << 20;
 
+/// How often str0m reports loss and round-trip time (for connection quality).
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The peer connections of a participant, as LiveKit's SDKs name them (from the client's side).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -63,6 +66,7 @@ impl Transport {
             .enable_vp8(true)
             .enable_h264(true)
             .set_sctp_max_buffered_amount(SCTP_BUFFER_BYTES)
+            .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
         for address in candidates {
             match Candidate::host(*address, Protocol::Udp) {
