@@ -13,7 +13,13 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn locate() -> Result<Self, XtaskError> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // `cargo run` passes the manifest dir of the checkout it runs in. Prefer it to the one
+        // compiled in: checkouts that share a CARGO_TARGET_DIR share one xtask binary, and
+        // cargo does not relink it when another checkout's identical sources built it last.
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let root = manifest_dir
             .parent()
             .ok_or_else(|| XtaskError::Unexpected("xtask has no parent directory".into()))?
             .to_path_buf();

@@ -61,6 +61,15 @@ struct Connection {
     detached_at: Option<Instant>,
 }
 
+/// When [`Hub::settle`] checks for participants that are gone (whose media peers it drops).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PeerCheck {
+    /// The operation may have changed who is in which room.
+    Always,
+    /// Only if the media plane produced signalling (which can disconnect a slow client).
+    IfSignalled,
+}
+
 /// A participant's side of the hub: its sid and the messages addressed to it.
 #[derive(Debug)]
 pub struct Membership {
@@ -100,14 +109,14 @@ impl Hub {
         {
             tracing::trace!(%source, "datagram for no peer connection dropped");
         }
-        self.settle(&mut state, Vec::new());
+        self.settle_media(&mut state);
     }
 
     /// The media plane's timers are due.
     pub fn media_timeout(&self) {
         let mut state = self.lock();
         state.media.handle_timeout(Instant::now());
-        self.settle(&mut state, Vec::new());
+        self.settle_media(&mut state);
     }
 
     /// When the media plane next needs [`Hub::media_timeout`].
@@ -524,8 +533,20 @@ impl Hub {
     /// go to the socket, signals to their connections, and media that arrived is bound to its
     /// announced track before subscribers get offers for it.
     fn settle(&self, state: &mut State, out: Vec<Outbound>) {
+        self.settle_with(state, out, PeerCheck::Always);
+    }
+
+    /// [`Hub::settle`] for the media hot path (datagrams, timers), which changes no membership
+    /// unless it produced signalling; skipping the check saves a pass over every peer.
+    fn settle_media(&self, state: &mut State) {
+        self.settle_with(state, Vec::new(), PeerCheck::IfSignalled);
+    }
+
+    fn settle_with(&self, state: &mut State, out: Vec<Outbound>, check: PeerCheck) {
         let mut out = out;
+        let mut check_membership = check == PeerCheck::Always;
         loop {
+            check_membership |= !out.is_empty();
             deliver(state, std::mem::take(&mut out));
             let now = Instant::now();
             let State {
@@ -534,12 +555,14 @@ impl Hub {
                 media,
                 ..
             } = &mut *state;
-            media.retain_peers(now, |sid| {
-                connections
-                    .get(sid)
-                    .and_then(|c| rooms.get(&c.room))
-                    .is_some_and(|room| room.contains(sid))
-            });
+            if std::mem::take(&mut check_membership) {
+                media.retain_peers(now, |sid| {
+                    connections
+                        .get(sid)
+                        .and_then(|c| rooms.get(&c.room))
+                        .is_some_and(|room| room.contains(sid))
+                });
+            }
             for datagram in media.take_datagrams() {
                 self.sockets.send(&datagram);
             }
