@@ -41,6 +41,15 @@ async def joined(server, room_name: str, identity: str, **grants):
         await room.disconnect()
 
 
+@contextlib.asynccontextmanager
+async def alice_and_bob(server, room_name: str):
+    """LiveKit's RoomService client and two participants, alice then bob, in one room."""
+    async with api.LiveKitAPI(server.http_url, API_KEY, API_SECRET) as lk, joined(
+        server, room_name, "alice"
+    ) as alice, joined(server, room_name, "bob") as bob:
+        yield lk, alice, bob
+
+
 class Event:
     """An asyncio event carrying the value it was set with."""
 
@@ -212,9 +221,7 @@ def assert_colour_close(actual: tuple, expected: tuple):
 
 def test_two_participants_hear_and_see_each_other(confab_server):
     async def scenario():
-        async with joined(confab_server, "av", "alice") as alice, joined(
-            confab_server, "av", "bob"
-        ) as bob:
+        async with alice_and_bob(confab_server, "av") as (_, alice, bob):
             alice_hears = on_subscribed(alice, rtc.TrackKind.KIND_AUDIO)
             alice_sees = on_subscribed(alice, rtc.TrackKind.KIND_VIDEO)
             bob_hears = on_subscribed(bob, rtc.TrackKind.KIND_AUDIO)
@@ -255,9 +262,7 @@ def test_two_participants_hear_and_see_each_other(confab_server):
 
 def test_the_speaking_participant_is_announced_and_unannounced(confab_server):
     async def scenario():
-        async with joined(confab_server, "talk", "alice") as alice, joined(
-            confab_server, "talk", "bob"
-        ) as bob:
+        async with alice_and_bob(confab_server, "talk") as (_, alice, bob):
             speaking, silent = Event(), Event()
 
             def on_speakers(speakers):
@@ -280,9 +285,7 @@ def test_the_speaking_participant_is_announced_and_unannounced(confab_server):
 
 def test_mute_by_the_publisher_and_by_the_room_service(confab_server):
     async def scenario():
-        async with api.LiveKitAPI(confab_server.http_url, API_KEY, API_SECRET) as lk, joined(
-            confab_server, "mute", "alice"
-        ) as alice, joined(confab_server, "mute", "bob") as bob:
+        async with alice_and_bob(confab_server, "mute") as (lk, alice, bob):
             bob_hears = on_subscribed(bob, rtc.TrackKind.KIND_AUDIO)
             states = asyncio.Queue()
             bob.on("track_muted", lambda participant, publication: states.put_nowait("muted"))
@@ -317,9 +320,7 @@ def test_mute_by_the_publisher_and_by_the_room_service(confab_server):
 
 def test_the_room_service_unsubscribes_and_resubscribes_a_participant(confab_server):
     async def scenario():
-        async with api.LiveKitAPI(confab_server.http_url, API_KEY, API_SECRET) as lk, joined(
-            confab_server, "subs", "alice"
-        ) as alice, joined(confab_server, "subs", "bob") as bob:
+        async with alice_and_bob(confab_server, "subs") as (lk, alice, bob):
             bob_hears = on_subscribed(bob, rtc.TrackKind.KIND_AUDIO)
             pump, publication = await publish_tone_track(alice, 450.0)
             try:
@@ -348,9 +349,7 @@ def test_the_room_service_unsubscribes_and_resubscribes_a_participant(confab_ser
 
 def test_connection_quality_of_a_publisher_reaches_the_room(confab_server):
     async def scenario():
-        async with joined(confab_server, "quality", "alice") as alice, joined(
-            confab_server, "quality", "bob"
-        ) as bob:
+        async with alice_and_bob(confab_server, "quality") as (_, alice, bob):
             rated = Event()
 
             def on_quality(participant, quality):
@@ -448,9 +447,7 @@ async def wait_for_participants(room: rtc.Room, identities: set):
 
 def test_chat_text_and_rpc_round_trip(confab_server):
     async def scenario():
-        async with joined(confab_server, "chat", "alice") as alice, joined(
-            confab_server, "chat", "bob"
-        ) as bob:
+        async with alice_and_bob(confab_server, "chat") as (_, alice, bob):
             chat = collect_chat(bob)
 
             @bob.local_participant.register_rpc_method("greet")
@@ -479,9 +476,7 @@ def test_a_20_mb_file_arrives_intact(confab_server):
             path = os.path.join(directory, "report.bin")
             with open(path, "wb") as file:
                 file.write(payload)
-            async with joined(confab_server, "files", "alice") as alice, joined(
-                confab_server, "files", "bob"
-            ) as bob:
+            async with alice_and_bob(confab_server, "files") as (_, alice, bob):
                 arrived = Event()
 
                 def on_file(reader: rtc.ByteStreamReader, sender_identity: str):
@@ -509,9 +504,7 @@ def test_a_20_mb_file_arrives_intact(confab_server):
 
 def test_revoking_and_granting_publish_through_the_room_service(confab_server):
     async def scenario():
-        async with api.LiveKitAPI(confab_server.http_url, API_KEY, API_SECRET) as lk, joined(
-            confab_server, "moderated", "alice"
-        ) as alice, joined(confab_server, "moderated", "bob") as bob:
+        async with alice_and_bob(confab_server, "moderated") as (lk, alice, bob):
             bob_hears = on_subscribed(bob, rtc.TrackKind.KIND_AUDIO)
             unpublished = Event()
             bob.on("track_unpublished", lambda publication, participant: unpublished.set())
@@ -560,9 +553,7 @@ def test_revoking_and_granting_publish_through_the_room_service(confab_server):
 
 def test_removal_and_room_deletion_disconnect_with_their_reasons(confab_server):
     async def scenario():
-        async with api.LiveKitAPI(confab_server.http_url, API_KEY, API_SECRET) as lk, joined(
-            confab_server, "ending", "alice"
-        ) as alice, joined(confab_server, "ending", "bob") as bob:
+        async with alice_and_bob(confab_server, "ending") as (lk, alice, bob):
             bob_gone, alice_gone = Event(), Event()
             bob.on("disconnected", lambda reason: bob_gone.set(reason))
             alice.on("disconnected", lambda reason: alice_gone.set(reason))
