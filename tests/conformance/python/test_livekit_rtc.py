@@ -432,6 +432,44 @@ async def set_can_publish(lk: api.LiveKitAPI, room: str, identity: str, allowed:
     )
 
 
+def test_the_room_service_sends_data_to_chosen_participants(confab_server):
+    async def scenario():
+        async with alice_and_bob(confab_server, "notices") as (lk, alice, bob):
+            received = {"alice": asyncio.Queue(), "bob": asyncio.Queue()}
+            for name, room in (("alice", alice), ("bob", bob)):
+                room.on(
+                    "data_received",
+                    lambda packet, name=name: received[name].put_nowait(
+                        (packet.topic, bytes(packet.data))
+                    ),
+                )
+            await lk.room.send_data(
+                api.SendDataRequest(
+                    room="notices",
+                    data=b"for bob only",
+                    kind=api.DataPacket.Kind.RELIABLE,
+                    destination_identities=["bob"],
+                    topic="notice",
+                )
+            )
+            await lk.room.send_data(
+                api.SendDataRequest(
+                    room="notices", data=b"for everyone", kind=api.DataPacket.Kind.RELIABLE
+                )
+            )
+
+            async def next_packet(name):
+                return await asyncio.wait_for(received[name].get(), DEADLINE_S)
+
+            assert await next_packet("bob") == ("notice", b"for bob only")
+            assert await next_packet("bob") == ("", b"for everyone")
+            # The server's reliable packets reach alice in order: the first she gets is the
+            # broadcast, so the addressed one never came.
+            assert await next_packet("alice") == ("", b"for everyone")
+
+    asyncio.run(scenario())
+
+
 async def wait_for_participants(room: rtc.Room, identities: set):
     arrived = Event()
 
