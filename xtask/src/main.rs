@@ -37,6 +37,7 @@ commands:
   test [--tier NAME]...    run the test tiers: lint, unit, scenario, conformance, component, e2e, bundle (default: all)
   bundle                   build the .deb and .rpm packages into <target>/release/bundle/
   bench fuzz [--seconds N] run every fuzz target for N seconds each (default 60; nightly + cargo-fuzz)
+  bench sfu [--seconds N]  confab server vs livekit-server under the same load (default 20 s; needs root, Go)
 
 options:
   --skip-setup             do not check or install prerequisites (test, run, bundle)
@@ -108,12 +109,26 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
             Ok(ExitCode::SUCCESS)
         }
         "bench" => {
-            let seconds = match rest.as_slice() {
-                ["fuzz"] => bench::fuzz::DEFAULT_SECONDS,
-                ["fuzz", "--seconds", n] => n.parse().map_err(|_| XtaskError::Usage(USAGE))?,
+            let (which, seconds) = match rest.as_slice() {
+                [which] => (*which, None),
+                [which, "--seconds", n] => (
+                    *which,
+                    Some(n.parse().map_err(|_| XtaskError::Usage(USAGE))?),
+                ),
                 _ => return Err(XtaskError::Usage(USAGE)),
             };
-            bench::fuzz::run(&workspace, seconds)?;
+            match which {
+                "fuzz" => {
+                    bench::fuzz::run(&workspace, seconds.unwrap_or(bench::fuzz::DEFAULT_SECONDS))?
+                }
+                "sfu" => {
+                    if !skip_setup {
+                        setup::ensure(&workspace, setup::Purpose::Test)?;
+                    }
+                    bench::sfu::run(&workspace, seconds.unwrap_or(bench::sfu::DEFAULT_SECONDS))?;
+                }
+                _ => return Err(XtaskError::Usage(USAGE)),
+            }
             Ok(ExitCode::SUCCESS)
         }
         "help" | "--help" | "-h" => {

@@ -1,0 +1,83 @@
+//! `livekit-server`, the benchmark's reference, built from its Go module at a pinned version
+//! into the git-ignored `tools/bin`.
+//!
+//! `go install …/cmd/server@version` does not work with the module proxy these machines reach
+//! (its checksum-database lookup answers 404), so the module is downloaded with the checksum
+//! database skipped for this one module and built in place; its own `go.sum` still verifies
+//! every dependency.
+
+use std::path::PathBuf;
+
+use crate::error::XtaskError;
+use crate::paths::Workspace;
+use crate::process;
+
+const MODULE: &str = "github.com/livekit/livekit-server";
+/// The last 1.9 release, the protocol generation Confab follows.
+const VERSION: &str = "v1.9.11";
+
+/// The path of a `livekit-server` built at [`VERSION`], building it when missing.
+pub fn ensure(workspace: &Workspace) -> Result<PathBuf, XtaskError> {
+    let binary = workspace.tools_dir().join("bin").join("livekit-server");
+    // A build inside the module reports its version as "(devel)", so a stamp records it.
+    let stamp = binary.with_extension("version");
+    let built = std::fs::read_to_string(&stamp).unwrap_or_default();
+    if binary.exists() && built.trim() == VERSION {
+        return Ok(binary);
+    }
+    if !process::exists(workspace, "go") {
+        return Err(XtaskError::MissingPrerequisites(
+            "Go 1.23 or newer is needed to build livekit-server for `cargo xtask bench sfu`".into(),
+        ));
+    }
+    let download = process::output(
+        process::command(workspace, "go")
+            .args(["mod", "download", "-json", &format!("{MODULE}@{VERSION}")])
+            .env("GONOSUMDB", MODULE)
+            .env("GOFLAGS", "-mod=mod"),
+    )
+    .ok_or_else(|| XtaskError::Unexpected(format!("go mod download {MODULE}@{VERSION} failed")))?;
+    let module_dir = json_field(&download, "Dir")
+        .ok_or_else(|| XtaskError::Unexpected("go mod download printed no Dir".into()))?;
+    let staging = binary.with_extension("partial");
+    if let Some(dir) = binary.parent() {
+        std::fs::create_dir_all(dir).map_err(XtaskError::io(dir))?;
+    }
+    process::run(
+        process::command(workspace, "go")
+            .current_dir(&module_dir)
+            .args(["build", "-o"])
+            .arg(&staging)
+            .arg("./cmd/server"),
+    )?;
+    // Renamed only once complete, so an interrupted build leaves nothing under the real name.
+    std::fs::rename(&staging, &binary).map_err(XtaskError::io(&binary))?;
+    std::fs::write(&stamp, VERSION).map_err(XtaskError::io(&stamp))?;
+    Ok(binary)
+}
+
+/// The string value of `"key": "value"` in `go mod download -json` output.
+fn json_field(json: &str, key: &str) -> Option<String> {
+    let quoted = format!("\"{key}\"");
+    let after = &json[json.find(&quoted)? + quoted.len()..];
+    let value = after
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    Some(value[..value.find('"')?].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_module_dir_from_go_mod_download() {
+        let json = "{\n\t\"Path\": \"github.com/livekit/livekit-server\",\n\t\"Dir\": \"/root/go/pkg/mod/github.com/livekit/livekit-server@v1.9.11\",\n}";
+        assert_eq!(
+            json_field(json, "Dir").as_deref(),
+            Some("/root/go/pkg/mod/github.com/livekit/livekit-server@v1.9.11")
+        );
+    }
+}

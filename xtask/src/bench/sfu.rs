@@ -1,0 +1,331 @@
+//! `cargo xtask bench sfu [--seconds N]`: `confab server` and `livekit-server` under the same
+//! load in the same run, in the private test network: forwarded packets per CPU-second of the
+//! server process, memory per receiving participant, and packet loss.
+//!
+//! The load is LiveKit's Python SDK (`tests/bench/sfu_load.py`); the issue asks for
+//! `lk load-test`, which cannot be installed on these machines (see docs/BENCHMARKS.md).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use super::{livekit_server, report};
+use crate::app::{self, CLI_BINARY};
+use crate::error::XtaskError;
+use crate::paths::Workspace;
+use crate::process;
+use crate::testnet::{Host, Testnet};
+
+pub const DEFAULT_SECONDS: u32 = 20;
+const API_KEY: &str = "devkey";
+const API_SECRET: &str = "secret";
+
+#[derive(Debug, Clone, Copy)]
+struct Scenario {
+    name: &'static str,
+    publishers: u32,
+    subscribers: u32,
+    video: bool,
+}
+
+/// Sized so that the load generator (libwebrtc encoding and decoding in Python) and the
+/// server fit on a 2-core machine together.
+const SCENARIOS: [Scenario; 2] = [
+    Scenario {
+        name: "audio",
+        publishers: 4,
+        subscribers: 12,
+        video: false,
+    },
+    Scenario {
+        name: "video",
+        publishers: 2,
+        subscribers: 6,
+        video: true,
+    },
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Server {
+    Confab,
+    LiveKit,
+}
+
+impl Server {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Confab => "confab server",
+            Self::LiveKit => "livekit-server v1.9.11",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Measurement {
+    packets: u64,
+    lost: u64,
+    cpu_seconds: f64,
+    idle_rss_kib: u64,
+    loaded_rss_kib: u64,
+}
+
+impl Measurement {
+    fn packets_per_cpu_second(&self) -> f64 {
+        self.packets as f64 / self.cpu_seconds.max(1e-9)
+    }
+
+    fn loss_percent(&self) -> f64 {
+        100.0 * self.lost as f64 / (self.packets + self.lost).max(1) as f64
+    }
+
+    fn rss_per_receiver_kib(&self, scenario: Scenario) -> f64 {
+        let receivers = f64::from(scenario.publishers + scenario.subscribers);
+        self.loaded_rss_kib.saturating_sub(self.idle_rss_kib) as f64 / receivers
+    }
+}
+
+pub fn run(workspace: &Workspace, seconds: u32) -> Result<(), XtaskError> {
+    let release = app::build_binaries(workspace)?;
+    let livekit = livekit_server::ensure(workspace)?;
+    let testnet = Testnet::create(&["sfu", "load"])?;
+    let (Some(sfu), Some(load)) = (testnet.host("sfu"), testnet.host("load")) else {
+        return Err(XtaskError::Unexpected("test network hosts missing".into()));
+    };
+    let mut rows = Vec::new();
+    for scenario in SCENARIOS {
+        let ours = measure(
+            workspace,
+            sfu,
+            load,
+            Server::Confab,
+            &release.join(CLI_BINARY),
+            scenario,
+            seconds,
+        )?;
+        let theirs = measure(
+            workspace,
+            sfu,
+            load,
+            Server::LiveKit,
+            &livekit,
+            scenario,
+            seconds,
+        )?;
+        rows.push((scenario, ours, theirs));
+    }
+    drop(testnet);
+    let body = render(&rows, seconds);
+    println!("{body}");
+    report::write_section(&workspace.root.join("docs/BENCHMARKS.md"), "sfu", &body)
+}
+
+fn measure(
+    workspace: &Workspace,
+    sfu: &Host,
+    load: &Host,
+    server: Server,
+    binary: &Path,
+    scenario: Scenario,
+    seconds: u32,
+) -> Result<Measurement, XtaskError> {
+    eprintln!(
+        "== bench sfu: {} under the {} load",
+        server.label(),
+        scenario.name
+    );
+    let mut child = start_server(sfu, server, binary)?;
+    let result = drive_load(workspace, sfu, load, &child, scenario, seconds);
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    result
+}
+
+fn start_server(sfu: &Host, server: Server, binary: &Path) -> Result<Child, XtaskError> {
+    let mut command = Command::new("ip");
+    command.args(sfu.exec_args()).arg(binary);
+    match server {
+        Server::Confab => command.args(["server", "--dev"]),
+        Server::LiveKit => command.arg("--dev"),
+    };
+    command
+        .args(["--bind", &sfu.ip, "--node-ip", &sfu.ip])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|source| XtaskError::Spawn {
+            program: server.label().into(),
+            source,
+        })
+}
+
+/// Runs the load; samples the server's memory when it is ready (idle) and at the end, and its
+/// CPU time at the start and end of the measured window, as the load announces them.
+fn drive_load(
+    workspace: &Workspace,
+    sfu: &Host,
+    load: &Host,
+    server: &Child,
+    scenario: Scenario,
+    seconds: u32,
+) -> Result<Measurement, XtaskError> {
+    // `ip netns exec` replaces itself with the server, so the child's pid is the server's.
+    let pid = server.id();
+    let python = workspace.python_venv().join("bin").join("python");
+    let mut command = process::command(workspace, "ip");
+    command
+        .args(load.exec_args())
+        .arg(python)
+        .arg(workspace.root.join("tests/bench/sfu_load.py"))
+        .args(["--url", &format!("ws://{}:7880", sfu.ip)])
+        .args(["--api-key", API_KEY, "--api-secret", API_SECRET])
+        .args(["--publishers", &scenario.publishers.to_string()])
+        .args(["--subscribers", &scenario.subscribers.to_string()])
+        .args(["--seconds", &seconds.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if scenario.video {
+        command.arg("--video");
+    }
+    let mut child = command.spawn().map_err(|source| XtaskError::Spawn {
+        program: "sfu_load.py".into(),
+        source,
+    })?;
+    let mut measurement = Measurement::default();
+    let mut cpu_at_start = None;
+    let mut summary = None;
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            match line.trim() {
+                "SERVER_READY" => measurement.idle_rss_kib = rss_kib(pid).unwrap_or(0),
+                "MEASURE_START" => cpu_at_start = cpu_seconds(pid),
+                "MEASURE_END" => {
+                    let cpu = cpu_seconds(pid)
+                        .zip(cpu_at_start)
+                        .map(|(end, start)| end - start);
+                    measurement.cpu_seconds = cpu.unwrap_or(0.0);
+                    measurement.loaded_rss_kib = rss_kib(pid).unwrap_or(0);
+                }
+                other if other.starts_with('{') => summary = Some(other.to_owned()),
+                _ => {}
+            }
+        }
+    }
+    let status = child.wait().map_err(|source| XtaskError::Spawn {
+        program: "sfu_load.py".into(),
+        source,
+    })?;
+    let summary = summary.filter(|_| status.success()).ok_or_else(|| {
+        XtaskError::Unexpected(format!(
+            "the {} load did not finish ({status})",
+            scenario.name
+        ))
+    })?;
+    measurement.packets = json_number(&summary, "packets_received").unwrap_or(0);
+    measurement.lost = json_number(&summary, "packets_lost").unwrap_or(0);
+    Ok(measurement)
+}
+
+/// user + system CPU time of a process, from /proc/<pid>/stat.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let per_second = process::output(Command::new("getconf").arg("CLK_TCK"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(100);
+    Some(ticks as f64 / per_second as f64)
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+}
+
+/// The integer value of `"key": 123` in the load's one-line JSON summary.
+fn json_number(json: &str, key: &str) -> Option<u64> {
+    let quoted = format!("\"{key}\"");
+    let after = &json[json.find(&quoted)? + quoted.len()..];
+    let digits: String = after
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+fn render(rows: &[(Scenario, Measurement, Measurement)], seconds: u32) -> String {
+    let mut body = format!(
+        "## SFU: confab server vs livekit-server\n\n{} · {} · `cargo xtask bench sfu --seconds {seconds}`\n\n\
+         Load: LiveKit's Python SDK (`tests/bench/sfu_load.py`, libwebrtc) in its own network \
+         namespace, publishers sending a tone (and 320×240 VP8 at 15 fps, no simulcast, in the video \
+         room) to every other participant; the server in another namespace. Both servers get the \
+         same load in the same run, one after the other; the load generator shares the two cores. \
+         Packets are RTP packets received by all participants during the {seconds} s window \
+         (WebRTC inbound stats); CPU is the server process's user+system time in that window; \
+         memory is the growth of its RSS over idle, per receiving participant. Latency is not \
+         measured (`lk load-test`, which reports it, cannot be installed here).\n\n\
+         | room | server | packets | server CPU s | packets / CPU-s | loss | RSS per receiver |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+        report::today(),
+        report::machine()
+    );
+    for (scenario, ours, theirs) in rows {
+        let room = format!(
+            "{} ({} pub × {} sub)",
+            scenario.name, scenario.publishers, scenario.subscribers
+        );
+        for (server, m) in [(Server::Confab, ours), (Server::LiveKit, theirs)] {
+            body.push_str(&format!(
+                "| {room} | {} | {} | {:.2} | {:.0} | {:.2} % | {:.0} KiB |\n",
+                server.label(),
+                m.packets,
+                m.cpu_seconds,
+                m.packets_per_cpu_second(),
+                m.loss_percent(),
+                m.rss_per_receiver_kib(*scenario),
+            ));
+        }
+    }
+    body.push_str("\nRatios (confab / livekit-server); the goal is ≥ 1.5× packets per CPU-second at no worse loss and ≤ 0.5× memory per subscriber:\n\n");
+    for (scenario, ours, theirs) in rows {
+        let memory =
+            ours.rss_per_receiver_kib(*scenario) / theirs.rss_per_receiver_kib(*scenario).max(1.0);
+        body.push_str(&format!(
+            "- {}: {:.2}× packets per CPU-second, {:.2}× memory per receiver, loss {:.2} % vs {:.2} %\n",
+            scenario.name,
+            ours.packets_per_cpu_second() / theirs.packets_per_cpu_second().max(1e-9),
+            memory,
+            ours.loss_percent(),
+            theirs.loss_percent(),
+        ));
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_numbers_from_the_load_summary() {
+        let json = r#"{"packets_received": 12018, "packets_lost": 3, "seconds": 10.0}"#;
+        assert_eq!(json_number(json, "packets_received"), Some(12018));
+        assert_eq!(json_number(json, "packets_lost"), Some(3));
+        assert_eq!(json_number(json, "missing"), None);
+    }
+
+    #[test]
+    fn reads_this_process_cpu_time_and_memory() {
+        let me = std::process::id();
+        assert!(cpu_seconds(me).is_some_and(|s| s >= 0.0));
+        assert!(rss_kib(me).is_some_and(|kib| kib > 0));
+    }
+}
