@@ -196,9 +196,9 @@ impl Hub {
         connection.epoch = epoch;
         connection.detached_at = None;
         tracing::info!(participant = %sid, "resumed");
-        self.settle(&mut state, out);
+        // The ICE-restart offer is queued behind `out`: settling delivers `out` first.
         state.media.restart_ice(Instant::now(), &sid);
-        self.settle(&mut state, Vec::new());
+        self.settle(&mut state, out);
         Some(Membership {
             sid,
             epoch,

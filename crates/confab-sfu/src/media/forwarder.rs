@@ -502,9 +502,17 @@ impl Forwarder {
 
     /// Data from the server (RoomService `SendData`) to the room's participants.
     pub fn send_server_data(&mut self, now: Instant, room: &str, routed: &Routed) {
+        self.deliver_data(now, room, None, routed);
+    }
+
+    /// Sends a packet to everyone in `room` it is addressed to, except its sender.
+    fn deliver_data(&mut self, now: Instant, room: &str, sender: Option<&str>, routed: &Routed) {
         let receivers: Vec<String> = self
             .peers_in(room)
-            .filter(|(_, peer)| data::is_addressed_to(&routed.destinations, &peer.profile.identity))
+            .filter(|(sid, peer)| {
+                Some(sid.as_str()) != sender
+                    && data::is_addressed_to(&routed.destinations, &peer.profile.identity)
+            })
             .map(|(sid, _)| sid.clone())
             .collect();
         let bytes: Arc<[u8]> = routed.bytes.as_slice().into();
@@ -902,16 +910,18 @@ impl Forwarder {
         else {
             return;
         };
-        let Some(subscribers) = self.tracks.get(&track_sid).map(|t| t.subscribers.clone()) else {
-            return;
-        };
         if let Some(level) = media.ext_vals.audio_level {
             self.speakers.observe(now, publisher, level);
         }
+        // The hot path: borrow the track and the peers field by field instead of copying the
+        // subscriber list for every frame.
+        let Some(track) = self.tracks.get(&track_sid) else {
+            return;
+        };
         let keyframe = media.is_keyframe();
         let mut wanted_keyframe = None;
-        for sid in subscribers {
-            let Some(subscriber) = self.peers.get_mut(&sid).and_then(|p| p.subscriber.as_mut())
+        for sid in &track.subscribers {
+            let Some(subscriber) = self.peers.get_mut(sid).and_then(|p| p.subscriber.as_mut())
             else {
                 continue;
             };
@@ -947,10 +957,8 @@ impl Forwarder {
             if let Err(error) = writer.write(pt, media.network_time, time, media.data.clone()) {
                 tracing::debug!(participant = %sid, %error, "media write refused");
             }
-            let mut datagrams = Vec::new();
             // A send-only connection raises no events worth acting on after a write.
-            let _ = subscriber.transport.drain(now, &mut datagrams);
-            self.datagrams.append(&mut datagrams);
+            let _ = subscriber.transport.drain(now, &mut self.datagrams);
         }
         if let Some(rid) = wanted_keyframe {
             self.request_keyframe(now, &track_sid, rid);
@@ -1022,18 +1030,7 @@ impl Forwarder {
             }
         };
         let room = peer.profile.room.clone();
-        let receivers: Vec<String> = self
-            .peers_in(&room)
-            .filter(|(other, peer)| {
-                other.as_str() != sid
-                    && data::is_addressed_to(&routed.destinations, &peer.profile.identity)
-            })
-            .map(|(other, _)| other.clone())
-            .collect();
-        let bytes: Arc<[u8]> = routed.bytes.as_slice().into();
-        for receiver in receivers {
-            self.send_data(now, &receiver, lane, bytes.clone());
-        }
+        self.deliver_data(now, &room, Some(sid), &routed);
     }
 
     /// Queues data for a participant: reliable data keeps its order behind a backlog; lossy
@@ -1099,19 +1096,16 @@ fn announced_layers(track: &proto::TrackInfo) -> Vec<proto::VideoLayer> {
 /// subscribe. `Ok(None)`: no open channel yet; `Err`: the channel is full.
 fn write_data(peer: &mut Peer, lane: Lane, bytes: &[u8]) -> Result<Option<Side>, ()> {
     let label = lane.label();
-    let subscriber = peer.subscriber.as_mut().map(|s| &mut s.transport);
-    let (side, transport) = match subscriber {
-        Some(transport) if transport.channel_labelled(label).is_some() => {
-            (Side::Subscriber, transport)
-        }
-        _ => match peer.publisher.as_mut() {
-            Some(transport) if transport.channel_labelled(label).is_some() => {
-                (Side::Publisher, transport)
-            }
-            _ => return Ok(None),
-        },
-    };
-    let Some(id) = transport.channel_labelled(label) else {
+    let subscriber = peer
+        .subscriber
+        .as_mut()
+        .map(|s| (Side::Subscriber, &mut s.transport));
+    let publisher = peer.publisher.as_mut().map(|t| (Side::Publisher, t));
+    let Some((side, transport, id)) = subscriber
+        .into_iter()
+        .chain(publisher)
+        .find_map(|(side, t)| t.channel_labelled(label).map(|id| (side, t, id)))
+    else {
         return Ok(None);
     };
     let Some(mut channel) = transport.rtc.channel(id) else {
