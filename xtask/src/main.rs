@@ -14,6 +14,7 @@
 mod app;
 mod bench;
 mod error;
+mod flat_json;
 mod paths;
 mod process;
 mod run;

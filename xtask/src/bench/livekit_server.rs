@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use crate::error::XtaskError;
+use crate::flat_json;
 use crate::paths::Workspace;
 use crate::process;
 
@@ -37,7 +38,7 @@ pub fn ensure(workspace: &Workspace) -> Result<PathBuf, XtaskError> {
             .env("GOFLAGS", "-mod=mod"),
     )
     .ok_or_else(|| XtaskError::Unexpected(format!("go mod download {MODULE}@{VERSION} failed")))?;
-    let module_dir = json_field(&download, "Dir")
+    let module_dir = flat_json::string_field(&download, "Dir")
         .ok_or_else(|| XtaskError::Unexpected("go mod download printed no Dir".into()))?;
     let staging = binary.with_extension("partial");
     if let Some(dir) = binary.parent() {
@@ -54,30 +55,4 @@ pub fn ensure(workspace: &Workspace) -> Result<PathBuf, XtaskError> {
     std::fs::rename(&staging, &binary).map_err(XtaskError::io(&binary))?;
     std::fs::write(&stamp, VERSION).map_err(XtaskError::io(&stamp))?;
     Ok(binary)
-}
-
-/// The string value of `"key": "value"` in `go mod download -json` output.
-fn json_field(json: &str, key: &str) -> Option<String> {
-    let quoted = format!("\"{key}\"");
-    let after = &json[json.find(&quoted)? + quoted.len()..];
-    let value = after
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start()
-        .strip_prefix('"')?;
-    Some(value[..value.find('"')?].to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_module_dir_from_go_mod_download() {
-        let json = "{\n\t\"Path\": \"github.com/livekit/livekit-server\",\n\t\"Dir\": \"/root/go/pkg/mod/github.com/livekit/livekit-server@v1.9.11\",\n}";
-        assert_eq!(
-            json_field(json, "Dir").as_deref(),
-            Some("/root/go/pkg/mod/github.com/livekit/livekit-server@v1.9.11")
-        );
-    }
 }

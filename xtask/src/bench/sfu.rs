@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use super::{livekit_server, report};
 use crate::app::{self, CLI_BINARY};
 use crate::error::XtaskError;
+use crate::flat_json;
 use crate::paths::Workspace;
 use crate::process;
 use crate::testnet::{Host, Testnet};
@@ -220,8 +221,8 @@ fn drive_load(
             scenario.name
         ))
     })?;
-    measurement.packets = json_number(&summary, "packets_received").unwrap_or(0);
-    measurement.lost = json_number(&summary, "packets_lost").unwrap_or(0);
+    measurement.packets = flat_json::number_field(&summary, "packets_received").unwrap_or(0);
+    measurement.lost = flat_json::number_field(&summary, "packets_lost").unwrap_or(0);
     Ok(measurement)
 }
 
@@ -245,20 +246,6 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
-}
-
-/// The integer value of `"key": 123` in the load's one-line JSON summary.
-fn json_number(json: &str, key: &str) -> Option<u64> {
-    let quoted = format!("\"{key}\"");
-    let after = &json[json.find(&quoted)? + quoted.len()..];
-    let digits: String = after
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
 }
 
 fn render(rows: &[(Scenario, Measurement, Measurement)], seconds: u32) -> String {
@@ -313,14 +300,6 @@ fn render(rows: &[(Scenario, Measurement, Measurement)], seconds: u32) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_numbers_from_the_load_summary() {
-        let json = r#"{"packets_received": 12018, "packets_lost": 3, "seconds": 10.0}"#;
-        assert_eq!(json_number(json, "packets_received"), Some(12018));
-        assert_eq!(json_number(json, "packets_lost"), Some(3));
-        assert_eq!(json_number(json, "missing"), None);
-    }
 
     #[test]
     fn reads_this_process_cpu_time_and_memory() {

@@ -3,6 +3,7 @@
 //! peers, run in Debian's Chromium).
 
 use crate::error::XtaskError;
+use crate::flat_json;
 use crate::paths::Workspace;
 use crate::process;
 
@@ -21,7 +22,7 @@ pub fn ensure(workspace: &Workspace) -> Result<(), XtaskError> {
             .join("package.json");
         let installed = std::fs::read_to_string(&installed_manifest)
             .ok()
-            .and_then(|json| json_string_field(&json, "version"));
+            .and_then(|json| flat_json::string_field(&json, "version"));
         if installed.as_deref() != Some(wanted.as_str()) {
             outdated.push(format!("{package}@{wanted}"));
         }
@@ -59,32 +60,6 @@ fn read(path: &std::path::Path) -> Result<String, XtaskError> {
 }
 
 fn pinned_version(package_json: &str, package: &str) -> Result<String, XtaskError> {
-    json_string_field(package_json, package)
+    flat_json::string_field(package_json, package)
         .ok_or_else(|| XtaskError::Unexpected(format!("tools/package.json does not pin {package}")))
-}
-
-/// The string value of the first `"key": "value"` pair: enough for the flat package manifests
-/// we read, without a JSON dependency in xtask.
-fn json_string_field(json: &str, key: &str) -> Option<String> {
-    let quoted_key = format!("\"{key}\"");
-    let after_key = &json[json.find(&quoted_key)? + quoted_key.len()..];
-    let after_colon = after_key.trim_start().strip_prefix(':')?.trim_start();
-    let value = after_colon.strip_prefix('"')?;
-    Some(value[..value.find('"')?].to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_a_pinned_dependency_and_a_version() {
-        let json = r#"{ "devDependencies": { "@tauri-apps/cli" : "2.12.5" }, "version": "1.0.0" }"#;
-        assert_eq!(
-            json_string_field(json, "@tauri-apps/cli").as_deref(),
-            Some("2.12.5")
-        );
-        assert_eq!(json_string_field(json, "version").as_deref(), Some("1.0.0"));
-        assert_eq!(json_string_field(json, "missing"), None);
-    }
 }
