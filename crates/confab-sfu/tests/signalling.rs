@@ -123,8 +123,27 @@ async fn bad_tokens_are_refused_before_the_upgrade_with_a_reason() {
         },
         "eve",
     );
+    // Signed with the right key, but long past its expiry. (Creating `forged` above installed
+    // the HS256 provider jsonwebtoken needs.)
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &livekit_api::access_token::Claims {
+            exp: 1_000,
+            iss: KEY.into(),
+            sub: "late".into(),
+            video: VideoGrants {
+                room_join: true,
+                room: "standup".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("token");
     for (token, status, reason) in [
         (forged.as_str(), 401, "signature is invalid"),
+        (expired.as_str(), 401, "token is expired"),
         ("garbage", 401, "invalid authorization token"),
         (no_join.as_str(), 401, "permissions denied"),
         ("", 401, "no access token"),
