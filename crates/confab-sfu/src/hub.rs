@@ -48,6 +48,8 @@ struct State {
     /// Numbers signalling connections, so a connection a resume replaced cannot end the
     /// participant when it finally closes.
     next_epoch: u64,
+    /// The deadline the media timer task sleeps until.
+    timer_deadline: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -89,6 +91,7 @@ impl Hub {
                 connections: HashMap::new(),
                 media: Forwarder::new(vec![sockets.advertised()]),
                 next_epoch: 1,
+                timer_deadline: None,
             }),
             sockets,
             media_changed: Notify::new(),
@@ -110,21 +113,32 @@ impl Hub {
             tracing::trace!(%source, "datagram for no peer connection dropped");
         }
         self.settle_media(&mut state);
+        // Most datagrams leave the next deadline where it was: wake the timer task only when
+        // they moved it earlier, instead of after every datagram.
+        let moved_earlier = match (state.media.take_deadline_hint(), state.timer_deadline) {
+            (Some(hint), Some(armed)) => hint < armed,
+            (hint, _) => hint.is_some(),
+        };
+        if moved_earlier {
+            self.media_changed.notify_one();
+        }
     }
 
-    /// The media plane's timers are due.
-    pub fn media_timeout(&self) {
+    /// The media plane's timers are due. Returns the next deadline, which the caller sleeps
+    /// until (no second lock to ask for it).
+    pub fn media_timeout(&self) -> Option<Instant> {
         let mut state = self.lock();
         state.media.handle_timeout(Instant::now());
         self.settle_media(&mut state);
+        state.arm_timer()
     }
 
-    /// When the media plane next needs [`Hub::media_timeout`].
+    /// When the media plane next needs [`Hub::media_timeout`]; the caller sleeps until then.
     pub fn media_deadline(&self) -> Option<Instant> {
-        self.lock().media.next_timeout()
+        self.lock().arm_timer()
     }
 
-    /// Resolves after a change that may have moved [`Hub::media_deadline`].
+    /// Resolves after a change that may have moved [`Hub::media_deadline`] earlier.
     pub async fn media_changed(&self) {
         self.media_changed.notified().await;
     }
@@ -534,6 +548,8 @@ impl Hub {
     /// announced track before subscribers get offers for it.
     fn settle(&self, state: &mut State, out: Vec<Outbound>) {
         self.settle_with(state, out, PeerCheck::Always);
+        // Signalling can add connections and change any deadline: the timer task re-reads.
+        self.media_changed.notify_one();
     }
 
     /// [`Hub::settle`] for the media hot path (datagrams, timers), which changes no membership
@@ -598,7 +614,6 @@ impl Hub {
                 }
             }
         }
-        self.media_changed.notify_one();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -666,6 +681,13 @@ fn profile_of(room: &str, info: &proto::ParticipantInfo) -> PeerProfile {
 }
 
 impl State {
+    /// The media plane's next deadline, recorded as the one the timer task sleeps until.
+    fn arm_timer(&mut self) -> Option<Instant> {
+        self.media.take_deadline_hint();
+        self.timer_deadline = self.media.next_timeout();
+        self.timer_deadline
+    }
+
     fn take_epoch(&mut self) -> u64 {
         self.next_epoch += 1;
         self.next_epoch

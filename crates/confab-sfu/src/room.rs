@@ -12,6 +12,7 @@ use proto::signal_response::Message as Response;
 
 use crate::auth::JoinGrant;
 use crate::ids;
+use crate::media::transport::PUBLISH_CODECS;
 use publication::PendingTrack;
 
 mod publication;
@@ -413,6 +414,13 @@ impl Room {
                 ping_interval: PING_INTERVAL_SECS,
                 ping_timeout: PING_TIMEOUT_SECS,
                 subscriber_primary: can_subscribe,
+                enabled_publish_codecs: PUBLISH_CODECS
+                    .iter()
+                    .map(|mime| proto::Codec {
+                        mime: (*mime).to_owned(),
+                        fmtp_line: String::new(),
+                    })
+                    .collect(),
                 ..Default::default()
             }),
         ));

@@ -151,18 +151,18 @@ fn spawn_media_tasks(hub: &Arc<Hub>) -> Vec<JoinHandle<()>> {
     let timer = {
         let hub = hub.clone();
         tokio::spawn(async move {
+            let mut deadline = hub.media_deadline();
             loop {
-                let deadline = hub.media_deadline();
                 let sleep = async {
                     match deadline {
                         Some(at) => tokio::time::sleep_until(at.into()).await,
                         None => std::future::pending().await,
                     }
                 };
-                tokio::select! {
+                deadline = tokio::select! {
                     () = sleep => hub.media_timeout(),
-                    () = hub.media_changed() => {}
-                }
+                    () = hub.media_changed() => hub.media_deadline(),
+                };
             }
         })
     };

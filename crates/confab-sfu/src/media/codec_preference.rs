@@ -108,6 +108,30 @@ mod tests {
     }
 
     #[test]
+    fn red_leads_an_audio_section_when_asked_for() {
+        let offer = OFFER.replace(
+            "a=rtpmap:111 opus/48000/2",
+            "a=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2",
+        );
+        let answer = ANSWER
+            .replace(
+                "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+                "m=audio 9 UDP/TLS/RTP/SAVPF 111 63",
+            )
+            .replace(
+                "a=rtpmap:111 opus/48000/2",
+                "a=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2",
+            );
+        let preferred = HashMap::from([("mic".to_owned(), "audio/red".to_owned())]);
+        let munged = prefer_codecs(&answer, &offer, &preferred);
+        assert!(
+            munged.contains("m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\n"),
+            "{munged}"
+        );
+        assert!(munged.contains("m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103\r\n"));
+    }
+
+    #[test]
     fn without_preferences_or_matches_the_answer_is_unchanged() {
         assert_eq!(prefer_codecs(ANSWER, OFFER, &HashMap::new()), ANSWER);
         let other = HashMap::from([("screen".to_owned(), "h264".to_owned())]);

@@ -78,6 +78,8 @@ pub struct Forwarder {
     events: Vec<MediaEvent>,
     speakers: SpeakerDetector,
     quality: QualityMonitor,
+    /// The earliest deadline of the connections driven since [`Forwarder::take_deadline_hint`].
+    deadline_hint: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -91,6 +93,10 @@ struct Peer {
     /// Reliable data the receiver's channel could not take yet, oldest first.
     data_backlog: VecDeque<Arc<[u8]>>,
     data_backlog_bytes: usize,
+}
+
+fn note_deadline(hint: &mut Option<Instant>, at: Instant) {
+    *hint = Some(hint.map_or(at, |earlier| earlier.min(at)));
 }
 
 /// The server-offered peer connection that carries a participant's subscriptions.
@@ -154,6 +160,7 @@ impl Forwarder {
             events: Vec::new(),
             speakers: SpeakerDetector::new(),
             quality: QualityMonitor::default(),
+            deadline_hint: None,
         }
     }
 
@@ -178,6 +185,20 @@ impl Forwarder {
             .chain(self.speakers.next_report())
             .chain(self.quality.next_report())
             .min()
+    }
+
+    /// The earliest deadline among the connections driven and the reports scheduled since the
+    /// last call: the hot path compares it with the timer's deadline instead of rescanning
+    /// every connection ([`Forwarder::next_timeout`]) after each datagram.
+    pub fn take_deadline_hint(&mut self) -> Option<Instant> {
+        [
+            self.deadline_hint.take(),
+            self.speakers.next_report(),
+            self.quality.next_report(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// A participant joined: with subscribe permission it gets the subscriber offer at once
@@ -540,15 +561,13 @@ impl Forwarder {
             .publisher
             .get_or_insert_with(|| Transport::new(now, &candidates));
         let answer = publisher.rtc.sdp_api().accept_offer(parsed)?;
+        let sdp = codec_preference::prefer_codecs(&answer.to_sdp_string(), &offer.sdp, preferred);
+        tracing::trace!(participant = %sid, %sdp, "publisher answer");
         self.events.push(MediaEvent::Signal {
             to: sid.to_owned(),
             message: Box::new(Response::Answer(proto::SessionDescription {
                 r#type: "answer".to_owned(),
-                sdp: codec_preference::prefer_codecs(
-                    &answer.to_sdp_string(),
-                    &offer.sdp,
-                    preferred,
-                ),
+                sdp,
                 id: offer.id,
                 ..Default::default()
             })),
@@ -807,8 +826,13 @@ impl Forwarder {
         };
         let mut datagrams = Vec::new();
         let events = transport.drain(now, &mut datagrams);
-        let channels = transport.channels.clone();
+        let next_timeout = transport.next_timeout;
+        let channels = (!events.is_empty()).then(|| transport.channels.clone());
+        note_deadline(&mut self.deadline_hint, next_timeout);
         self.datagrams.append(&mut datagrams);
+        let Some(channels) = channels else {
+            return;
+        };
         for event in events {
             self.dispatch(now, sid, side, event, &channels);
         }
@@ -959,6 +983,7 @@ impl Forwarder {
             }
             // A send-only connection raises no events worth acting on after a write.
             let _ = subscriber.transport.drain(now, &mut self.datagrams);
+            note_deadline(&mut self.deadline_hint, subscriber.transport.next_timeout);
         }
         if let Some(rid) = wanted_keyframe {
             self.request_keyframe(now, &track_sid, rid);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use str0m::channel::ChannelId;
 use str0m::net::Protocol;
-use str0m::{Candidate, Event, Output, Rtc};
+use str0m::{Candidate, Event, Input, Output, Rtc};
 
 /// A datagram for the socket bound to `source`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,14 +55,26 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+/// How many due timeouts one drain runs before leaving the rest to the timer task (bounds the
+/// loop should str0m keep reporting work due).
+const MAX_IMMEDIATE_TIMEOUTS: u32 = 4;
+
+/// The mime types the SFU accepts from publishers, announced in the JoinResponse so clients
+/// fall back from codecs it cannot forward (VP9, AV1). Keep in step with [`Transport::new`].
+pub const PUBLISH_CODECS: [&str; 4] = ["audio/opus", "audio/red", "video/VP8", "video/H264"];
+
 impl Transport {
-    /// An ICE-lite peer connection that offers the codecs LiveKit clients publish (Opus, VP8,
-    /// H.264) and is reachable on `candidates`.
+    /// An ICE-lite peer connection that offers the codecs LiveKit clients publish (Opus with
+    /// RED, VP8, H.264; see [`PUBLISH_CODECS`]) and is reachable on `candidates`.
+    ///
+    /// RED (RFC 2198) is terminated per leg: str0m recovers lost Opus packets from a
+    /// publisher's redundancy and adds fresh redundancy towards each subscriber that accepted
+    /// `audio/red`; subscribers that did not (Firefox) get plain Opus.
     pub fn new(now: Instant, candidates: &[SocketAddr]) -> Self {
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .clear_codecs()
-            .enable_opus(true, false)
+            .enable_opus(true, true)
             .enable_vp8(true)
             .enable_h264(true)
             .set_sctp_max_buffered_amount(SCTP_BUFFER_BYTES)
@@ -87,13 +99,27 @@ impl Transport {
 
     /// Drains str0m's output after a change: datagrams are appended to `datagrams`, events
     /// returned. A str0m error marks the connection failed.
+    ///
+    /// str0m queues written media and releases it on its next timeout, which it reports as
+    /// due at once. Running that timeout here sends the packets in the same pass instead of
+    /// a timer task wake-up (and a second lock) per forwarded frame.
     pub fn drain(&mut self, now: Instant, datagrams: &mut Vec<Datagram>) -> Vec<Event> {
         let mut events = Vec::new();
         if self.failed {
             return events;
         }
+        let mut immediate_timeouts = 0;
         loop {
             match self.rtc.poll_output() {
+                Ok(Output::Timeout(at))
+                    if at <= now && immediate_timeouts < MAX_IMMEDIATE_TIMEOUTS =>
+                {
+                    immediate_timeouts += 1;
+                    if let Err(error) = self.rtc.handle_input(Input::Timeout(now)) {
+                        self.mark_failed(now, &error);
+                        return events;
+                    }
+                }
                 Ok(Output::Timeout(at)) => {
                     self.next_timeout = at;
                     return events;
@@ -117,13 +143,18 @@ impl Transport {
                     events.push(event);
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "peer connection failed");
-                    self.failed = true;
-                    self.next_timeout = now + Duration::from_secs(3600);
+                    self.mark_failed(now, &error);
                     return events;
                 }
             }
         }
+    }
+
+    /// A str0m error ends the connection: it is skipped from now on.
+    fn mark_failed(&mut self, now: Instant, error: &str0m::RtcError) {
+        tracing::warn!(%error, "peer connection failed");
+        self.failed = true;
+        self.next_timeout = now + Duration::from_secs(3600);
     }
 
     /// The open data channel with `label`.

@@ -25,7 +25,7 @@ impl PendingTrack {
         } else {
             request.stream.clone()
         };
-        let codecs = request
+        let mut codecs: Vec<proto::SimulcastCodecInfo> = request
             .simulcast_codecs
             .iter()
             .map(|codec| proto::SimulcastCodecInfo {
@@ -35,6 +35,13 @@ impl PendingTrack {
                 ..Default::default()
             })
             .collect();
+        if codecs.is_empty() && kind == proto::TrackType::Audio as i32 {
+            codecs.push(proto::SimulcastCodecInfo {
+                mime_type: audio_codec(request).to_owned(),
+                cid: request.cid.clone(),
+                ..Default::default()
+            });
+        }
         let info = proto::TrackInfo {
             sid,
             r#type: kind,
@@ -95,6 +102,18 @@ pub fn may_publish(permission: Option<&proto::ParticipantPermission>, source: i3
     permission.can_publish
         && (permission.can_publish_sources.is_empty()
             || permission.can_publish_sources.contains(&source))
+}
+
+/// Audio is published with RED (Opus plus the previous frame, RFC 2198) unless the client
+/// turned it off or encrypts end to end (the SFU could not re-encode the redundancy then);
+/// LiveKit clients leave that choice to the server's answer.
+fn audio_codec(request: &proto::AddTrackRequest) -> &'static str {
+    let encrypted = request.encryption != proto::encryption::Type::None as i32;
+    if request.disable_red || encrypted {
+        "audio/opus"
+    } else {
+        "audio/red"
+    }
 }
 
 /// The stream name LiveKit gives a track when the client names none.
@@ -168,6 +187,23 @@ mod tests {
         );
         assert_eq!(pending[0].info.codecs[0].mime_type, "video/vp8");
         assert_eq!(pending[0].info.stream, "camera");
+    }
+
+    #[test]
+    fn audio_prefers_red_unless_disabled_or_encrypted() {
+        let mut mic = request("mic", proto::TrackType::Audio);
+        let codec = |add: &proto::AddTrackRequest| {
+            let info = PendingTrack::new("TR_a".into(), add).info;
+            assert_eq!(info.codecs.len(), 1);
+            assert_eq!(info.codecs[0].cid, "mic");
+            info.codecs[0].mime_type.clone()
+        };
+        assert_eq!(codec(&mic), "audio/red");
+        mic.disable_red = true;
+        assert_eq!(codec(&mic), "audio/opus");
+        mic.disable_red = false;
+        mic.encryption = proto::encryption::Type::Gcm as i32;
+        assert_eq!(codec(&mic), "audio/opus");
     }
 
     #[test]
