@@ -8,6 +8,7 @@
 // Prints one JSON object per line: {"tab": i, "event": ...} as things happen in the tabs, and
 // answers commands read from stdin, one JSON object per line:
 //   {"cmd": "stats", "tab": i}        -> {"tab": i, "event": "stats", "tracks": [...]}
+//   {"cmd": "sent-stats", "tab": i}   -> {"tab": i, "event": "sent-stats", "tracks": [...]}
 //   {"cmd": "chat", "tab": i, "text"} -> {"tab": i, "event": "sent"}
 //   {"cmd": "quality", "tab": i, "from": identity, "quality": "LOW"|"MEDIUM"|"HIGH"}
 //                                     -> {"tab": i, "event": "quality-set"}
@@ -99,6 +100,13 @@ async function handle(command) {
   switch (command.cmd) {
     case "stats":
       say({ tab: command.tab, event: "stats", tracks: await page.evaluate(() => window.peer.stats()) });
+      break;
+    case "sent-stats":
+      say({
+        tab: command.tab,
+        event: "sent-stats",
+        tracks: await page.evaluate(() => window.peer.publisherStats()),
+      });
       break;
     case "chat":
       await page.evaluate((text) => window.peer.chat(text), command.text);

@@ -6,9 +6,11 @@ runs there, advertising only that address. Without them (a developer running pyt
 the server runs on loopback, which is enough for the tests that need no libwebrtc.
 """
 
+import contextlib
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,6 +22,11 @@ API_KEY = "APIconformance"
 API_SECRET = "conformance-secret-conformance-secret"
 STARTUP_DEADLINE_S = 20.0
 SIGNAL_PORT = 7880
+MEDIA_PORT = 7882
+RELAY_SCRIPT = os.path.join(os.path.dirname(__file__), "lossy_relay.py")
+RELAY_LOSS = 0.05
+# The relay's address in the test network: the SFU's /24 with this last octet.
+RELAY_HOST_OCTET = 250
 
 
 @dataclass
@@ -66,6 +73,61 @@ def has_testnet() -> bool:
 @pytest.fixture()
 def confab_server():
     """Yields the server's URLs; stops it (SIGTERM) afterwards."""
+    with _running_server() as server:
+        yield server
+
+
+@pytest.fixture()
+def lossy_confab_server():
+    """`confab_server` behind a relay that drops 5 % of media packets each way.
+
+    The relay (`lossy_relay.py`) gets a second address in the SFU's namespace; the server
+    advertises that address in its ICE candidates, so every media packet crosses the relay.
+    """
+    namespace = os.environ.get("CONFAB_SFU_NETNS")
+    assert namespace, "run through `cargo xtask test` (it builds the test network)"
+    sfu_ip = os.environ["CONFAB_SFU_IP"]
+    relay_ip = sfu_ip.rsplit(".", 1)[0] + f".{RELAY_HOST_OCTET}"
+    device = _device_with_address(namespace, sfu_ip)
+    address = ["ip", "-n", namespace, "addr"]
+    subprocess.run(address + ["add", f"{relay_ip}/24", "dev", device], check=True)
+    relay = subprocess.Popen(
+        ["ip", "netns", "exec", namespace, sys.executable, RELAY_SCRIPT]
+        + ["--listen", f"{relay_ip}:{MEDIA_PORT}", "--upstream", f"{sfu_ip}:{MEDIA_PORT}"]
+        + ["--loss", str(RELAY_LOSS)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = relay.stdout.readline().strip()
+        assert ready == "READY", f"the lossy relay did not start: {ready!r}"
+        with _running_server(advertise=relay_ip) as server:
+            yield server
+    finally:
+        relay.terminate()
+        report, _ = relay.communicate(timeout=20)
+        subprocess.run(address + ["del", f"{relay_ip}/24", "dev", device], check=False)
+        print(f"lossy relay: {report.strip()}")
+
+
+def _device_with_address(namespace: str, ip: str) -> str:
+    listing = subprocess.run(
+        ["ip", "-n", namespace, "-o", "-4", "addr", "show"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[3].split("/")[0] == ip:
+            return fields[1]
+    raise RuntimeError(f"no device has {ip} in {namespace}")
+
+
+@contextlib.contextmanager
+def _running_server(advertise=None):
+    """Runs `confab server` (in the SFU's namespace when there is one) advertising `advertise`
+    (default: the address it binds) until the block ends."""
     binary = os.environ.get("CONFAB_BIN")
     if not binary or not os.path.isfile(binary):
         raise RuntimeError("set CONFAB_BIN to the built `confab` binary (cargo xtask test does)")
@@ -84,11 +146,11 @@ def confab_server():
         "--bind",
         host,
         "--node-ip",
-        host,
+        advertise or host,
         "--port",
         str(port),
         "--udp-port",
-        "0" if not namespace else "7882",
+        "0" if not namespace else str(MEDIA_PORT),
         "--keys",
         f"{API_KEY}: {API_SECRET}",
     ]

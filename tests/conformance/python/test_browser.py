@@ -15,6 +15,10 @@ import tempfile
 from conftest import has_testnet, token
 from test_livekit_rtc import DEADLINE_S, collect_chat, joined, wait_for_participants
 
+# Chrome's send-side bandwidth estimate starts at libwebrtc's default (300 kbit/s) or at the
+# `x-google-start-bitrate` hint livekit-client adds, at most 1 Mbit/s; it rises above that only
+# when the receiver reports what arrived.
+START_HINT_CAP_BPS = 1_000_000
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 PEER_SCRIPT = os.path.join(ROOT, "tests", "conformance", "browser", "peer.mjs")
 NODE_MODULES = os.path.join(ROOT, "tools", "node_modules")
@@ -89,6 +93,13 @@ class BrowserPeers:
     async def stats(self, tab: int) -> list:
         await self.send({"cmd": "stats", "tab": tab})
         event = await self.expect("stats", lambda e: e["tab"] == tab and e["event"] == "stats")
+        return event["tracks"]
+
+    async def sent_stats(self, tab: int) -> list:
+        await self.send({"cmd": "sent-stats", "tab": tab})
+        event = await self.expect(
+            "sent stats", lambda e: e["tab"] == tab and e["event"] == "sent-stats"
+        )
         return event["tracks"]
 
     async def wait_for_media(self, tab: int, sender: str):
@@ -234,5 +245,131 @@ def test_a_tab_chats_with_a_python_peer_and_receives_its_file(confab_server):
             assert (received["from"], received["name"]) == ("py", "slides.pdf")
             assert received["size"] == len(payload)
             assert received["sha256"] == hashlib.sha256(payload).hexdigest()
+
+    asyncio.run(scenario())
+
+
+async def poll(what: str, read, accept, deadline_s: float):
+    """Reads statistics with `read()` until `accept(value)` holds; returns that value."""
+
+    async def loop():
+        while True:
+            value = await read()
+            if accept(value):
+                return value
+            # Statistics are polled: WebRTC raises no event when a counter changes.
+            await asyncio.sleep(0.2)
+
+    try:
+        return await asyncio.wait_for(loop(), deadline_s)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}; last: {await read()}") from None
+
+
+def total(tracks: list, kind: str, field: str, sender=None) -> int:
+    return sum(
+        t[field]
+        for t in tracks
+        if t["kind"] == kind and (sender is None or t["from"] == sender)
+    )
+
+
+def test_audio_travels_as_red_both_ways_through_the_server(confab_server):
+    """livekit-client asks for RED (disable_red=false): the server's answer puts it first, the
+    publisher sends audio/red, and the server offers it on to a subscriber that supports it."""
+
+    async def scenario():
+        tokens = [token("red", "speaker"), token("red", "listener")]
+        async with BrowserPeers.open(confab_server, tokens) as browser:
+            await browser.joined(0)
+            await browser.joined(1)
+            await asyncio.wait_for(browser.wait_for_media(1, "speaker"), 3 * DEADLINE_S)
+            heard = await poll(
+                "the listener to receive audio",
+                lambda: browser.stats(1),
+                lambda tracks: total(tracks, "audio", "bytesReceived", "speaker") > 10_000,
+                3 * DEADLINE_S,
+            )
+            sent = [t for t in await browser.sent_stats(0) if t["kind"] == "audio"]
+            assert len(sent) == 1 and sent[0]["negotiated"][0].lower() == "audio/red", sent
+            audio = [t for t in heard if t["kind"] == "audio" and t["from"] == "speaker"]
+            assert len(audio) == 1, heard
+            assert "audio/red" in [c.lower() for c in audio[0]["negotiated"]], audio
+            # WebRTC's stats name the inner Opus for RED, so the wire format shows in the size:
+            # a RED packet carries the previous frame too, about twice a plain Opus packet.
+            # Plain Opus downstream would give a ratio near 0.5.
+            sent_size = sent[0]["bytesSent"] / max(sent[0]["packetsSent"], 1)
+            heard_size = audio[0]["bytesReceived"] / max(audio[0]["packetsReceived"], 1)
+            assert heard_size > 0.75 * sent_size, (sent_size, heard_size)
+
+    asyncio.run(scenario())
+
+
+def test_video_survives_media_loss_with_nack_and_retransmission(lossy_confab_server):
+    """With 5 % of media packets dropped each way between the tabs and the server, the server
+    asks the publisher to retransmit (NACK upstream), answers the viewer's NACKs with
+    retransmissions (RTX downstream), the viewer keeps decoding frames, and the publisher is
+    told its connection quality dropped below EXCELLENT."""
+
+    async def scenario():
+        tokens = [token("lossy", "sender"), token("lossy", "viewer")]
+        async with BrowserPeers.open(lossy_confab_server, tokens) as browser:
+            await browser.joined(0)
+            await browser.joined(1)
+            await asyncio.wait_for(browser.wait_for_media(1, "sender"), 3 * DEADLINE_S)
+
+            upstream = await poll(
+                "the server to NACK the publisher and get retransmissions",
+                lambda: browser.sent_stats(0),
+                lambda tracks: total(tracks, "video", "nackCount") > 0
+                and total(tracks, "video", "retransmittedPacketsSent") > 0,
+                3 * DEADLINE_S,
+            )
+            downstream = await poll(
+                "the viewer's NACKs to be answered with retransmissions",
+                lambda: browser.stats(1),
+                lambda tracks: total(tracks, "video", "nackCount", "sender") > 0
+                and total(tracks, "video", "retransmittedPacketsReceived", "sender") > 0,
+                3 * DEADLINE_S,
+            )
+            decoded = total(downstream, "video", "framesDecoded", "sender")
+            await poll(
+                "the viewer to keep decoding under loss",
+                lambda: browser.stats(1),
+                lambda tracks: total(tracks, "video", "framesDecoded", "sender") > decoded + 30,
+                3 * DEADLINE_S,
+            )
+            assert total(upstream, "video", "packetsSent") > 0
+            # The server rates the lossy connection below EXCELLENT and tells the tab.
+            rated = await browser.expect(
+                "a lowered connection quality",
+                lambda e: e["tab"] == 0
+                and e["event"] == "quality"
+                and e["identity"] == "sender"
+                and e["quality"] in ("good", "poor"),
+            )
+            assert rated["quality"] in ("good", "poor"), rated
+
+    asyncio.run(scenario())
+
+
+def test_the_publisher_bandwidth_estimate_follows_congestion_feedback(confab_server):
+    """The server sends transport-wide congestion control feedback for what it receives;
+    Chrome's send-side estimate rises above its start value only with that feedback (the
+    camera's simulcast layers ask for more than the start hint)."""
+
+    async def scenario():
+        tokens = [token("twcc", "sender"), token("twcc", "viewer")]
+        async with BrowserPeers.open(confab_server, tokens) as browser:
+            await browser.joined(0)
+            await browser.joined(1)
+            await asyncio.wait_for(browser.wait_for_media(1, "sender"), 3 * DEADLINE_S)
+            await poll(
+                "the send-side estimate to rise above the start hint",
+                lambda: browser.sent_stats(0),
+                lambda tracks: max(t["availableOutgoingBitrate"] for t in tracks)
+                > START_HINT_CAP_BPS,
+                3 * DEADLINE_S,
+            )
 
     asyncio.run(scenario())
