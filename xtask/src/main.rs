@@ -38,7 +38,9 @@ commands:
   test [--tier NAME]...    run the test tiers: lint, unit, scenario, conformance, component, e2e, bundle (default: all)
   bundle                   build the .deb and .rpm packages into <target>/release/bundle/
   bench fuzz [--seconds N] run every fuzz target for N seconds each (default 60; nightly + cargo-fuzz)
-  bench sfu [--seconds N]  confab server vs livekit-server under the same load (default 20 s; needs root, Go)
+  bench sfu [--seconds N] [--profile]
+                           confab server vs livekit-server under the same load (default 20 s; needs
+                           root, Go); --profile adds perf flame graphs of confab server (docs/bench/)
 
 options:
   --skip-setup             do not check or install prerequisites (test, run, bundle)
@@ -110,14 +112,23 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
             Ok(ExitCode::SUCCESS)
         }
         "bench" => {
-            let (which, seconds) = match rest.as_slice() {
-                [which] => (*which, None),
-                [which, "--seconds", n] => (
-                    *which,
-                    Some(n.parse().map_err(|_| XtaskError::Usage(USAGE))?),
-                ),
-                _ => return Err(XtaskError::Usage(USAGE)),
+            let Some((which, options)) = rest.split_first() else {
+                return Err(XtaskError::Usage(USAGE));
             };
+            let which = *which;
+            let mut seconds = None;
+            let mut with_profile = false;
+            let mut options = options.iter();
+            while let Some(option) = options.next() {
+                match *option {
+                    "--seconds" => {
+                        let n = options.next().ok_or(XtaskError::Usage(USAGE))?;
+                        seconds = Some(n.parse().map_err(|_| XtaskError::Usage(USAGE))?);
+                    }
+                    "--profile" if which == "sfu" => with_profile = true,
+                    _ => return Err(XtaskError::Usage(USAGE)),
+                }
+            }
             match which {
                 "fuzz" => {
                     bench::fuzz::run(&workspace, seconds.unwrap_or(bench::fuzz::DEFAULT_SECONDS))?
@@ -126,7 +137,11 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
                     if !skip_setup {
                         setup::ensure(&workspace, setup::Purpose::Test)?;
                     }
-                    bench::sfu::run(&workspace, seconds.unwrap_or(bench::sfu::DEFAULT_SECONDS))?;
+                    bench::sfu::run(
+                        &workspace,
+                        seconds.unwrap_or(bench::sfu::DEFAULT_SECONDS),
+                        with_profile,
+                    )?;
                 }
                 _ => return Err(XtaskError::Usage(USAGE)),
             }

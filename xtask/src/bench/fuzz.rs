@@ -10,6 +10,7 @@ use super::report;
 use crate::error::XtaskError;
 use crate::paths::Workspace;
 use crate::process;
+use crate::setup::rust_tools;
 
 const TARGETS: &[&str] = &["signal_request", "twirp_request", "data_packet"];
 const CARGO_FUZZ_VERSION: &str = "0.13.1";
@@ -71,17 +72,7 @@ fn ensure_tools(workspace: &Workspace) -> Result<(), XtaskError> {
             "minimal",
         ]))?;
     }
-    let installed =
-        process::output(process::command(workspace, "cargo").args(["fuzz", "--version"]))
-            .is_some_and(|v| v.contains(CARGO_FUZZ_VERSION));
-    if !installed {
-        process::run(process::command(workspace, "cargo").args([
-            "install",
-            "--locked",
-            &format!("cargo-fuzz@{CARGO_FUZZ_VERSION}"),
-        ]))?;
-    }
-    Ok(())
+    rust_tools::ensure_locked_tool(workspace, "cargo-fuzz", CARGO_FUZZ_VERSION)
 }
 
 /// Runs one target; libFuzzer reports on stderr, which is echoed and read for the summary.

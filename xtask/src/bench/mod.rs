@@ -3,5 +3,6 @@
 
 pub mod fuzz;
 mod livekit_server;
+mod profile;
 mod report;
 pub mod sfu;

@@ -92,7 +92,11 @@ pub fn ensure(workspace: &Workspace, purpose: Purpose) -> Result<(), XtaskError>
         eprintln!("system packages: skipped (CONFAB_SKIP_SYSTEM_PACKAGES is set)");
         return Ok(());
     }
-    let wanted = wanted(workspace, purpose);
+    ensure_packages(workspace, &wanted(workspace, purpose))
+}
+
+/// Installs those of `wanted` (Debian package names) that are missing; root only.
+pub fn ensure_packages(workspace: &Workspace, wanted: &[&'static str]) -> Result<(), XtaskError> {
     if !process::exists(workspace, "dpkg-query") || !process::exists(workspace, "apt-get") {
         return Err(XtaskError::MissingPrerequisites(format!(
             "this is not a Debian/Ubuntu system, so xtask cannot install system packages.\n\
@@ -101,7 +105,7 @@ pub fn ensure(workspace: &Workspace, purpose: Purpose) -> Result<(), XtaskError>
             wanted.join(" ")
         )));
     }
-    let missing = missing(workspace, &wanted);
+    let missing = missing(workspace, wanted);
     if missing.is_empty() {
         eprintln!("system packages: all {} present", wanted.len());
         return Ok(());

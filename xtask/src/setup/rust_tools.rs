@@ -40,24 +40,45 @@ pub fn ensure(workspace: &Workspace, purpose: Purpose) -> Result<(), XtaskError>
             locked: true,
         });
     }
+    for tool in tools {
+        ensure_cargo_tool(workspace, &tool)?;
+    }
+    Ok(())
+}
+
+/// `cargo install`s `tool` unless that exact version is installed already.
+fn ensure_cargo_tool(workspace: &Workspace, tool: &CargoTool) -> Result<(), XtaskError> {
     let installed =
         process::output(process::command(workspace, "cargo").args(["install", "--list"]))
             .unwrap_or_default();
-    for tool in tools {
-        let marker = format!("{} v{}:", tool.krate, tool.version);
-        if installed.lines().any(|line| line.trim() == marker) {
-            eprintln!("rust tools: {} {} present", tool.krate, tool.version);
-            continue;
-        }
-        let spec = format!("{}@{}", tool.krate, tool.version);
-        let mut install = process::command(workspace, "cargo");
-        install.args(["install", &spec]);
-        if tool.locked {
-            install.arg("--locked");
-        }
-        process::run(&mut install)?;
+    let marker = format!("{} v{}:", tool.krate, tool.version);
+    if installed.lines().any(|line| line.trim() == marker) {
+        eprintln!("rust tools: {} {} present", tool.krate, tool.version);
+        return Ok(());
     }
-    Ok(())
+    let spec = format!("{}@{}", tool.krate, tool.version);
+    let mut install = process::command(workspace, "cargo");
+    install.args(["install", &spec]);
+    if tool.locked {
+        install.arg("--locked");
+    }
+    process::run(&mut install)
+}
+
+/// A benchmark's own tool (cargo-fuzz, inferno), installed `--locked` at `version` on demand.
+pub fn ensure_locked_tool(
+    workspace: &Workspace,
+    krate: &'static str,
+    version: &str,
+) -> Result<(), XtaskError> {
+    ensure_cargo_tool(
+        workspace,
+        &CargoTool {
+            krate,
+            version: version.to_owned(),
+            locked: true,
+        },
+    )
 }
 
 fn ensure_wasm_target(workspace: &Workspace) -> Result<(), XtaskError> {
