@@ -102,6 +102,13 @@ class BrowserPeers:
         )
         return event["tracks"]
 
+    async def both_joined_and_receiving(self, viewer: int, sender: str):
+        """Until both tabs joined and tab `viewer` decodes and hears `sender`."""
+        await self.joined(0)
+        await self.joined(1)
+        # Generous: two Chromium tabs encoding and decoding share two cores with the SFU.
+        await asyncio.wait_for(self.wait_for_media(viewer, sender), 3 * DEADLINE_S)
+
     async def wait_for_media(self, tab: int, sender: str):
         """Until tab `tab` has decoded video frames and received audio from `sender`."""
         while True:
@@ -159,9 +166,7 @@ def test_a_tab_switches_simulcast_layers_of_another(confab_server):
     async def scenario():
         tokens = [token("layers", "sender"), token("layers", "viewer")]
         async with BrowserPeers.open(confab_server, tokens) as browser:
-            await browser.joined(0)
-            await browser.joined(1)
-            await asyncio.wait_for(browser.wait_for_media(1, "sender"), 3 * DEADLINE_S)
+            await browser.both_joined_and_receiving(1, "sender")
             best = await asyncio.wait_for(
                 video_width(browser, 1, "sender", lambda width: width > 0), DEADLINE_S
             )
@@ -281,9 +286,7 @@ def test_audio_travels_as_red_both_ways_through_the_server(confab_server):
     async def scenario():
         tokens = [token("red", "speaker"), token("red", "listener")]
         async with BrowserPeers.open(confab_server, tokens) as browser:
-            await browser.joined(0)
-            await browser.joined(1)
-            await asyncio.wait_for(browser.wait_for_media(1, "speaker"), 3 * DEADLINE_S)
+            await browser.both_joined_and_receiving(1, "speaker")
             heard = await poll(
                 "the listener to receive audio",
                 lambda: browser.stats(1),
@@ -314,9 +317,7 @@ def test_video_survives_media_loss_with_nack_and_retransmission(lossy_confab_ser
     async def scenario():
         tokens = [token("lossy", "sender"), token("lossy", "viewer")]
         async with BrowserPeers.open(lossy_confab_server, tokens) as browser:
-            await browser.joined(0)
-            await browser.joined(1)
-            await asyncio.wait_for(browser.wait_for_media(1, "sender"), 3 * DEADLINE_S)
+            await browser.both_joined_and_receiving(1, "sender")
 
             upstream = await poll(
                 "the server to NACK the publisher and get retransmissions",
@@ -361,9 +362,7 @@ def test_the_publisher_bandwidth_estimate_follows_congestion_feedback(confab_ser
     async def scenario():
         tokens = [token("twcc", "sender"), token("twcc", "viewer")]
         async with BrowserPeers.open(confab_server, tokens) as browser:
-            await browser.joined(0)
-            await browser.joined(1)
-            await asyncio.wait_for(browser.wait_for_media(1, "sender"), 3 * DEADLINE_S)
+            await browser.both_joined_and_receiving(1, "sender")
             await poll(
                 "the send-side estimate to rise above the start hint",
                 lambda: browser.sent_stats(0),
