@@ -15,6 +15,7 @@ mod app;
 mod bench;
 mod error;
 mod flat_json;
+mod livekit_server;
 mod paths;
 mod process;
 mod run;

@@ -2,7 +2,6 @@
 //! `docs/BENCHMARKS.md` with the machine, the command and what was measured.
 
 pub mod fuzz;
-mod livekit_server;
 mod profile;
 mod report;
 pub mod sfu;

@@ -12,10 +12,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use super::profile::{self, Recording};
-use super::{livekit_server, report};
+use super::report;
 use crate::app::{self, CLI_BINARY};
 use crate::error::XtaskError;
 use crate::flat_json;
+use crate::livekit_server;
 use crate::paths::Workspace;
 use crate::process;
 use crate::testnet::{Host, Testnet};

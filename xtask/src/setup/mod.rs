@@ -2,6 +2,7 @@
 //! and changes nothing.
 
 pub mod apt;
+pub mod go_toolchain;
 pub mod native;
 pub mod node_tools;
 pub mod python_tools;

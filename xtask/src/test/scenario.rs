@@ -1,10 +1,12 @@
 //! Scenario tests: each crate's integration tests (`crates/*/tests/*.rs`), e.g. the SFU with
-//! real clients over loopback sockets.
+//! real clients over loopback sockets, and the client engine against the embedded SFU and a
+//! real `livekit-server` (built here, passed as `CONFAB_LIVEKIT_SERVER`).
 
 use std::path::Path;
 
 use crate::app::HOST_PACKAGES;
 use crate::error::XtaskError;
+use crate::livekit_server;
 use crate::paths::Workspace;
 use crate::process;
 use crate::summary::Counts;
@@ -17,8 +19,10 @@ pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
             "no integration tests found under crates/*/tests".into(),
         ));
     }
+    let livekit = livekit_server::ensure(workspace)?;
     let mut command = process::command(workspace, "cargo");
     command
+        .env("CONFAB_LIVEKIT_SERVER", livekit)
         .args(["test", "--release", "--locked"])
         .args(HOST_PACKAGES);
     for target in &targets {
