@@ -6,8 +6,9 @@
 //! takes encoded frames from `confab-media` and hands encoded frames back; it owns no devices.
 //! Its state machines are sans-IO: time and packets are inputs.
 //!
-//! So far it holds the reconnect schedule; the engine arrives with its own issue.
+//! So far: the signalling connection ([`signal`]) and the reconnect schedule.
 
 pub mod reconnect;
+pub mod signal;
 
 pub use reconnect::ReconnectSchedule;

@@ -1,0 +1,391 @@
+//! The signalling connection to a LiveKit-compatible server: one WebSocket carrying
+//! `SignalRequest`s up and `SignalResponse`s down as binary protobuf frames.
+//!
+//! [`connect`] opens it and waits for the JoinResponse; afterwards one task owns the socket,
+//! writes what [`SignalClient::send`] queues, keeps it alive with pings at the interval the
+//! server asked for, and delivers everything else as [`SignalEvent`]s. Each way the connection
+//! can end is one [`SignalClosed`] value, delivered exactly once as the last event.
+
+pub mod url;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, Stream, StreamExt};
+use livekit_protocol as proto;
+use prost::Message as _;
+use proto::signal_request::Message as Request;
+use proto::signal_response::Message as Response;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+pub use url::{JoinQuery, PROTOCOL_VERSION, rtc_url};
+
+/// How long the server may take to answer the join (LiveKit's SDKs wait 15 s as well).
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Requests waiting to be written; a full queue makes [`SignalClient::send`] wait.
+const OUTBOX_CAPACITY: usize = 256;
+/// Events waiting to be read; a full queue pauses reading from the server.
+const EVENT_CAPACITY: usize = 1024;
+/// The longest reason taken from a refusal's body (it is shown to users).
+const MAX_REASON_CHARS: usize = 300;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    #[error("bad server URL: {0}")]
+    BadUrl(String),
+    #[error("the token cannot be sent in an HTTP header")]
+    BadToken,
+    #[error("the server refused the connection ({status}): {reason}")]
+    Refused { status: u16, reason: String },
+    #[error("could not reach the server: {0}")]
+    Unreachable(String),
+    #[error("the server did not answer the join within {0:?}")]
+    JoinTimeout(Duration),
+    #[error("the server closed the connection before the join completed")]
+    ClosedBeforeJoin,
+    #[error("the server turned the join down: {reason:?}")]
+    LeftBeforeJoin { reason: proto::DisconnectReason },
+    #[error("malformed signal message: {0}")]
+    Malformed(String),
+    #[error("the signalling connection is closed")]
+    Closed,
+}
+
+/// Something the server said, or the end of the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignalEvent {
+    Message(Box<Response>),
+    Closed(SignalClosed),
+}
+
+/// Why the signalling connection ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignalClosed {
+    /// The server sent `leave` (removed, room deleted, duplicate identity, shutdown, …).
+    Left {
+        reason: proto::DisconnectReason,
+        action: proto::leave_request::Action,
+    },
+    /// The socket closed or failed without a `leave`.
+    Lost(String),
+    /// Nothing arrived from the server within its ping timeout.
+    PingTimeout,
+    /// The server sent something that is not a signal message.
+    ProtocolError(String),
+    /// [`SignalClient::leave`] or dropping the client ended it.
+    ClosedByClient,
+}
+
+/// A joined signalling connection.
+#[derive(Debug)]
+pub struct Joined {
+    pub client: SignalClient,
+    pub join: proto::JoinResponse,
+    pub events: mpsc::Receiver<SignalEvent>,
+}
+
+/// Sends requests on a joined connection. Dropping it closes the connection.
+#[derive(Debug)]
+pub struct SignalClient {
+    outbox: mpsc::Sender<Outgoing>,
+}
+
+#[derive(Debug)]
+enum Outgoing {
+    Request(Box<Request>),
+    /// Send this leave, then close the socket.
+    Leave(Box<Request>),
+}
+
+impl SignalClient {
+    /// Queues `request` for the server.
+    pub async fn send(&self, request: Request) -> Result<(), SignalError> {
+        self.outbox
+            .send(Outgoing::Request(Box::new(request)))
+            .await
+            .map_err(|_| SignalError::Closed)
+    }
+
+    /// Tells the server this participant leaves, then closes the connection.
+    pub async fn leave(self) -> Result<(), SignalError> {
+        let leave = Request::Leave(proto::LeaveRequest {
+            can_reconnect: false,
+            reason: proto::DisconnectReason::ClientInitiated as i32,
+            action: proto::leave_request::Action::Disconnect as i32,
+            regions: None,
+        });
+        self.outbox
+            .send(Outgoing::Leave(Box::new(leave)))
+            .await
+            .map_err(|_| SignalError::Closed)
+    }
+}
+
+/// Connects to `server` (any form [`rtc_url`] takes) with `token` and waits for the
+/// JoinResponse.
+pub async fn connect(server: &str, token: &str, query: &JoinQuery) -> Result<Joined, SignalError> {
+    let url = rtc_url(server, query)?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|error| SignalError::BadUrl(error.to_string()))?;
+    let bearer =
+        HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| SignalError::BadToken)?;
+    request.headers_mut().insert(AUTHORIZATION, bearer);
+    tracing::debug!(%url, "connecting");
+    let socket = match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => socket,
+        Err(tungstenite::Error::Http(response)) => {
+            let status = response.status().as_u16();
+            let body = response.into_body().unwrap_or_default();
+            return Err(SignalError::Refused {
+                status,
+                reason: refusal_reason(&body),
+            });
+        }
+        Err(error) => return Err(SignalError::Unreachable(error.to_string())),
+    };
+    let (sink, mut stream) = socket.split();
+    let join = match tokio::time::timeout(JOIN_TIMEOUT, next_response(&mut stream)).await {
+        Err(_) => return Err(SignalError::JoinTimeout(JOIN_TIMEOUT)),
+        Ok(Err(error)) => return Err(error),
+        Ok(Ok(None)) => return Err(SignalError::ClosedBeforeJoin),
+        Ok(Ok(Some(Response::Join(join)))) => join,
+        Ok(Ok(Some(Response::Leave(leave)))) => {
+            return Err(SignalError::LeftBeforeJoin {
+                reason: leave.reason(),
+            });
+        }
+        Ok(Ok(Some(other))) => {
+            return Err(SignalError::Malformed(format!(
+                "expected the join response first, got {}",
+                response_name(&other)
+            )));
+        }
+    };
+    let (outbox, requests) = mpsc::channel(OUTBOX_CAPACITY);
+    let (events_tx, events) = mpsc::channel(EVENT_CAPACITY);
+    let keepalive = Keepalive::from_join(&join);
+    tokio::spawn(run(sink, stream, requests, events_tx, keepalive));
+    Ok(Joined {
+        client: SignalClient { outbox },
+        join,
+        events,
+    })
+}
+
+/// The first line of a refusal body, bounded (servers answer 401/403/404 with plain text).
+fn refusal_reason(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let reason: String = text
+        .trim()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(MAX_REASON_CHARS)
+        .collect();
+    if reason.is_empty() {
+        "no reason given".into()
+    } else {
+        reason
+    }
+}
+
+/// The next signal response; `None` when the server closed the socket.
+async fn next_response<S>(stream: &mut S) -> Result<Option<Response>, SignalError>
+where
+    S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+{
+    loop {
+        let frame = match stream.next().await {
+            None => return Ok(None),
+            Some(Err(error)) => return Err(SignalError::Unreachable(error.to_string())),
+            Some(Ok(frame)) => frame,
+        };
+        match frame {
+            Message::Close(_) => return Ok(None),
+            Message::Binary(bytes) => {
+                let response = proto::SignalResponse::decode(bytes)
+                    .map_err(|error| SignalError::Malformed(error.to_string()))?;
+                match response.message {
+                    Some(message) => return Ok(Some(message)),
+                    None => return Err(SignalError::Malformed("empty signal response".into())),
+                }
+            }
+            Message::Text(_) => {
+                return Err(SignalError::Malformed(
+                    "text frame on a binary (protobuf) connection".into(),
+                ));
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+        }
+    }
+}
+
+fn response_name(response: &Response) -> &'static str {
+    match response {
+        Response::Join(_) => "join",
+        Response::Leave(_) => "leave",
+        Response::Offer(_) => "offer",
+        Response::Answer(_) => "answer",
+        Response::Trickle(_) => "trickle",
+        Response::Update(_) => "participant update",
+        _ => "another message",
+    }
+}
+
+/// Pings at the server's interval; the connection counts as lost when nothing at all arrived
+/// for the server's timeout.
+#[derive(Debug, Clone, Copy)]
+struct Keepalive {
+    interval: Option<Duration>,
+    timeout: Option<Duration>,
+}
+
+impl Keepalive {
+    fn from_join(join: &proto::JoinResponse) -> Self {
+        let seconds = |value: i32| {
+            u64::try_from(value)
+                .ok()
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs)
+        };
+        Self {
+            interval: seconds(join.ping_interval),
+            timeout: seconds(join.ping_timeout),
+        }
+    }
+}
+
+/// Owns the socket until it ends; the last event sent is always `Closed`.
+async fn run<K, S>(
+    mut sink: K,
+    mut stream: S,
+    mut requests: mpsc::Receiver<Outgoing>,
+    events: mpsc::Sender<SignalEvent>,
+    keepalive: Keepalive,
+) where
+    K: futures_util::Sink<Message, Error = tungstenite::Error> + Unpin,
+    S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+{
+    let mut last_heard = Instant::now();
+    let mut ping = keepalive.interval.map(|every| {
+        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    });
+    let closed = loop {
+        let tick = async {
+            match ping.as_mut() {
+                Some(ticks) => {
+                    ticks.tick().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            outgoing = requests.recv() => match outgoing {
+                Some(Outgoing::Request(request)) => {
+                    if let Err(error) = write(&mut sink, *request).await {
+                        break SignalClosed::Lost(error.to_string());
+                    }
+                }
+                Some(Outgoing::Leave(leave)) => {
+                    let _ = write(&mut sink, *leave).await;
+                    let _ = sink.close().await;
+                    break SignalClosed::ClosedByClient;
+                }
+                None => {
+                    let _ = sink.close().await;
+                    break SignalClosed::ClosedByClient;
+                }
+            },
+            response = next_response(&mut stream) => match response {
+                Ok(Some(Response::Leave(leave))) => break SignalClosed::Left {
+                    reason: leave.reason(),
+                    action: leave.action(),
+                },
+                Ok(Some(message)) => {
+                    last_heard = Instant::now();
+                    if events.send(SignalEvent::Message(Box::new(message))).await.is_err() {
+                        // Nobody listens any more: same as dropping the client.
+                        let _ = sink.close().await;
+                        break SignalClosed::ClosedByClient;
+                    }
+                }
+                Ok(None) => break SignalClosed::Lost("the server closed the connection".into()),
+                Err(SignalError::Malformed(why)) => break SignalClosed::ProtocolError(why),
+                Err(error) => break SignalClosed::Lost(error.to_string()),
+            },
+            () = tick => {
+                if keepalive.timeout.is_some_and(|timeout| last_heard.elapsed() > timeout) {
+                    break SignalClosed::PingTimeout;
+                }
+                let now = unix_millis();
+                let pings = [Request::Ping(now), Request::PingReq(proto::Ping { timestamp: now, rtt: 0 })];
+                for request in pings {
+                    if let Err(error) = write(&mut sink, request).await {
+                        tracing::debug!(%error, "ping not sent");
+                    }
+                }
+            }
+        }
+    };
+    tracing::debug!(?closed, "signalling connection ended");
+    let _ = events.send(SignalEvent::Closed(closed)).await;
+}
+
+async fn write<K>(sink: &mut K, request: Request) -> Result<(), tungstenite::Error>
+where
+    K: futures_util::Sink<Message, Error = tungstenite::Error> + Unpin,
+{
+    let bytes = proto::SignalRequest {
+        message: Some(request),
+    }
+    .encode_to_vec();
+    sink.send(Message::Binary(bytes.into())).await
+}
+
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_reasons_are_one_bounded_line() {
+        assert_eq!(
+            refusal_reason(b"invalid authorization token: signature is invalid\n"),
+            "invalid authorization token: signature is invalid"
+        );
+        assert_eq!(refusal_reason(b"  "), "no reason given");
+        let long = "x".repeat(2 * MAX_REASON_CHARS);
+        assert_eq!(
+            refusal_reason(long.as_bytes()).chars().count(),
+            MAX_REASON_CHARS
+        );
+    }
+
+    #[test]
+    fn keepalive_follows_the_join_response() {
+        let join = proto::JoinResponse {
+            ping_interval: 5,
+            ping_timeout: 15,
+            ..Default::default()
+        };
+        let keepalive = Keepalive::from_join(&join);
+        assert_eq!(keepalive.interval, Some(Duration::from_secs(5)));
+        assert_eq!(keepalive.timeout, Some(Duration::from_secs(15)));
+        let silent = Keepalive::from_join(&proto::JoinResponse::default());
+        assert_eq!((silent.interval, silent.timeout), (None, None));
+    }
+}
