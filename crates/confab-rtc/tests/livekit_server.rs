@@ -5,17 +5,16 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{event_where, join_token, update_has};
 use confab_rtc::signal::{self, JoinQuery, SignalClosed, SignalError, SignalEvent};
-use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_protocol as proto;
-use tokio::sync::mpsc;
 
 /// `livekit-server --dev` credentials.
 const DEV_KEY: &str = "devkey";
 const DEV_SECRET: &str = "secret";
 const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
-/// Generous: only a failing test waits this long.
-const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A `livekit-server --dev` on loopback ports of its own; killed on drop.
 struct LiveKitServer {
@@ -88,42 +87,7 @@ fn free_udp_port() -> u16 {
 }
 
 fn token(secret: &str, room: &str, identity: &str) -> String {
-    AccessToken::with_api_key(DEV_KEY, secret)
-        .with_identity(identity)
-        .with_grants(VideoGrants {
-            room_join: true,
-            room: room.into(),
-            ..Default::default()
-        })
-        .to_jwt()
-        .expect("token")
-}
-
-async fn event_where(
-    events: &mut mpsc::Receiver<SignalEvent>,
-    wanted: impl Fn(&SignalEvent) -> bool,
-) -> SignalEvent {
-    loop {
-        let event = tokio::time::timeout(DEADLINE, events.recv())
-            .await
-            .expect("an event within the deadline")
-            .expect("events end only after Closed");
-        if wanted(&event) {
-            return event;
-        }
-        assert!(
-            !matches!(event, SignalEvent::Closed(_)),
-            "closed early: {event:?}"
-        );
-    }
-}
-
-fn update_has(event: &SignalEvent, identity: &str, state: proto::participant_info::State) -> bool {
-    use proto::signal_response::Message as Response;
-    matches!(event, SignalEvent::Message(message) if matches!(
-        message.as_ref(),
-        Response::Update(update) if update.participants.iter().any(|p| p.identity == identity && p.state() == state)
-    ))
+    join_token(DEV_KEY, secret, room, identity)
 }
 
 /// One server for every check: it takes seconds to start.

@@ -2,12 +2,13 @@
 //! misbehaving servers.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
+mod common;
+
+use common::{DEADLINE, event_where, join_token, next_event, update_has};
 use confab_rtc::signal::{self, JoinQuery, SignalClosed, SignalError, SignalEvent};
 use confab_sfu::{ApiKeys, RunningSfu, SfuConfig};
 use futures_util::{SinkExt, StreamExt};
-use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_protocol as proto;
 use prost::Message as _;
 use proto::signal_request::Message as Request;
@@ -18,8 +19,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "APIrtc";
 const SECRET: &str = "rtc-secret-rtc-secret-rtc-secret-rtc";
-/// Generous: only a failing test waits this long.
-const DEADLINE: Duration = Duration::from_secs(10);
 
 async fn start_sfu() -> RunningSfu {
     let _ = tracing_subscriber::fmt()
@@ -34,15 +33,7 @@ async fn start_sfu() -> RunningSfu {
 }
 
 fn token_signed_with(secret: &str, room: &str, identity: &str) -> String {
-    AccessToken::with_api_key(KEY, secret)
-        .with_identity(identity)
-        .with_grants(VideoGrants {
-            room_join: true,
-            room: room.into(),
-            ..Default::default()
-        })
-        .to_jwt()
-        .expect("token")
+    join_token(KEY, secret, room, identity)
 }
 
 fn token(room: &str, identity: &str) -> String {
@@ -57,37 +48,6 @@ async fn join(sfu: &RunningSfu, room: &str, identity: &str) -> signal::Joined {
     signal::connect(&url(sfu), &token(room, identity), &JoinQuery::default())
         .await
         .expect("joined")
-}
-
-async fn next_event(events: &mut mpsc::Receiver<SignalEvent>) -> SignalEvent {
-    tokio::time::timeout(DEADLINE, events.recv())
-        .await
-        .expect("an event within the deadline")
-        .expect("events end only after Closed")
-}
-
-/// Events until one satisfies `wanted`.
-async fn event_where(
-    events: &mut mpsc::Receiver<SignalEvent>,
-    wanted: impl Fn(&SignalEvent) -> bool,
-) -> SignalEvent {
-    loop {
-        let event = next_event(events).await;
-        if wanted(&event) {
-            return event;
-        }
-        assert!(
-            !matches!(event, SignalEvent::Closed(_)),
-            "closed early: {event:?}"
-        );
-    }
-}
-
-fn update_has(event: &SignalEvent, identity: &str, state: proto::participant_info::State) -> bool {
-    matches!(event, SignalEvent::Message(message) if matches!(
-        message.as_ref(),
-        Response::Update(update) if update.participants.iter().any(|p| p.identity == identity && p.state() == state)
-    ))
 }
 
 #[tokio::test]

@@ -1,0 +1,63 @@
+//! Helpers shared by the client engine's scenario tests.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use confab_rtc::signal::SignalEvent;
+use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_protocol as proto;
+use tokio::sync::mpsc;
+
+/// Generous: only a failing test waits this long.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A join token for `room`.
+pub fn join_token(key: &str, secret: &str, room: &str, identity: &str) -> String {
+    AccessToken::with_api_key(key, secret)
+        .with_identity(identity)
+        .with_grants(VideoGrants {
+            room_join: true,
+            room: room.into(),
+            ..Default::default()
+        })
+        .to_jwt()
+        .expect("token")
+}
+
+/// The next event, within the deadline.
+pub async fn next_event(events: &mut mpsc::Receiver<SignalEvent>) -> SignalEvent {
+    tokio::time::timeout(DEADLINE, events.recv())
+        .await
+        .expect("an event within the deadline")
+        .expect("events end only after Closed")
+}
+
+/// Events until one satisfies `wanted`; an earlier `Closed` fails the test.
+pub async fn event_where(
+    events: &mut mpsc::Receiver<SignalEvent>,
+    wanted: impl Fn(&SignalEvent) -> bool,
+) -> SignalEvent {
+    loop {
+        let event = next_event(events).await;
+        if wanted(&event) {
+            return event;
+        }
+        assert!(
+            !matches!(event, SignalEvent::Closed(_)),
+            "closed early: {event:?}"
+        );
+    }
+}
+
+/// Whether `event` is a participant update listing `identity` in `state`.
+pub fn update_has(
+    event: &SignalEvent,
+    identity: &str,
+    state: proto::participant_info::State,
+) -> bool {
+    use proto::signal_response::Message as Response;
+    matches!(event, SignalEvent::Message(message) if matches!(
+        message.as_ref(),
+        Response::Update(update) if update.participants.iter().any(|p| p.identity == identity && p.state() == state)
+    ))
+}
