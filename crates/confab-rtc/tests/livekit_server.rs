@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{event_where, join_token, update_has};
-use confab_rtc::signal::{self, JoinQuery, SignalClosed, SignalError, SignalEvent};
+use common::{arrives_then_leaves, join_token, left_with};
+use confab_rtc::signal::{self, JoinQuery, SignalError};
 use livekit_protocol as proto;
 
 /// `livekit-server --dev` credentials.
@@ -116,17 +116,7 @@ async fn joins_a_real_livekit_server_and_follows_the_room() {
         "{:?}",
         bob.join.other_participants
     );
-    event_where(&mut alice.events, |e| {
-        update_has(e, "bob", proto::participant_info::State::Joined)
-            || update_has(e, "bob", proto::participant_info::State::Active)
-    })
-    .await;
-
-    bob.client.leave().await.expect("leave sent");
-    event_where(&mut alice.events, |e| {
-        update_has(e, "bob", proto::participant_info::State::Disconnected)
-    })
-    .await;
+    arrives_then_leaves(&mut alice.events, bob, "bob").await;
 
     // A token signed with another secret: refused before the upgrade, with the server's reason.
     let forged = token("another-secret", "standup", "mallory");
@@ -143,15 +133,9 @@ async fn joins_a_real_livekit_server_and_follows_the_room() {
     let _again = signal::connect(&server.url, &token(DEV_SECRET, "standup", "alice"), &query)
         .await
         .expect("alice joins again");
-    let closed = event_where(&mut alice.events, |e| matches!(e, SignalEvent::Closed(_))).await;
-    assert!(
-        matches!(
-            closed,
-            SignalEvent::Closed(SignalClosed::Left {
-                reason: proto::DisconnectReason::DuplicateIdentity,
-                ..
-            })
-        ),
-        "{closed:?}"
-    );
+    left_with(
+        &mut alice.events,
+        proto::DisconnectReason::DuplicateIdentity,
+    )
+    .await;
 }

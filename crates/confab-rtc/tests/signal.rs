@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 mod common;
 
-use common::{DEADLINE, event_where, join_token, next_event, update_has};
+use common::{DEADLINE, arrives_then_leaves, event_where, join_token, left_with, next_event};
 use confab_rtc::signal::{self, JoinQuery, SignalClosed, SignalError, SignalEvent};
 use confab_sfu::{ApiKeys, RunningSfu, SfuConfig};
 use futures_util::{SinkExt, StreamExt};
@@ -60,17 +60,7 @@ async fn joins_hears_the_next_participant_and_its_leave() {
 
     let bob = join(&sfu, "standup", "bob").await;
     assert_eq!(bob.join.other_participants.len(), 1);
-    event_where(&mut alice.events, |e| {
-        update_has(e, "bob", proto::participant_info::State::Joined)
-            || update_has(e, "bob", proto::participant_info::State::Active)
-    })
-    .await;
-
-    bob.client.leave().await.expect("leave sent");
-    event_where(&mut alice.events, |e| {
-        update_has(e, "bob", proto::participant_info::State::Disconnected)
-    })
-    .await;
+    arrives_then_leaves(&mut alice.events, bob, "bob").await;
 }
 
 #[tokio::test]
@@ -118,17 +108,11 @@ async fn a_duplicate_identity_ends_the_first_connection_with_that_reason() {
     let sfu = start_sfu().await;
     let mut first = join(&sfu, "dup", "alice").await;
     let _second = join(&sfu, "dup", "alice").await;
-    let closed = event_where(&mut first.events, |e| matches!(e, SignalEvent::Closed(_))).await;
-    assert!(
-        matches!(
-            closed,
-            SignalEvent::Closed(SignalClosed::Left {
-                reason: proto::DisconnectReason::DuplicateIdentity,
-                ..
-            })
-        ),
-        "{closed:?}"
-    );
+    left_with(
+        &mut first.events,
+        proto::DisconnectReason::DuplicateIdentity,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -136,17 +120,7 @@ async fn a_server_shutdown_is_a_leave_with_its_reason() {
     let sfu = start_sfu().await;
     let mut alice = join(&sfu, "bye", "alice").await;
     sfu.shutdown().await.expect("shutdown");
-    let closed = event_where(&mut alice.events, |e| matches!(e, SignalEvent::Closed(_))).await;
-    assert!(
-        matches!(
-            closed,
-            SignalEvent::Closed(SignalClosed::Left {
-                reason: proto::DisconnectReason::ServerShutdown,
-                ..
-            })
-        ),
-        "{closed:?}"
-    );
+    left_with(&mut alice.events, proto::DisconnectReason::ServerShutdown).await;
 }
 
 #[tokio::test]

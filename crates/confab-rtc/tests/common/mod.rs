@@ -61,3 +61,31 @@ pub fn update_has(
         Response::Update(update) if update.participants.iter().any(|p| p.identity == identity && p.state() == state)
     ))
 }
+
+/// `other` (just joined as `identity`) shows up in `events` as joined, leaves, and shows up
+/// as disconnected.
+pub async fn arrives_then_leaves(
+    events: &mut mpsc::Receiver<SignalEvent>,
+    other: confab_rtc::signal::Joined,
+    identity: &str,
+) {
+    use proto::participant_info::State;
+    event_where(events, |e| {
+        update_has(e, identity, State::Joined) || update_has(e, identity, State::Active)
+    })
+    .await;
+    other.client.leave().await.expect("leave sent");
+    event_where(events, |e| update_has(e, identity, State::Disconnected)).await;
+}
+
+/// The connection ends with the server's `leave` giving `reason`.
+pub async fn left_with(events: &mut mpsc::Receiver<SignalEvent>, reason: proto::DisconnectReason) {
+    let closed = event_where(events, |e| matches!(e, SignalEvent::Closed(_))).await;
+    assert!(
+        matches!(
+            &closed,
+            SignalEvent::Closed(confab_rtc::signal::SignalClosed::Left { reason: got, .. }) if *got == reason
+        ),
+        "expected a leave with {reason:?}, got {closed:?}"
+    );
+}
