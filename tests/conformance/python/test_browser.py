@@ -24,6 +24,31 @@ PEER_SCRIPT = os.path.join(ROOT, "tests", "conformance", "browser", "peer.mjs")
 NODE_MODULES = os.path.join(ROOT, "tools", "node_modules")
 
 
+async def poll(what: str, read, accept, deadline_s: float):
+    """Reads statistics with `read()` until `accept(value)` holds; returns that value."""
+
+    async def loop():
+        while True:
+            value = await read()
+            if accept(value):
+                return value
+            # Statistics are polled: WebRTC raises no event when a counter changes.
+            await asyncio.sleep(0.2)
+
+    try:
+        return await asyncio.wait_for(loop(), deadline_s)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}; last: {await read()}") from None
+
+
+def total(tracks: list, kind: str, field: str, sender=None) -> int:
+    return sum(
+        t[field]
+        for t in tracks
+        if t["kind"] == kind and (sender is None or t["from"] == sender)
+    )
+
+
 class BrowserPeers:
     """The `peer.mjs` process: one Chromium tab per token."""
 
@@ -106,19 +131,20 @@ class BrowserPeers:
         """Until both tabs joined and tab `viewer` decodes and hears `sender`."""
         await self.joined(0)
         await self.joined(1)
-        # Generous: two Chromium tabs encoding and decoding share two cores with the SFU.
-        await asyncio.wait_for(self.wait_for_media(viewer, sender), 3 * DEADLINE_S)
+        await self.wait_for_media(viewer, sender)
 
-    async def wait_for_media(self, tab: int, sender: str):
-        """Until tab `tab` has decoded video frames and received audio from `sender`."""
-        while True:
-            tracks = [t for t in await self.stats(tab) if t["from"] == sender]
-            video = any(t["kind"] == "video" and t["framesDecoded"] > 0 for t in tracks)
-            audio = any(t["kind"] == "audio" and t["bytesReceived"] > 0 for t in tracks)
-            if video and audio:
-                return tracks
-            # Statistics are polled: there is no event for "a frame was decoded".
-            await asyncio.sleep(0.2)
+    async def wait_for_media(self, tab: int, sender: str) -> list:
+        """Until tab `tab` has decoded video frames and received audio from `sender`; returns
+        the stats of `sender`'s tracks. Generous: two Chromium tabs encoding and decoding share
+        two cores with the SFU."""
+        tracks = await poll(
+            f"tab {tab} to decode and hear {sender}",
+            lambda: self.stats(tab),
+            lambda tracks: total(tracks, "video", "framesDecoded", sender) > 0
+            and total(tracks, "audio", "bytesReceived", sender) > 0,
+            3 * DEADLINE_S,
+        )
+        return [t for t in tracks if t["from"] == sender]
 
 
 def test_two_browser_tabs_see_and_hear_each_other(confab_server):
@@ -127,25 +153,32 @@ def test_two_browser_tabs_see_and_hear_each_other(confab_server):
         async with BrowserPeers.open(confab_server, tokens) as browser:
             await browser.joined(0)
             await browser.joined(1)
-            # Generous: two Chromium tabs encoding and decoding share two cores with the SFU.
-            await asyncio.wait_for(browser.wait_for_media(0, "tab-b"), 3 * DEADLINE_S)
-            await asyncio.wait_for(browser.wait_for_media(1, "tab-a"), 3 * DEADLINE_S)
+            await browser.wait_for_media(0, "tab-b")
+            await browser.wait_for_media(1, "tab-a")
 
     asyncio.run(scenario())
 
 
-async def video_width(browser: BrowserPeers, tab: int, sender: str, accept) -> int:
-    """Polls tab `tab`'s decoded width of `sender`'s video until `accept(width)` holds."""
-    while True:
+async def video_width(
+    browser: BrowserPeers, tab: int, sender: str, accept, deadline_s: float
+) -> int:
+    """Tab `tab`'s decoded width of `sender`'s video, once `accept(width)` holds."""
+
+    def width(tracks: list) -> int:
         widths = [
             t["frameWidth"]
-            for t in await browser.stats(tab)
+            for t in tracks
             if t["from"] == sender and t["kind"] == "video" and t["frameWidth"] > 0
         ]
-        if widths and accept(widths[0]):
-            return widths[0]
-        # Statistics are polled: there is no event for "the decoder's size changed".
-        await asyncio.sleep(0.2)
+        return widths[0] if widths else 0
+
+    tracks = await poll(
+        f"tab {tab}'s decoded width of {sender}'s video",
+        lambda: browser.stats(tab),
+        lambda tracks: width(tracks) > 0 and accept(width(tracks)),
+        deadline_s,
+    )
+    return width(tracks)
 
 
 def test_two_tabs_exchange_h264_video(confab_server):
@@ -155,7 +188,7 @@ def test_two_tabs_exchange_h264_video(confab_server):
             await browser.joined(0)
             await browser.joined(1)
             for tab, sender in [(0, "tab-b"), (1, "tab-a")]:
-                tracks = await asyncio.wait_for(browser.wait_for_media(tab, sender), 3 * DEADLINE_S)
+                tracks = await browser.wait_for_media(tab, sender)
                 video = [t for t in tracks if t["kind"] == "video"]
                 assert video and video[0]["mimeType"].lower() == "video/h264", tracks
 
@@ -167,17 +200,17 @@ def test_a_tab_switches_simulcast_layers_of_another(confab_server):
         tokens = [token("layers", "sender"), token("layers", "viewer")]
         async with BrowserPeers.open(confab_server, tokens) as browser:
             await browser.both_joined_and_receiving(1, "sender")
-            best = await asyncio.wait_for(
-                video_width(browser, 1, "sender", lambda width: width > 0), DEADLINE_S
+            best = await video_width(
+                browser, 1, "sender", lambda width: width > 0, DEADLINE_S
             )
 
             await browser.send({"cmd": "quality", "tab": 1, "from": "sender", "quality": "LOW"})
-            low = await asyncio.wait_for(
-                video_width(browser, 1, "sender", lambda width: width < best), 3 * DEADLINE_S
+            low = await video_width(
+                browser, 1, "sender", lambda width: width < best, 3 * DEADLINE_S
             )
             await browser.send({"cmd": "quality", "tab": 1, "from": "sender", "quality": "HIGH"})
-            high = await asyncio.wait_for(
-                video_width(browser, 1, "sender", lambda width: width > low), 3 * DEADLINE_S
+            high = await video_width(
+                browser, 1, "sender", lambda width: width > low, 3 * DEADLINE_S
             )
             assert low < best and high > low, (best, low, high)
 
@@ -190,24 +223,21 @@ def test_a_tab_resumes_after_losing_its_signalling_connection(confab_server):
         async with BrowserPeers.open(confab_server, tokens) as browser:
             await browser.joined(0)
             await browser.joined(1)
-            await asyncio.wait_for(browser.wait_for_media(1, "mover"), 3 * DEADLINE_S)
-            await asyncio.wait_for(browser.wait_for_media(0, "watcher"), 3 * DEADLINE_S)
+            await browser.wait_for_media(1, "mover")
+            await browser.wait_for_media(0, "watcher")
 
             await browser.send({"cmd": "simulate", "tab": 0, "scenario": "signal-reconnect"})
             await browser.expect(
                 "the tab to resume", lambda e: e["tab"] == 0 and e["event"] == "reconnected"
             )
             # Media keeps flowing both ways: frames decoded after the resume grow again.
-            before = {t["kind"]: t["framesDecoded"] for t in await browser.stats(1)}
-
-            async def more_frames():
-                while True:
-                    now = {t["kind"]: t["framesDecoded"] for t in await browser.stats(1)}
-                    if now.get("video", 0) > before.get("video", 0) + 10:
-                        return
-                    await asyncio.sleep(0.2)
-
-            await asyncio.wait_for(more_frames(), 3 * DEADLINE_S)
+            before = total(await browser.stats(1), "video", "framesDecoded")
+            await poll(
+                "more frames decoded after the resume",
+                lambda: browser.stats(1),
+                lambda tracks: total(tracks, "video", "framesDecoded") > before + 10,
+                3 * DEADLINE_S,
+            )
             await browser.send({"cmd": "chat", "tab": 0, "text": "still here"})
             chat = await browser.expect(
                 "the chat after the resume", lambda e: e["tab"] == 1 and e["event"] == "chat"
@@ -252,31 +282,6 @@ def test_a_tab_chats_with_a_python_peer_and_receives_its_file(confab_server):
             assert received["sha256"] == hashlib.sha256(payload).hexdigest()
 
     asyncio.run(scenario())
-
-
-async def poll(what: str, read, accept, deadline_s: float):
-    """Reads statistics with `read()` until `accept(value)` holds; returns that value."""
-
-    async def loop():
-        while True:
-            value = await read()
-            if accept(value):
-                return value
-            # Statistics are polled: WebRTC raises no event when a counter changes.
-            await asyncio.sleep(0.2)
-
-    try:
-        return await asyncio.wait_for(loop(), deadline_s)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}; last: {await read()}") from None
-
-
-def total(tracks: list, kind: str, field: str, sender=None) -> int:
-    return sum(
-        t[field]
-        for t in tracks
-        if t["kind"] == kind and (sender is None or t["from"] == sender)
-    )
 
 
 def test_audio_travels_as_red_both_ways_through_the_server(confab_server):
