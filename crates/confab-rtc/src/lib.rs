@@ -6,9 +6,13 @@
 //! takes encoded frames from `confab-media` and hands encoded frames back; it owns no devices.
 //! Its state machines are sans-IO: time and packets are inputs.
 //!
-//! So far: the signalling connection ([`signal`]) and the reconnect schedule.
+//! Layers, bottom up: [`signal`] (the WebSocket), [`transport`] (one str0m connection,
+//! sans-IO), and [`room`] (the engine task and the `Room` handle the app uses).
 
 pub mod reconnect;
+pub mod room;
 pub mod signal;
+pub mod transport;
 
 pub use reconnect::ReconnectSchedule;
+pub use room::{Room, RoomError, RoomEvent, RoomOptions};

@@ -29,32 +29,11 @@ impl Default for JoinQuery {
 /// is not part of it: it travels in the `Authorization` header, so it never lands in logs that
 /// record URLs.
 pub fn rtc_url(server: &str, query: &JoinQuery) -> Result<String, SignalError> {
-    let trimmed = server.trim();
-    let (scheme, rest) = trimmed
-        .split_once("://")
-        .ok_or_else(|| SignalError::BadUrl(format!("{trimmed:?} has no scheme")))?;
-    let scheme = match scheme.to_ascii_lowercase().as_str() {
-        "ws" | "http" => "ws",
-        "wss" | "https" => "wss",
-        other => {
-            return Err(SignalError::BadUrl(format!(
-                "unsupported scheme {other:?} (use ws://, wss://, http:// or https://)"
-            )));
-        }
-    };
-    let without_query = rest.split(['?', '#']).next().unwrap_or(rest);
-    let (host, path) = match without_query.split_once('/') {
-        Some((host, path)) => (host, path.trim_end_matches('/')),
-        None => (without_query, ""),
-    };
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(SignalError::BadUrl(format!("{trimmed:?} has no host")));
-    }
-    let prefix = if path.is_empty() {
-        String::new()
-    } else {
-        format!("/{path}")
-    };
+    let ServerUrl {
+        scheme,
+        host,
+        prefix,
+    } = ServerUrl::parse(server)?;
     let mut url = format!(
         "{scheme}://{host}{prefix}/rtc?protocol={PROTOCOL_VERSION}&sdk=rust&version={}&auto_subscribe={}&adaptive_stream={}",
         env!("CARGO_PKG_VERSION"),
@@ -66,6 +45,67 @@ pub fn rtc_url(server: &str, query: &JoinQuery) -> Result<String, SignalError> {
         url.push_str(&percent_encode(sid));
     }
     Ok(url)
+}
+
+/// A server URL taken apart.
+struct ServerUrl<'a> {
+    scheme: &'static str,
+    /// `host[:port]`.
+    host: &'a str,
+    /// The path prefix with a leading `/`, or empty.
+    prefix: String,
+}
+
+impl<'a> ServerUrl<'a> {
+    fn parse(server: &'a str) -> Result<Self, SignalError> {
+        let trimmed = server.trim();
+        let (scheme, rest) = trimmed
+            .split_once("://")
+            .ok_or_else(|| SignalError::BadUrl(format!("{trimmed:?} has no scheme")))?;
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "ws" | "http" => "ws",
+            "wss" | "https" => "wss",
+            other => {
+                return Err(SignalError::BadUrl(format!(
+                    "unsupported scheme {other:?} (use ws://, wss://, http:// or https://)"
+                )));
+            }
+        };
+        let without_query = rest.split(['?', '#']).next().unwrap_or(rest);
+        let (host, path) = match without_query.split_once('/') {
+            Some((host, path)) => (host, path.trim_end_matches('/')),
+            None => (without_query, ""),
+        };
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(SignalError::BadUrl(format!("{trimmed:?} has no host")));
+        }
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("/{path}")
+        };
+        Ok(Self {
+            scheme,
+            host,
+            prefix,
+        })
+    }
+}
+
+/// `host:port` of `server`, with the scheme's default port when none is given (for finding
+/// the local address that routes to it).
+pub fn server_host_port(server: &str) -> Result<String, SignalError> {
+    let url = ServerUrl::parse(server)?;
+    let has_port = match url.host.rsplit_once(':') {
+        // `[::1]:7880` has a port, `[::1]` does not.
+        Some((_, port)) => !port.ends_with(']') && port.parse::<u16>().is_ok(),
+        None => false,
+    };
+    if has_port {
+        return Ok(url.host.to_owned());
+    }
+    let port = if url.scheme == "wss" { 443 } else { 80 };
+    Ok(format!("{}:{port}", url.host))
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -108,6 +148,19 @@ mod tests {
         };
         let url = rtc_url("ws://h", &query).expect("url");
         assert!(url.ends_with("&reconnect=1&sid=PA_a%20b%26c"), "{url}");
+    }
+
+    #[test]
+    fn host_and_port_default_to_the_schemes_port() {
+        assert_eq!(
+            server_host_port("ws://127.0.0.1:7880/x").expect("url"),
+            "127.0.0.1:7880"
+        );
+        assert_eq!(
+            server_host_port("https://meet.example.org").expect("url"),
+            "meet.example.org:443"
+        );
+        assert_eq!(server_host_port("ws://[::1]").expect("url"), "[::1]:80");
     }
 
     #[test]

@@ -89,3 +89,6 @@ pub async fn left_with(events: &mut mpsc::Receiver<SignalEvent>, reason: proto::
         "expected a leave with {reason:?}, got {closed:?}"
     );
 }
+
+pub mod media;
+pub mod scenarios;

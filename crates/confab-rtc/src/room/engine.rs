@@ -1,0 +1,1063 @@
+//! The task behind a [`Room`](super::Room): it owns the signalling connection, both WebRTC
+//! transports and their UDP sockets, and turns what happens on them into [`RoomEvent`]s.
+//!
+//! One task, one `select!` loop: commands and frames from the room's user, signal messages,
+//! datagrams, and the transports' timers. Nothing here sleeps to wait for something; every wait
+//! is on one of those inputs.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use livekit_protocol as proto;
+use prost::Message as _;
+use proto::signal_request::Message as Request;
+use proto::signal_response::Message as Response;
+use str0m::bwe::Bitrate;
+use str0m::format::Codec;
+use str0m::media::{
+    Direction, Frequency, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer,
+};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::RoomError;
+use super::data;
+use super::events::{
+    ConnectionQuality, DisconnectReason, Permissions, RoomEvent, Speaker, TrackKind,
+};
+use super::participants::Participants;
+use super::track::{
+    EncodedFrame, Layer, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack, TrackOptions,
+    TrackOptionsKind, VideoCodec,
+};
+use crate::signal::{SignalClient, SignalClosed, SignalEvent};
+use crate::transport::{
+    LOSSY_LABEL, OutgoingFrame, PeerTransport, Poll, RELIABLE_LABEL, Role, TransportEvent,
+};
+
+/// Frames queued per subscribed track before the oldest reader falls behind and frames drop.
+const REMOTE_FRAME_QUEUE: usize = 256;
+/// Data packets waiting for the publisher's channels to open.
+const MAX_QUEUED_PACKETS: usize = 1024;
+const DATAGRAM_BUFFER: usize = 2048;
+
+/// What the room's handles ask the engine to do.
+#[derive(Debug)]
+pub enum Command {
+    Publish {
+        options: TrackOptions,
+        reply: oneshot::Sender<Result<LocalTrack, RoomError>>,
+    },
+    SetMuted {
+        cid: String,
+        muted: bool,
+    },
+    PublishData {
+        packet: Box<proto::DataPacket>,
+        reliable: bool,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    Subscribe {
+        track_sid: String,
+        subscribe: bool,
+    },
+    RequestKeyframe {
+        track_sid: String,
+    },
+    Leave {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// One of the two transports with its socket.
+#[derive(Debug)]
+struct Link {
+    transport: PeerTransport,
+    socket: UdpSocket,
+    local: SocketAddr,
+    wake_at: Instant,
+}
+
+/// A track we publish.
+#[derive(Debug)]
+struct Published {
+    sid: String,
+    cid: String,
+    options: TrackOptions,
+    mid: Option<Mid>,
+    /// The codec str0m negotiated, found on the first frame sent.
+    codec: Option<Codec>,
+    muted: bool,
+    feedback: watch::Sender<PublisherFeedback>,
+}
+
+impl Published {
+    fn wanted_codecs(&self) -> &'static [Codec] {
+        match self.options.kind {
+            TrackOptionsKind::Audio { .. } => &[Codec::Opus],
+            TrackOptionsKind::Video {
+                codec: VideoCodec::Vp8,
+                ..
+            } => &[Codec::Vp8, Codec::H264],
+            TrackOptionsKind::Video {
+                codec: VideoCodec::H264,
+                ..
+            } => &[Codec::H264, Codec::Vp8],
+        }
+    }
+
+    fn rtp_clock(&self) -> Frequency {
+        match self.options.kind {
+            TrackOptionsKind::Audio { .. } => Frequency::FORTY_EIGHT_KHZ,
+            TrackOptionsKind::Video { .. } => Frequency::NINETY_KHZ,
+        }
+    }
+
+    fn simulcast(&self) -> Option<Simulcast> {
+        match &self.options.kind {
+            TrackOptionsKind::Video { layers, .. } if layers.len() > 1 => Some(Simulcast {
+                send: layers
+                    .iter()
+                    .map(|spec| SimulcastLayer::new(spec.layer.rid()))
+                    .collect(),
+                recv: Vec::new(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn max_bitrate_bps(&self) -> u64 {
+        match &self.options.kind {
+            TrackOptionsKind::Audio { .. } => 64_000,
+            TrackOptionsKind::Video { layers, .. } => {
+                layers.iter().map(|l| u64::from(l.max_bitrate_bps)).sum()
+            }
+        }
+    }
+}
+
+/// A subscribed remote track: where its frames go.
+#[derive(Debug)]
+struct Subscribed {
+    track_sid: String,
+    kind: TrackKind,
+    frames: Option<mpsc::Sender<RemoteFrame>>,
+    /// The receiving half, until the track is announced to the user.
+    receiver: Option<mpsc::Receiver<RemoteFrame>>,
+    dropped: u64,
+}
+
+pub struct Engine {
+    signal: SignalClient,
+    signal_events: mpsc::Receiver<SignalEvent>,
+    commands: mpsc::Receiver<Command>,
+    command_sender: mpsc::Sender<Command>,
+    frames: mpsc::Receiver<(String, EncodedFrame)>,
+    frame_sender: mpsc::Sender<(String, EncodedFrame)>,
+    events: mpsc::Sender<RoomEvent>,
+    publisher: Link,
+    subscriber: Link,
+    local_sid: String,
+    local_identity: String,
+    permissions: Permissions,
+    participants: Participants,
+    /// Publications the server has not confirmed yet, by cid.
+    awaiting_publish:
+        HashMap<String, (TrackOptions, oneshot::Sender<Result<LocalTrack, RoomError>>)>,
+    published: Vec<Published>,
+    next_cid: u32,
+    publisher_has_channels: bool,
+    publisher_needs_offer: bool,
+    next_offer_id: u32,
+    subscribed: HashMap<Mid, Subscribed>,
+    /// The server's mid → track sid map from its latest offer.
+    offered_tracks: HashMap<String, String>,
+    queued_data: VecDeque<(&'static str, Vec<u8>)>,
+    data_sequence: u32,
+    /// Told once the primary transport is up (or failed).
+    ready: Option<oneshot::Sender<Result<(), RoomError>>>,
+    primary: Role,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("local_sid", &self.local_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything [`Engine::new`] needs.
+#[derive(Debug)]
+pub struct EngineParts {
+    pub signal: SignalClient,
+    pub signal_events: mpsc::Receiver<SignalEvent>,
+    pub join: proto::JoinResponse,
+    pub sockets: [UdpSocket; 2],
+    pub commands: mpsc::Receiver<Command>,
+    pub command_sender: mpsc::Sender<Command>,
+    pub frames: mpsc::Receiver<(String, EncodedFrame)>,
+    pub frame_sender: mpsc::Sender<(String, EncodedFrame)>,
+    pub events: mpsc::Sender<RoomEvent>,
+    pub ready: oneshot::Sender<Result<(), RoomError>>,
+}
+
+impl Engine {
+    pub fn new(parts: EngineParts) -> Result<Self, RoomError> {
+        let now = Instant::now();
+        let [publisher_socket, subscriber_socket] = parts.sockets;
+        let link = |role, socket: UdpSocket| -> Result<Link, RoomError> {
+            let local = socket.local_addr()?;
+            Ok(Link {
+                transport: PeerTransport::new(role, now, local)?,
+                socket,
+                local,
+                wake_at: now,
+            })
+        };
+        let local = parts.join.participant.clone().unwrap_or_default();
+        let mut participants = Participants::new(&local.sid);
+        let initial: Vec<RoomEvent> = parts
+            .join
+            .other_participants
+            .iter()
+            .flat_map(|info| participants.apply(info))
+            .collect();
+        for event in initial {
+            let _ = parts.events.try_send(event);
+        }
+        let primary = if parts.join.subscriber_primary {
+            Role::Subscriber
+        } else {
+            Role::Publisher
+        };
+        let mut engine = Self {
+            signal: parts.signal,
+            signal_events: parts.signal_events,
+            commands: parts.commands,
+            command_sender: parts.command_sender,
+            frames: parts.frames,
+            frame_sender: parts.frame_sender,
+            events: parts.events,
+            publisher: link(Role::Publisher, publisher_socket)?,
+            subscriber: link(Role::Subscriber, subscriber_socket)?,
+            local_sid: local.sid.clone(),
+            local_identity: local.identity.clone(),
+            permissions: local
+                .permission
+                .as_ref()
+                .map(Permissions::from)
+                .unwrap_or_default(),
+            participants,
+            awaiting_publish: HashMap::new(),
+            published: Vec::new(),
+            next_cid: 0,
+            publisher_has_channels: false,
+            publisher_needs_offer: false,
+            next_offer_id: 1,
+            subscribed: HashMap::new(),
+            offered_tracks: HashMap::new(),
+            queued_data: VecDeque::new(),
+            data_sequence: 0,
+            ready: Some(parts.ready),
+            primary,
+        };
+        if primary == Role::Publisher {
+            // The server waits for our offer before it has anything to say on media.
+            engine.publisher_needs_offer = true;
+        }
+        Ok(engine)
+    }
+
+    /// Runs until the room ends; the last event sent is `Disconnected`.
+    pub async fn run(mut self) {
+        let reason = self.run_loop().await;
+        tracing::debug!(?reason, "room ended");
+        self.publisher.transport.close();
+        self.subscriber.transport.close();
+        self.flush_output().await;
+        if let Some(ready) = self.ready.take() {
+            let _ = ready.send(Err(RoomError::Disconnected(reason.clone())));
+        }
+        let _ = self.events.send(RoomEvent::Disconnected(reason)).await;
+    }
+
+    async fn run_loop(&mut self) -> DisconnectReason {
+        let mut publisher_buffer = vec![0u8; DATAGRAM_BUFFER];
+        let mut subscriber_buffer = vec![0u8; DATAGRAM_BUFFER];
+        loop {
+            if let Err(reason) = self.negotiate_publisher().await {
+                return reason;
+            }
+            self.flush_output().await;
+            if let Some(reason) = self.check_transports() {
+                return reason;
+            }
+            let wake_at = self.publisher.wake_at.min(self.subscriber.wake_at);
+            tokio::select! {
+                event = self.signal_events.recv() => {
+                    let Some(event) = event else {
+                        return DisconnectReason::ConnectionLost("signalling task ended".into());
+                    };
+                    if let Some(reason) = self.on_signal(event).await {
+                        return reason;
+                    }
+                }
+                command = self.commands.recv() => {
+                    // The room holds a sender, so `None` cannot happen while it lives.
+                    let Some(command) = command else {
+                        return DisconnectReason::ClientInitiated;
+                    };
+                    if let Some(reason) = self.on_command(command).await {
+                        return reason;
+                    }
+                }
+                Some((cid, frame)) = self.frames.recv() => self.on_frame(&cid, frame),
+                received = self.publisher.socket.recv_from(&mut publisher_buffer) => {
+                    if let Ok((length, source)) = received {
+                        receive(&mut self.publisher, source, &publisher_buffer[..length]);
+                    }
+                }
+                received = self.subscriber.socket.recv_from(&mut subscriber_buffer) => {
+                    if let Ok((length, source)) = received {
+                        receive(&mut self.subscriber, source, &subscriber_buffer[..length]);
+                    }
+                }
+                () = tokio::time::sleep_until(wake_at.into()) => {
+                    let now = Instant::now();
+                    for link in [&mut self.publisher, &mut self.subscriber] {
+                        if link.wake_at <= now
+                            && let Err(error) = link.transport.advance(now)
+                        {
+                            tracing::warn!(%error, role = ?link.transport.role(), "transport timer");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a transport failed beyond repair, or the primary one came up.
+    fn check_transports(&mut self) -> Option<DisconnectReason> {
+        let primary = match self.primary {
+            Role::Publisher => &self.publisher,
+            Role::Subscriber => &self.subscriber,
+        };
+        if primary.transport.is_connected()
+            && let Some(ready) = self.ready.take()
+        {
+            let _ = ready.send(Ok(()));
+        }
+        for link in [&self.publisher, &self.subscriber] {
+            if link.transport.has_failed() {
+                return Some(DisconnectReason::ConnectionLost(format!(
+                    "the {:?} connection failed (ICE)",
+                    link.transport.role()
+                )));
+            }
+        }
+        None
+    }
+
+    /// Sends every transport's pending datagrams and handles its events.
+    async fn flush_output(&mut self) {
+        for role in [Role::Publisher, Role::Subscriber] {
+            loop {
+                let link = match role {
+                    Role::Publisher => &mut self.publisher,
+                    Role::Subscriber => &mut self.subscriber,
+                };
+                match link.transport.poll() {
+                    Ok(Poll::Wait(at)) => {
+                        link.wake_at = at;
+                        break;
+                    }
+                    Ok(Poll::Transmit {
+                        destination,
+                        contents,
+                    }) => {
+                        if let Err(error) = link.socket.send_to(&contents, destination).await {
+                            tracing::debug!(%error, %destination, "datagram not sent");
+                        }
+                    }
+                    Ok(Poll::Event(event)) => self.on_transport_event(role, event).await,
+                    Err(error) => {
+                        tracing::warn!(%error, ?role, "transport poll");
+                        link.wake_at = Instant::now() + std::time::Duration::from_millis(10);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_transport_event(&mut self, role: Role, event: TransportEvent) {
+        match event {
+            TransportEvent::Connected => tracing::debug!(?role, "transport connected"),
+            TransportEvent::Failed => tracing::warn!(?role, "transport failed"),
+            TransportEvent::ChannelOpen(label) => {
+                tracing::debug!(?role, label, "data channel open");
+                if role == Role::Publisher {
+                    self.send_queued_data();
+                }
+            }
+            TransportEvent::ChannelData(bytes) => match data::interpret(&bytes) {
+                Ok(Some(event)) => self.emit(event).await,
+                Ok(None) => {}
+                Err(error) => tracing::debug!(%error, "undecodable data packet dropped"),
+            },
+            TransportEvent::MediaAdded {
+                mid,
+                track_id,
+                kind,
+            } if role == Role::Subscriber => {
+                let track_sid = self
+                    .offered_tracks
+                    .get(&mid.to_string())
+                    .cloned()
+                    .unwrap_or(track_id);
+                let (frames, receiver) = mpsc::channel(REMOTE_FRAME_QUEUE);
+                let kind = match kind {
+                    MediaKind::Audio => TrackKind::Audio,
+                    MediaKind::Video => TrackKind::Video,
+                };
+                self.subscribed.insert(
+                    mid,
+                    Subscribed {
+                        track_sid,
+                        kind,
+                        frames: Some(frames),
+                        receiver: Some(receiver),
+                        dropped: 0,
+                    },
+                );
+                self.announce_subscriptions().await;
+            }
+            TransportEvent::MediaAdded { .. } => {}
+            TransportEvent::Media(data) => self.on_remote_media(*data),
+            TransportEvent::KeyframeRequest { mid, rid, full } => {
+                tracing::debug!(%mid, ?rid, full, "keyframe requested");
+                if let Some(track) = self.published.iter().find(|t| t.mid == Some(mid)) {
+                    track.feedback.send_modify(|f| f.keyframe_requests += 1);
+                }
+            }
+            TransportEvent::Bitrate(bitrate) => {
+                let bps = bitrate.as_u64();
+                for track in &self.published {
+                    if matches!(track.options.kind, TrackOptionsKind::Video { .. }) {
+                        track
+                            .feedback
+                            .send_if_modified(|f| replace(&mut f.available_bitrate_bps, bps));
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_remote_media(&mut self, data: str0m::media::MediaData) {
+        let Some(track) = self.subscribed.get_mut(&data.mid) else {
+            return;
+        };
+        let Some(frames) = &track.frames else {
+            return;
+        };
+        let frame = RemoteFrame {
+            data: data.data,
+            rtp_time: data.time.numer(),
+            received_at: data.network_time,
+            contiguous: data.contiguous,
+            layer: data.rid.and_then(|rid| layer_of_rid(&rid)),
+        };
+        match frames.try_send(frame) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                track.dropped += 1;
+                if track.dropped.is_power_of_two() {
+                    tracing::debug!(track = %track.track_sid, dropped = track.dropped, "reader behind, frames dropped");
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => track.frames = None,
+        }
+    }
+
+    /// Hands subscribed tracks to the user once the room has announced who published them.
+    async fn announce_subscriptions(&mut self) {
+        let mut ready = Vec::new();
+        for track in self.subscribed.values_mut() {
+            if track.receiver.is_none() {
+                continue;
+            }
+            if let Some((identity, info)) = self.participants.track(&track.track_sid)
+                && let Some(receiver) = track.receiver.take()
+            {
+                ready.push(RoomEvent::TrackSubscribed {
+                    identity: identity.to_owned(),
+                    info: info.clone(),
+                    track: RemoteTrack {
+                        sid: track.track_sid.clone(),
+                        kind: track.kind,
+                        frames: receiver,
+                        commands: self.command_sender.clone(),
+                    },
+                });
+            }
+        }
+        for event in ready {
+            self.emit(event).await;
+        }
+    }
+
+    async fn on_signal(&mut self, event: SignalEvent) -> Option<DisconnectReason> {
+        let message = match event {
+            SignalEvent::Message(message) => *message,
+            SignalEvent::Closed(closed) => return Some(disconnect_reason(closed)),
+        };
+        match message {
+            Response::Offer(offer) => {
+                self.offered_tracks = offer.mid_to_track_id.clone();
+                match self
+                    .subscriber
+                    .transport
+                    .accept_offer(Instant::now(), &offer.sdp)
+                {
+                    Ok(sdp) => {
+                        let answer = Request::Answer(proto::SessionDescription {
+                            r#type: "answer".into(),
+                            sdp,
+                            id: offer.id,
+                            ..Default::default()
+                        });
+                        if self.signal.send(answer).await.is_err() {
+                            return Some(DisconnectReason::ConnectionLost(
+                                "signalling closed".into(),
+                            ));
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "subscriber offer refused"),
+                }
+            }
+            Response::Answer(answer) => {
+                if let Err(error) = self
+                    .publisher
+                    .transport
+                    .accept_answer(Instant::now(), &answer.sdp)
+                {
+                    tracing::warn!(%error, "publisher answer refused");
+                }
+            }
+            Response::Trickle(trickle) => self.on_trickle(&trickle),
+            Response::Update(update) => {
+                for info in &update.participants {
+                    self.on_participant(info).await;
+                }
+                self.announce_subscriptions().await;
+            }
+            Response::TrackPublished(published) => self.on_track_published(published),
+            Response::SpeakersChanged(changed) => {
+                let mut speakers: Vec<Speaker> = changed
+                    .speakers
+                    .iter()
+                    .filter(|s| s.active)
+                    .filter_map(|s| {
+                        let identity = if s.sid == self.local_sid {
+                            Some(self.local_identity.clone())
+                        } else {
+                            self.participants.identity_of(&s.sid).map(str::to_owned)
+                        }?;
+                        Some(Speaker {
+                            identity,
+                            level: s.level,
+                        })
+                    })
+                    .collect();
+                speakers.sort_by(|a, b| b.level.total_cmp(&a.level));
+                self.emit(RoomEvent::ActiveSpeakers(speakers)).await;
+            }
+            Response::ConnectionQuality(update) => {
+                for info in update.updates {
+                    let identity = if info.participant_sid == self.local_sid {
+                        Some(self.local_identity.clone())
+                    } else {
+                        self.participants
+                            .identity_of(&info.participant_sid)
+                            .map(str::to_owned)
+                    };
+                    if let Some(identity) = identity {
+                        let quality = ConnectionQuality::from(info.quality());
+                        self.emit(RoomEvent::ConnectionQuality { identity, quality })
+                            .await;
+                    }
+                }
+            }
+            Response::RoomUpdate(update) => {
+                if let Some(room) = update.room {
+                    self.emit(RoomEvent::RoomMetadata(room.metadata)).await;
+                }
+            }
+            Response::Mute(mute) => {
+                if let Some(track) = self.published.iter_mut().find(|t| t.sid == mute.sid)
+                    && track.muted != mute.muted
+                {
+                    track.muted = mute.muted;
+                    self.emit(RoomEvent::LocalTrackMuted {
+                        track_sid: mute.sid,
+                        muted: mute.muted,
+                    })
+                    .await;
+                }
+            }
+            Response::SubscribedQualityUpdate(update) => self.on_quality_update(&update),
+            other => tracing::trace!(?other, "signal message not handled"),
+        }
+        None
+    }
+
+    fn on_trickle(&mut self, trickle: &proto::TrickleRequest) {
+        #[derive(serde::Deserialize)]
+        struct CandidateInit {
+            candidate: String,
+        }
+        let Ok(init) = serde_json::from_str::<CandidateInit>(&trickle.candidate_init) else {
+            tracing::debug!("unparsable trickled candidate");
+            return;
+        };
+        if init.candidate.is_empty() {
+            return;
+        }
+        let link = if trickle.target() == proto::SignalTarget::Publisher {
+            &mut self.publisher
+        } else {
+            &mut self.subscriber
+        };
+        if let Err(error) = link
+            .transport
+            .add_remote_candidate(Instant::now(), &init.candidate)
+        {
+            tracing::debug!(%error, "trickled candidate ignored");
+        }
+    }
+
+    async fn on_participant(&mut self, info: &proto::ParticipantInfo) {
+        if info.sid == self.local_sid {
+            let permissions = info
+                .permission
+                .as_ref()
+                .map(Permissions::from)
+                .unwrap_or_default();
+            if permissions != self.permissions {
+                self.permissions = permissions;
+                self.emit(RoomEvent::PermissionsChanged(permissions)).await;
+            }
+            return;
+        }
+        for event in self.participants.apply(info) {
+            self.emit(event).await;
+        }
+    }
+
+    fn on_track_published(&mut self, response: proto::TrackPublishedResponse) {
+        let Some((options, reply)) = self.awaiting_publish.remove(&response.cid) else {
+            tracing::debug!(cid = %response.cid, "unexpected TrackPublished");
+            return;
+        };
+        let Some(info) = response.track else {
+            let _ = reply.send(Err(RoomError::PublishRefused(
+                "the server sent no track".into(),
+            )));
+            return;
+        };
+        let (feedback, feedback_receiver) = watch::channel(PublisherFeedback::default());
+        let kind = options.kind();
+        let track = Published {
+            sid: info.sid.clone(),
+            cid: response.cid.clone(),
+            muted: options.muted,
+            options,
+            mid: None,
+            codec: None,
+            feedback,
+        };
+        self.published.push(track);
+        self.publisher_needs_offer = true;
+        let _ = reply.send(Ok(LocalTrack {
+            sid: info.sid,
+            cid: response.cid,
+            kind,
+            frames: self.frame_sender.clone(),
+            commands: self.command_sender.clone(),
+            feedback: feedback_receiver,
+        }));
+    }
+
+    // Servers before 1.5 only fill the deprecated `subscribed_qualities`.
+    #[allow(deprecated)]
+    fn on_quality_update(&mut self, update: &proto::SubscribedQualityUpdate) {
+        let Some(track) = self.published.iter().find(|t| t.sid == update.track_sid) else {
+            return;
+        };
+        let qualities = if update.subscribed_qualities.is_empty() {
+            update
+                .subscribed_codecs
+                .first()
+                .map(|c| c.qualities.as_slice())
+                .unwrap_or_default()
+        } else {
+            update.subscribed_qualities.as_slice()
+        };
+        let mut active = [false; 3];
+        for quality in qualities {
+            let layer = match quality.quality() {
+                proto::VideoQuality::Low => Layer::Low,
+                proto::VideoQuality::Medium => Layer::Medium,
+                proto::VideoQuality::High => Layer::High,
+                _ => continue,
+            };
+            active[layer.index()] = quality.enabled;
+        }
+        tracing::debug!(track = %track.sid, ?active, "subscribed layers");
+        track
+            .feedback
+            .send_if_modified(|f| replace(&mut f.active_layers, active));
+    }
+
+    /// Offers what the publisher transport still lacks: LiveKit's data channels, new tracks.
+    async fn negotiate_publisher(&mut self) -> Result<(), DisconnectReason> {
+        if !self.publisher_needs_offer || self.publisher.transport.awaits_answer() {
+            return Ok(());
+        }
+        self.publisher_needs_offer = false;
+        let add_channels = !self.publisher_has_channels;
+        let mut desired_bps = 0;
+        let mut new_mids = Vec::new();
+        let offer = self.publisher.transport.create_offer(|api| {
+            if add_channels {
+                PeerTransport::add_data_channels(api);
+            }
+            for (index, track) in self.published.iter().enumerate() {
+                desired_bps += track.max_bitrate_bps();
+                if track.mid.is_some() {
+                    continue;
+                }
+                let kind = match track.options.kind() {
+                    TrackKind::Audio => MediaKind::Audio,
+                    TrackKind::Video => MediaKind::Video,
+                };
+                let mid = api.add_media(
+                    kind,
+                    Direction::SendOnly,
+                    Some(self.local_sid.clone()),
+                    Some(track.cid.clone()),
+                    track.simulcast(),
+                );
+                new_mids.push((index, mid));
+            }
+        });
+        let sdp = match offer {
+            Ok(Some(sdp)) => sdp,
+            Ok(None) => return Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, "publisher offer");
+                return Ok(());
+            }
+        };
+        self.publisher_has_channels = true;
+        for (index, mid) in new_mids {
+            if let Some(track) = self.published.get_mut(index) {
+                track.mid = Some(mid);
+            }
+        }
+        self.publisher
+            .transport
+            .set_desired_bitrate(Bitrate::bps(desired_bps));
+        let id = self.next_offer_id;
+        self.next_offer_id += 1;
+        let offer = Request::Offer(proto::SessionDescription {
+            r#type: "offer".into(),
+            sdp,
+            id,
+            ..Default::default()
+        });
+        self.signal
+            .send(offer)
+            .await
+            .map_err(|_| DisconnectReason::ConnectionLost("signalling closed".into()))
+    }
+
+    async fn on_command(&mut self, command: Command) -> Option<DisconnectReason> {
+        match command {
+            Command::Publish { options, reply } => self.publish(options, reply).await,
+            Command::SetMuted { cid, muted } => {
+                let track = self.published.iter_mut().find(|t| t.cid == cid)?;
+                if track.muted == muted {
+                    return None;
+                }
+                track.muted = muted;
+                let request = Request::Mute(proto::MuteTrackRequest {
+                    sid: track.sid.clone(),
+                    muted,
+                });
+                if self.signal.send(request).await.is_err() {
+                    return Some(DisconnectReason::ConnectionLost("signalling closed".into()));
+                }
+            }
+            Command::PublishData {
+                mut packet,
+                reliable,
+                reply,
+            } => {
+                if !self.permissions.can_publish_data {
+                    let _ = reply.send(Err(RoomError::NotAllowed("publish data")));
+                    return None;
+                }
+                if reliable {
+                    self.data_sequence = self.data_sequence.wrapping_add(1);
+                    packet.sequence = self.data_sequence;
+                }
+                packet.participant_identity = self.local_identity.clone();
+                packet.participant_sid = self.local_sid.clone();
+                let label = if reliable {
+                    RELIABLE_LABEL
+                } else {
+                    LOSSY_LABEL
+                };
+                let result = self.queue_data(label, packet.encode_to_vec());
+                let _ = reply.send(result);
+            }
+            Command::Subscribe {
+                track_sid,
+                subscribe,
+            } => {
+                let request = Request::Subscription(proto::UpdateSubscription {
+                    track_sids: vec![track_sid],
+                    subscribe,
+                    participant_tracks: Vec::new(),
+                });
+                if self.signal.send(request).await.is_err() {
+                    return Some(DisconnectReason::ConnectionLost("signalling closed".into()));
+                }
+            }
+            Command::RequestKeyframe { track_sid } => {
+                let mid = self
+                    .subscribed
+                    .iter()
+                    .find(|(_, t)| t.track_sid == track_sid)
+                    .map(|(mid, _)| *mid);
+                if let Some(mid) = mid {
+                    self.subscriber.transport.request_keyframe(mid);
+                }
+            }
+            Command::Leave { reply } => {
+                let _ = self.signal_leave().await;
+                let _ = reply.send(());
+                return Some(DisconnectReason::ClientInitiated);
+            }
+        }
+        None
+    }
+
+    async fn signal_leave(&mut self) -> Result<(), RoomError> {
+        let leave = Request::Leave(proto::LeaveRequest {
+            can_reconnect: false,
+            reason: proto::DisconnectReason::ClientInitiated as i32,
+            action: proto::leave_request::Action::Disconnect as i32,
+            regions: None,
+        });
+        self.signal.send(leave).await.map_err(|_| RoomError::Closed)
+    }
+
+    async fn publish(
+        &mut self,
+        options: TrackOptions,
+        reply: oneshot::Sender<Result<LocalTrack, RoomError>>,
+    ) {
+        if !self.permissions.can_publish {
+            let _ = reply.send(Err(RoomError::NotAllowed("publish")));
+            return;
+        }
+        self.next_cid += 1;
+        let cid = format!("{}-{}", options.name, self.next_cid);
+        let request = add_track_request(&cid, &options);
+        if self.signal.send(Request::AddTrack(request)).await.is_err() {
+            let _ = reply.send(Err(RoomError::Closed));
+            return;
+        }
+        self.awaiting_publish.insert(cid, (options, reply));
+    }
+
+    fn queue_data(&mut self, label: &'static str, bytes: Vec<u8>) -> Result<(), RoomError> {
+        if self.queued_data.len() >= MAX_QUEUED_PACKETS {
+            return Err(RoomError::Busy);
+        }
+        if !self.publisher_has_channels {
+            self.publisher_needs_offer = true;
+        }
+        self.queued_data.push_back((label, bytes));
+        self.send_queued_data();
+        Ok(())
+    }
+
+    /// Writes queued packets in order while their channel is open and has room.
+    fn send_queued_data(&mut self) {
+        while let Some((label, bytes)) = self.queued_data.front() {
+            if !self.publisher.transport.channel_open(label) {
+                return;
+            }
+            match self.publisher.transport.send_data(label, bytes) {
+                Ok(true) => {
+                    self.queued_data.pop_front();
+                }
+                Ok(false) => return,
+                Err(error) => {
+                    tracing::debug!(%error, "data packet dropped");
+                    self.queued_data.pop_front();
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, cid: &str, frame: EncodedFrame) {
+        let Some(track) = self.published.iter_mut().find(|t| t.cid == cid) else {
+            return;
+        };
+        if track.muted || !self.publisher.transport.is_connected() {
+            return;
+        }
+        let Some(mid) = track.mid else {
+            return;
+        };
+        let codec = match track.codec {
+            Some(codec) => codec,
+            None => {
+                let Some(codec) = self
+                    .publisher
+                    .transport
+                    .negotiated_codec(mid, track.wanted_codecs())
+                else {
+                    return;
+                };
+                track.codec = Some(codec);
+                codec
+            }
+        };
+        let clock = track.rtp_clock();
+        let ticks = frame.timestamp.as_micros() * u128::from(clock.get()) / 1_000_000;
+        let rtp_time = MediaTime::new(u64::try_from(ticks).unwrap_or(u64::MAX), clock);
+        let rid = match (&track.options.kind, frame.layer) {
+            (TrackOptionsKind::Video { layers, .. }, Some(layer)) if layers.len() > 1 => {
+                Some(Rid::from(layer.rid()))
+            }
+            _ => None,
+        };
+        let outgoing = OutgoingFrame {
+            data: &frame.data,
+            rid,
+            wallclock: frame.captured_at,
+            rtp_time,
+            audio_level: frame
+                .audio_level
+                .map(|level| -i8::try_from(level.min(127)).unwrap_or(127)),
+        };
+        if let Err(error) = self.publisher.transport.write_media(mid, codec, outgoing) {
+            tracing::debug!(%error, "frame not sent");
+        }
+    }
+
+    async fn emit(&mut self, event: RoomEvent) {
+        // A user who stopped reading must not stall the media path forever: the channel is
+        // large, and a closed one just means nobody listens.
+        let _ = self.events.send(event).await;
+    }
+}
+
+fn receive(link: &mut Link, source: SocketAddr, contents: &[u8]) {
+    if let Err(error) = link.transport.receive(Instant::now(), source, contents) {
+        tracing::trace!(%error, %source, local = %link.local, "datagram ignored");
+    }
+}
+
+// `disable_dtx` is deprecated in favour of audio features but still what servers read.
+#[allow(deprecated)]
+fn add_track_request(cid: &str, options: &TrackOptions) -> proto::AddTrackRequest {
+    let mut request = proto::AddTrackRequest {
+        cid: cid.to_owned(),
+        name: options.name.clone(),
+        source: proto::TrackSource::from(options.source) as i32,
+        muted: options.muted,
+        ..Default::default()
+    };
+    match &options.kind {
+        TrackOptionsKind::Audio { dtx, red } => {
+            request.r#type = proto::TrackType::Audio as i32;
+            request.disable_dtx = !dtx;
+            request.disable_red = !red;
+        }
+        TrackOptionsKind::Video {
+            codec,
+            width,
+            height,
+            layers,
+            ..
+        } => {
+            request.r#type = proto::TrackType::Video as i32;
+            request.width = *width;
+            request.height = *height;
+            let video_layers: Vec<proto::VideoLayer> = layers
+                .iter()
+                .map(|spec| proto::VideoLayer {
+                    quality: match spec.layer {
+                        Layer::Low => proto::VideoQuality::Low,
+                        Layer::Medium => proto::VideoQuality::Medium,
+                        Layer::High => proto::VideoQuality::High,
+                    } as i32,
+                    width: spec.width,
+                    height: spec.height,
+                    bitrate: spec.max_bitrate_bps,
+                    rid: if layers.len() > 1 {
+                        spec.layer.rid().to_owned()
+                    } else {
+                        String::new()
+                    },
+                    ..Default::default()
+                })
+                .collect();
+            request.simulcast_codecs = vec![proto::SimulcastCodec {
+                codec: match codec {
+                    VideoCodec::Vp8 => "vp8",
+                    VideoCodec::H264 => "h264",
+                }
+                .into(),
+                cid: cid.to_owned(),
+                layers: video_layers.clone(),
+                ..Default::default()
+            }];
+            request.layers = video_layers;
+        }
+    }
+    request
+}
+
+fn layer_of_rid(rid: &Rid) -> Option<Layer> {
+    Layer::ALL.into_iter().find(|layer| **rid == *layer.rid())
+}
+
+fn disconnect_reason(closed: SignalClosed) -> DisconnectReason {
+    match closed {
+        SignalClosed::Left { reason, .. } => DisconnectReason::Server(reason),
+        SignalClosed::Lost(why) => DisconnectReason::ConnectionLost(why),
+        SignalClosed::PingTimeout => {
+            DisconnectReason::ConnectionLost("the server stopped answering pings".into())
+        }
+        SignalClosed::ProtocolError(why) => DisconnectReason::ProtocolError(why),
+        SignalClosed::ClosedByClient => DisconnectReason::ClientInitiated,
+    }
+}
+
+/// Sets `slot` to `value`; whether that changed it (for `watch::Sender::send_if_modified`).
+fn replace<T: PartialEq>(slot: &mut T, value: T) -> bool {
+    if *slot == value {
+        return false;
+    }
+    *slot = value;
+    true
+}

@@ -1,0 +1,279 @@
+//! A room as its user sees it: [`Room::connect`] joins, the returned receiver carries every
+//! [`RoomEvent`], and the `Room` handle publishes tracks, sends data and chat, and leaves.
+
+mod data;
+mod engine;
+pub mod events;
+mod participants;
+pub mod track;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use livekit_protocol as proto;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+pub use data::{DataOptions, MAX_PAYLOAD_BYTES};
+pub use events::{
+    ChatMessage, ConnectionQuality, ConnectionState, DataMessage, DisconnectReason, Participant,
+    Permissions, RoomEvent, Speaker, TrackInfo, TrackKind, TrackSource,
+};
+pub use track::{
+    EncodedFrame, Layer, LayerSpec, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
+    TrackOptions, TrackOptionsKind, VideoCodec,
+};
+
+use crate::signal::{self, JoinQuery, SignalError};
+use engine::{Command, Engine, EngineParts};
+
+/// How long the media connection may take to come up after the join (LiveKit's SDKs allow
+/// 15 s as well).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the server may take to confirm a published track.
+pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events waiting for the user; the engine waits when the user falls this far behind.
+const EVENT_CAPACITY: usize = 4096;
+const COMMAND_CAPACITY: usize = 256;
+/// Encoded frames waiting to be sent (about a second of 3-layer 30 fps video plus audio).
+const FRAME_CAPACITY: usize = 128;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error(transparent)]
+    Signal(#[from] SignalError),
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("WebRTC: {0}")]
+    Transport(#[from] crate::transport::TransportError),
+    #[error("the media connection did not come up within {0:?}")]
+    ConnectTimeout(Duration),
+    #[error("the room ended: {0:?}")]
+    Disconnected(DisconnectReason),
+    #[error("this participant may not {0}")]
+    NotAllowed(&'static str),
+    #[error("the server did not accept the track: {0}")]
+    PublishRefused(String),
+    #[error("the server did not confirm the track within {0:?}")]
+    PublishTimeout(Duration),
+    #[error("{0} bytes is more than one data packet may carry ({MAX_PAYLOAD_BYTES})")]
+    TooLarge(usize),
+    #[error("too much data is queued; try again later")]
+    Busy,
+    #[error("the room is closed")]
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomOptions {
+    /// Subscribe to every track as it is published.
+    pub auto_subscribe: bool,
+    /// The local address for media; by default the one that routes to the server.
+    pub bind_ip: Option<IpAddr>,
+}
+
+impl Default for RoomOptions {
+    fn default() -> Self {
+        Self {
+            auto_subscribe: true,
+            bind_ip: None,
+        }
+    }
+}
+
+/// A joined room. Dropping it leaves the room.
+#[derive(Debug)]
+pub struct Room {
+    commands: mpsc::Sender<Command>,
+    local: Participant,
+    room_name: String,
+    room_sid: String,
+}
+
+impl Room {
+    /// Joins the room `token` grants on `server` (`ws://`, `wss://`, `http(s)://`), and waits
+    /// until media can flow. Events, starting with everyone already present, arrive on the
+    /// returned receiver; the last one is [`RoomEvent::Disconnected`].
+    pub async fn connect(
+        server: &str,
+        token: &str,
+        options: RoomOptions,
+    ) -> Result<(Room, mpsc::Receiver<RoomEvent>), RoomError> {
+        let query = JoinQuery {
+            auto_subscribe: options.auto_subscribe,
+            ..JoinQuery::default()
+        };
+        let bind_ip = match options.bind_ip {
+            Some(ip) => ip,
+            None => local_ip_towards(server).await?,
+        };
+        let sockets = [
+            UdpSocket::bind(SocketAddr::new(bind_ip, 0)).await?,
+            UdpSocket::bind(SocketAddr::new(bind_ip, 0)).await?,
+        ];
+        let joined = signal::connect(server, token, &query).await?;
+        let local = joined
+            .join
+            .participant
+            .as_ref()
+            .map(Participant::from)
+            .unwrap_or_else(|| Participant::from(&proto::ParticipantInfo::default()));
+        let (room_name, room_sid) = joined
+            .join
+            .room
+            .as_ref()
+            .map(|room| (room.name.clone(), room.sid.clone()))
+            .unwrap_or_default();
+        let (command_sender, commands) = mpsc::channel(COMMAND_CAPACITY);
+        let (frame_sender, frames) = mpsc::channel(FRAME_CAPACITY);
+        let (events_sender, events) = mpsc::channel(EVENT_CAPACITY);
+        let (ready_sender, ready) = oneshot::channel();
+        let engine = Engine::new(EngineParts {
+            signal: joined.client,
+            signal_events: joined.events,
+            join: joined.join,
+            sockets,
+            commands,
+            command_sender: command_sender.clone(),
+            frames,
+            frame_sender,
+            events: events_sender,
+            ready: ready_sender,
+        })?;
+        tokio::spawn(engine.run());
+        let room = Room {
+            commands: command_sender,
+            local,
+            room_name,
+            room_sid,
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, ready).await {
+            Ok(Ok(Ok(()))) => Ok((room, events)),
+            Ok(Ok(Err(error))) => Err(error),
+            Ok(Err(_)) => Err(RoomError::Closed),
+            Err(_) => Err(RoomError::ConnectTimeout(CONNECT_TIMEOUT)),
+        }
+    }
+
+    /// Ourselves, as the server admitted us.
+    pub fn local_participant(&self) -> &Participant {
+        &self.local
+    }
+
+    pub fn name(&self) -> &str {
+        &self.room_name
+    }
+
+    pub fn sid(&self) -> &str {
+        &self.room_sid
+    }
+
+    /// Announces a track and negotiates it; frames can be sent once this returns.
+    pub async fn publish_track(&self, options: TrackOptions) -> Result<LocalTrack, RoomError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Publish { options, reply }).await?;
+        match tokio::time::timeout(PUBLISH_TIMEOUT, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(RoomError::Closed),
+            Err(_) => Err(RoomError::PublishTimeout(PUBLISH_TIMEOUT)),
+        }
+    }
+
+    /// Sends `payload` to everyone or to `options.destinations`.
+    pub async fn publish_data(
+        &self,
+        payload: Vec<u8>,
+        options: &DataOptions,
+    ) -> Result<(), RoomError> {
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(RoomError::TooLarge(payload.len()));
+        }
+        let packet = data::user_packet(payload, options);
+        self.send_packet(packet, options.reliable).await
+    }
+
+    /// Sends a chat message the way LiveKit's components do, to everyone or to `to`. Returns
+    /// the message as others will see it.
+    pub async fn send_chat(&self, message: &str, to: &[String]) -> Result<ChatMessage, RoomError> {
+        if message.len() > MAX_PAYLOAD_BYTES {
+            return Err(RoomError::TooLarge(message.len()));
+        }
+        let id = new_message_id();
+        let packet = data::chat_packet(id.clone(), message, to);
+        let timestamp = match &packet.value {
+            Some(proto::data_packet::Value::ChatMessage(chat)) => chat.timestamp,
+            _ => 0,
+        };
+        self.send_packet(packet, true).await?;
+        Ok(ChatMessage {
+            id,
+            from: Some(self.local.identity.clone()),
+            message: message.to_owned(),
+            timestamp,
+            private: !to.is_empty(),
+        })
+    }
+
+    async fn send_packet(
+        &self,
+        packet: proto::DataPacket,
+        reliable: bool,
+    ) -> Result<(), RoomError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::PublishData {
+            packet: Box::new(packet),
+            reliable,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| RoomError::Closed)?
+    }
+
+    /// Subscribes to or unsubscribes from a remote track (manual subscription).
+    pub async fn set_subscribed(&self, track_sid: &str, subscribe: bool) -> Result<(), RoomError> {
+        self.command(Command::Subscribe {
+            track_sid: track_sid.to_owned(),
+            subscribe,
+        })
+        .await
+    }
+
+    /// Leaves the room; the event stream ends with `Disconnected(ClientInitiated)`.
+    pub async fn leave(self) -> Result<(), RoomError> {
+        let (reply, done) = oneshot::channel();
+        self.command(Command::Leave { reply }).await?;
+        done.await.map_err(|_| RoomError::Closed)
+    }
+
+    async fn command(&self, command: Command) -> Result<(), RoomError> {
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| RoomError::Closed)
+    }
+}
+
+/// The local address the system would use to reach `server`: connecting a UDP socket sends
+/// nothing, it only asks the routing table.
+async fn local_ip_towards(server: &str) -> Result<IpAddr, RoomError> {
+    let authority = signal::url::server_host_port(server)?;
+    let target = tokio::net::lookup_host(&authority)
+        .await?
+        .next()
+        .ok_or_else(|| SignalError::Unreachable(format!("{authority} does not resolve")))?;
+    let unspecified: IpAddr = if target.is_ipv4() {
+        IpAddr::from([0, 0, 0, 0])
+    } else {
+        IpAddr::from([0u16; 8])
+    };
+    let probe = UdpSocket::bind(SocketAddr::new(unspecified, 0)).await?;
+    probe.connect(target).await?;
+    Ok(probe.local_addr()?.ip())
+}
+
+/// A random id for a chat message (LiveKit's components use UUIDs; any unique string works).
+fn new_message_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

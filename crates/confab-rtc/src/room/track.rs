@@ -1,0 +1,287 @@
+//! Tracks as the room's user handles them: a [`LocalTrack`] takes encoded frames to publish and
+//! tells the encoder what the network and the subscribers want; a [`RemoteTrack`] hands out the
+//! encoded frames of a subscribed track.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use super::RoomError;
+use super::engine::Command;
+pub use super::events::{TrackKind, TrackSource};
+
+/// Simulcast layers, lowest first, as LiveKit names them (`q`, `h`, `f`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Layer {
+    Low,
+    Medium,
+    High,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 3] = [Layer::Low, Layer::Medium, Layer::High];
+
+    /// The RTP stream id LiveKit's SDKs use for this layer.
+    pub fn rid(self) -> &'static str {
+        match self {
+            Layer::Low => "q",
+            Layer::Medium => "h",
+            Layer::High => "f",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One simulcast layer of a video track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerSpec {
+    pub layer: Layer,
+    pub width: u32,
+    pub height: u32,
+    /// The most this layer may use.
+    pub max_bitrate_bps: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    Vp8,
+    H264,
+}
+
+/// What to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackOptions {
+    pub name: String,
+    pub source: TrackSource,
+    pub kind: TrackOptionsKind,
+    /// Start muted (announced as muted; frames are not sent until unmuted).
+    pub muted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackOptionsKind {
+    Audio {
+        /// Discontinuous transmission: the encoder sends little during silence.
+        dtx: bool,
+        /// Ask for RED (redundant audio) when the server allows it.
+        red: bool,
+    },
+    Video {
+        codec: VideoCodec,
+        width: u32,
+        height: u32,
+        /// One entry per simulcast layer, lowest first; one entry means no simulcast.
+        layers: Vec<LayerSpec>,
+        /// Screen content: favour detail over motion.
+        detail: bool,
+    },
+}
+
+impl TrackOptions {
+    pub fn microphone() -> Self {
+        Self {
+            name: "microphone".into(),
+            source: TrackSource::Microphone,
+            kind: TrackOptionsKind::Audio {
+                dtx: true,
+                red: true,
+            },
+            muted: false,
+        }
+    }
+
+    /// A 1280×720 camera in LiveKit's three default simulcast layers.
+    pub fn camera(codec: VideoCodec) -> Self {
+        Self {
+            name: "camera".into(),
+            source: TrackSource::Camera,
+            kind: TrackOptionsKind::Video {
+                codec,
+                width: 1280,
+                height: 720,
+                layers: vec![
+                    LayerSpec {
+                        layer: Layer::Low,
+                        width: 320,
+                        height: 180,
+                        max_bitrate_bps: 150_000,
+                    },
+                    LayerSpec {
+                        layer: Layer::Medium,
+                        width: 640,
+                        height: 360,
+                        max_bitrate_bps: 500_000,
+                    },
+                    LayerSpec {
+                        layer: Layer::High,
+                        width: 1280,
+                        height: 720,
+                        max_bitrate_bps: 1_700_000,
+                    },
+                ],
+                detail: false,
+            },
+            muted: false,
+        }
+    }
+
+    /// A screen share of `width`×`height`, one layer, tuned for text.
+    pub fn screen_share(codec: VideoCodec, width: u32, height: u32) -> Self {
+        Self {
+            name: "screen".into(),
+            source: TrackSource::ScreenShare,
+            kind: TrackOptionsKind::Video {
+                codec,
+                width,
+                height,
+                layers: vec![LayerSpec {
+                    layer: Layer::High,
+                    width,
+                    height,
+                    max_bitrate_bps: 3_000_000,
+                }],
+                detail: true,
+            },
+            muted: false,
+        }
+    }
+
+    pub fn kind(&self) -> TrackKind {
+        match self.kind {
+            TrackOptionsKind::Audio { .. } => TrackKind::Audio,
+            TrackOptionsKind::Video { .. } => TrackKind::Video,
+        }
+    }
+}
+
+/// One encoded frame to publish.
+#[derive(Debug, Clone)]
+pub struct EncodedFrame {
+    pub data: Vec<u8>,
+    /// Media time since the track started (drives the RTP timestamp).
+    pub timestamp: Duration,
+    /// When the frame was captured (drives RTCP sender reports, i.e. lip sync).
+    pub captured_at: Instant,
+    /// The simulcast layer; `None` for audio and single-layer video.
+    pub layer: Option<Layer>,
+    /// Audio level in −dBov (0 loudest, 127 silence) for the audio-level extension.
+    pub audio_level: Option<u8>,
+}
+
+/// What the network and the subscribers ask of a local track's encoder. Watch it and adapt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublisherFeedback {
+    /// Increments on each keyframe request (PLI/FIR) from the server: encode a keyframe next.
+    pub keyframe_requests: u64,
+    /// Which simulcast layers someone subscribes to; paused layers should not be encoded.
+    pub active_layers: [bool; 3],
+    /// The send-side bandwidth estimate for all our video, in bits per second.
+    pub available_bitrate_bps: u64,
+}
+
+impl Default for PublisherFeedback {
+    fn default() -> Self {
+        Self {
+            keyframe_requests: 0,
+            active_layers: [true; 3],
+            available_bitrate_bps: 0,
+        }
+    }
+}
+
+/// A published track. Frames go out through [`LocalTrack::send`].
+#[derive(Debug, Clone)]
+pub struct LocalTrack {
+    pub(super) sid: String,
+    pub(super) cid: String,
+    pub(super) kind: TrackKind,
+    pub(super) frames: mpsc::Sender<(String, EncodedFrame)>,
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) feedback: watch::Receiver<PublisherFeedback>,
+}
+
+impl LocalTrack {
+    /// The server's id for this track.
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    pub fn kind(&self) -> TrackKind {
+        self.kind
+    }
+
+    /// Queues one encoded frame. Waits when the engine is behind; fails once the room is gone.
+    pub async fn send(&self, frame: EncodedFrame) -> Result<(), RoomError> {
+        self.frames
+            .send((self.cid.clone(), frame))
+            .await
+            .map_err(|_| RoomError::Closed)
+    }
+
+    /// Mutes or unmutes: everyone sees the state, and no frames leave while muted.
+    pub async fn set_muted(&self, muted: bool) -> Result<(), RoomError> {
+        self.commands
+            .send(Command::SetMuted {
+                cid: self.cid.clone(),
+                muted,
+            })
+            .await
+            .map_err(|_| RoomError::Closed)
+    }
+
+    /// What the encoder should do: keyframes, layers, bitrate.
+    pub fn feedback(&self) -> watch::Receiver<PublisherFeedback> {
+        self.feedback.clone()
+    }
+}
+
+/// One encoded frame of a remote track.
+#[derive(Debug, Clone)]
+pub struct RemoteFrame {
+    pub data: Arc<[u8]>,
+    /// RTP timestamp (48 kHz for audio, 90 kHz for video).
+    pub rtp_time: u64,
+    pub received_at: Instant,
+    /// `false` after a gap: a video decoder may need the next keyframe.
+    pub contiguous: bool,
+    /// The simulcast layer it came from, when the server says.
+    pub layer: Option<Layer>,
+}
+
+/// A subscribed remote track: its frames arrive on [`RemoteTrack::recv`].
+#[derive(Debug)]
+pub struct RemoteTrack {
+    pub(super) sid: String,
+    pub(super) kind: TrackKind,
+    pub(super) frames: mpsc::Receiver<RemoteFrame>,
+    pub(super) commands: mpsc::Sender<Command>,
+}
+
+impl RemoteTrack {
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    pub fn kind(&self) -> TrackKind {
+        self.kind
+    }
+
+    /// The next frame; `None` once the track is unsubscribed or the room is gone.
+    pub async fn recv(&mut self) -> Option<RemoteFrame> {
+        self.frames.recv().await
+    }
+
+    /// Asks the publisher for a keyframe (after a decoder error).
+    pub async fn request_keyframe(&self) -> Result<(), RoomError> {
+        self.commands
+            .send(Command::RequestKeyframe {
+                track_sid: self.sid.clone(),
+            })
+            .await
+            .map_err(|_| RoomError::Closed)
+    }
+}

@@ -1,0 +1,182 @@
+//! Client scenarios that run unchanged against the embedded SFU and a real `livekit-server`.
+
+use confab_rtc::room::{
+    DataOptions, DisconnectReason, Layer, RemoteTrack, Room, RoomEvent, RoomOptions, TrackInfo,
+    TrackKind, TrackOptions, TrackSource, VideoCodec,
+};
+use tokio::sync::mpsc;
+
+use super::DEADLINE;
+use super::media::{audio_counter, counters_advance, stream_audio, stream_video, video_counter};
+
+/// Frames each receiver must see advance (about a second of video).
+const FRAMES: usize = 30;
+
+pub async fn join_room(url: &str, token: &str) -> (Room, mpsc::Receiver<RoomEvent>) {
+    Room::connect(url, token, RoomOptions::default())
+        .await
+        .expect("joined")
+}
+
+/// Events until one satisfies `wanted`; a `Disconnected` first fails the test.
+pub async fn room_event_where(
+    events: &mut mpsc::Receiver<RoomEvent>,
+    what: &str,
+    mut wanted: impl FnMut(&RoomEvent) -> bool,
+) -> RoomEvent {
+    let wait = async {
+        loop {
+            let event = events.recv().await.expect("events end after Disconnected");
+            if wanted(&event) {
+                return event;
+            }
+            if let RoomEvent::Disconnected(reason) = &event {
+                panic!("disconnected ({reason:?}) while waiting for {what}");
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within {DEADLINE:?}"))
+}
+
+/// The subscribed audio and video tracks published by `identity`, in whatever order they
+/// arrive.
+pub async fn subscribed_audio_video(
+    events: &mut mpsc::Receiver<RoomEvent>,
+    identity: &str,
+) -> [(TrackInfo, RemoteTrack); 2] {
+    let mut audio = None;
+    let mut video = None;
+    while audio.is_none() || video.is_none() {
+        let event = room_event_where(events, "a subscribed track", |event| {
+            matches!(event, RoomEvent::TrackSubscribed { identity: who, .. } if who == identity)
+        })
+        .await;
+        if let RoomEvent::TrackSubscribed { info, track, .. } = event {
+            match info.kind {
+                TrackKind::Audio => audio = Some((info, track)),
+                TrackKind::Video => video = Some((info, track)),
+            }
+        }
+    }
+    match (audio, video) {
+        (Some(audio), Some(video)) => [audio, video],
+        _ => unreachable!("loop ends with both"),
+    }
+}
+
+/// Two Confab clients publish camera (3-layer simulcast) and microphone to each other; each
+/// receives the other's frames with advancing counters; a mute is seen remotely; chat and data
+/// go both ways; a leave is seen.
+pub async fn two_clients_exchange_media_chat_and_mute(url: &str, token: impl Fn(&str) -> String) {
+    let (alice, mut alice_events) = join_room(url, &token("alice")).await;
+    let (bob, mut bob_events) = join_room(url, &token("bob")).await;
+
+    let mut streams = Vec::new();
+    let mut microphones = Vec::new();
+    for room in [&alice, &bob] {
+        let camera = room
+            .publish_track(TrackOptions::camera(VideoCodec::Vp8))
+            .await
+            .expect("camera published");
+        let microphone = room
+            .publish_track(TrackOptions::microphone())
+            .await
+            .expect("microphone published");
+        streams.push(stream_video(
+            camera,
+            Layer::ALL.into_iter().map(Some).collect(),
+        ));
+        streams.push(stream_audio(microphone.clone()));
+        microphones.push(microphone);
+    }
+
+    for (events, publisher) in [(&mut alice_events, "bob"), (&mut bob_events, "alice")] {
+        let [(audio_info, mut audio), (video_info, mut video)] =
+            subscribed_audio_video(events, publisher).await;
+        assert_eq!(video_info.source, TrackSource::Camera);
+        assert_eq!(audio_info.source, TrackSource::Microphone);
+        counters_advance(&mut video, FRAMES, |d| video_counter(d).map(|(c, _)| c)).await;
+        counters_advance(&mut audio, FRAMES, audio_counter).await;
+    }
+
+    // Alice mutes her microphone: Bob sees it, then sees the unmute.
+    microphones[0].set_muted(true).await.expect("mute");
+    let muted_sid = microphones[0].sid().to_owned();
+    for muted in [true, false] {
+        if !muted {
+            microphones[0].set_muted(false).await.expect("unmute");
+        }
+        room_event_where(&mut bob_events, "alice's mute state", |event| {
+            matches!(event, RoomEvent::TrackMuted { identity, track_sid, muted: m }
+                if identity == "alice" && *track_sid == muted_sid && *m == muted)
+        })
+        .await;
+    }
+
+    // Chat both ways, then data with a topic.
+    let sent = alice.send_chat("hello bob", &[]).await.expect("chat sent");
+    let got = room_event_where(&mut bob_events, "alice's chat", |e| {
+        matches!(e, RoomEvent::Chat(_))
+    })
+    .await;
+    let RoomEvent::Chat(chat) = got else {
+        unreachable!()
+    };
+    assert_eq!(
+        (
+            chat.id.as_str(),
+            chat.from.as_deref(),
+            chat.message.as_str()
+        ),
+        (sent.id.as_str(), Some("alice"), "hello bob")
+    );
+    bob.send_chat("hi alice", &["alice".into()])
+        .await
+        .expect("chat sent");
+    room_event_where(&mut alice_events, "bob's private chat", |e| {
+        matches!(e, RoomEvent::Chat(c) if c.message == "hi alice" && c.from.as_deref() == Some("bob"))
+    })
+    .await;
+    let options = DataOptions {
+        topic: Some("scores".into()),
+        reliable: true,
+        destinations: vec![],
+    };
+    bob.publish_data(b"42".to_vec(), &options)
+        .await
+        .expect("data sent");
+    room_event_where(&mut alice_events, "bob's data", |e| {
+        matches!(e, RoomEvent::Data(d) if d.payload == b"42" && d.topic.as_deref() == Some("scores") && d.from.as_deref() == Some("bob"))
+    })
+    .await;
+
+    for stream in streams {
+        stream.abort();
+    }
+    alice.leave().await.expect("left");
+    room_event_where(
+        &mut bob_events,
+        "alice leaving",
+        |e| matches!(e, RoomEvent::ParticipantLeft { identity } if identity == "alice"),
+    )
+    .await;
+    let last = tokio::time::timeout(DEADLINE, async {
+        let mut last = None;
+        while let Some(event) = alice_events.recv().await {
+            last = Some(event);
+        }
+        last
+    })
+    .await
+    .expect("alice's events end");
+    assert!(
+        matches!(
+            last,
+            Some(RoomEvent::Disconnected(DisconnectReason::ClientInitiated))
+        ),
+        "{last:?}"
+    );
+    bob.leave().await.expect("left");
+}
