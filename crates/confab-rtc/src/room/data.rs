@@ -4,7 +4,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use livekit_protocol as proto;
-use prost::Message as _;
 use proto::data_packet::Value;
 
 use super::events::{ChatMessage, DataMessage, RoomEvent};
@@ -44,29 +43,12 @@ pub fn user_packet(payload: Vec<u8>, options: &DataOptions) -> proto::DataPacket
     }
 }
 
-/// A chat message as LiveKit's components send it (`ChatMessage` packet).
+/// What a received user or chat packet means for the user, if anything.
 #[allow(deprecated)]
-pub fn chat_packet(id: String, message: &str, destinations: &[String]) -> proto::DataPacket {
-    proto::DataPacket {
-        kind: proto::data_packet::Kind::Reliable as i32,
-        destination_identities: destinations.to_vec(),
-        value: Some(Value::ChatMessage(proto::ChatMessage {
-            id,
-            timestamp: unix_millis(),
-            message: message.to_owned(),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
-}
-
-/// What a received packet means for the user, if anything. Garbage is `Err` (logged, dropped).
-#[allow(deprecated)]
-pub fn interpret(bytes: &[u8]) -> Result<Option<RoomEvent>, prost::DecodeError> {
-    let packet = proto::DataPacket::decode(bytes)?;
+pub fn interpret(packet: proto::DataPacket) -> Option<RoomEvent> {
     let from = non_empty(&packet.participant_identity);
     let private = !packet.destination_identities.is_empty();
-    Ok(match packet.value {
+    match packet.value {
         Some(Value::User(user)) => Some(RoomEvent::Data(DataMessage {
             from: from.or_else(|| non_empty(&user.participant_identity)),
             topic: user.topic,
@@ -80,7 +62,7 @@ pub fn interpret(bytes: &[u8]) -> Result<Option<RoomEvent>, prost::DecodeError> 
             private,
         })),
         _ => None,
-    })
+    }
 }
 
 fn non_empty(text: &str) -> Option<String> {
@@ -106,7 +88,7 @@ mod tests {
         };
         let mut packet = user_packet(b"move e4".to_vec(), &options);
         packet.participant_identity = "alice".into();
-        let event = interpret(&packet.encode_to_vec()).expect("decodes");
+        let event = interpret(packet);
         let Some(RoomEvent::Data(message)) = event else {
             panic!("not data: {event:?}");
         };
@@ -116,14 +98,22 @@ mod tests {
     }
 
     #[test]
-    fn chat_is_private_when_addressed_and_garbage_is_an_error() {
-        let packet = chat_packet("m1".into(), "psst", &["bob".into()]);
-        let Ok(Some(RoomEvent::Chat(chat))) = interpret(&packet.encode_to_vec()) else {
+    fn legacy_chat_packets_are_chat_and_private_when_addressed() {
+        let packet = proto::DataPacket {
+            participant_identity: "alice".into(),
+            destination_identities: vec!["bob".into()],
+            value: Some(Value::ChatMessage(proto::ChatMessage {
+                id: "m1".into(),
+                message: "psst".into(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let Some(RoomEvent::Chat(chat)) = interpret(packet) else {
             panic!("not chat");
         };
         assert!(chat.private);
         assert_eq!((chat.id.as_str(), chat.message.as_str()), ("m1", "psst"));
-        assert!(interpret(&[0xff, 0xff, 0xff]).is_err());
-        assert!(matches!(interpret(&[]), Ok(None)));
+        assert!(interpret(proto::DataPacket::default()).is_none());
     }
 }

@@ -27,6 +27,7 @@ use super::events::{
     ConnectionQuality, DisconnectReason, Permissions, RoomEvent, Speaker, TrackKind,
 };
 use super::participants::Participants;
+use super::streams::IncomingStreams;
 use super::track::{
     EncodedFrame, Layer, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack, TrackOptions,
     TrackOptionsKind, VideoCodec,
@@ -77,6 +78,14 @@ struct Link {
     socket: UdpSocket,
     local: SocketAddr,
     wake_at: Instant,
+}
+
+/// A data packet waiting for its channel; `written` hears when SCTP took it.
+#[derive(Debug)]
+struct QueuedPacket {
+    label: &'static str,
+    bytes: Vec<u8>,
+    written: Option<oneshot::Sender<Result<(), RoomError>>>,
 }
 
 /// A track we publish.
@@ -173,7 +182,8 @@ pub struct Engine {
     subscribed: HashMap<Mid, Subscribed>,
     /// The server's mid → track sid map from its latest offer.
     offered_tracks: HashMap<String, String>,
-    queued_data: VecDeque<(&'static str, Vec<u8>)>,
+    queued_data: VecDeque<QueuedPacket>,
+    incoming_streams: IncomingStreams,
     data_sequence: u32,
     /// Told once the primary transport is up (or failed).
     ready: Option<oneshot::Sender<Result<(), RoomError>>>,
@@ -259,6 +269,7 @@ impl Engine {
             subscribed: HashMap::new(),
             offered_tracks: HashMap::new(),
             queued_data: VecDeque::new(),
+            incoming_streams: IncomingStreams::default(),
             data_sequence: 0,
             ready: Some(parts.ready),
             primary,
@@ -290,6 +301,8 @@ impl Engine {
             if let Err(reason) = self.negotiate_publisher().await {
                 return reason;
             }
+            // SCTP makes room as acknowledgements arrive, on any input.
+            self.send_queued_data();
             self.flush_output().await;
             if let Some(reason) = self.check_transports() {
                 return reason;
@@ -402,9 +415,9 @@ impl Engine {
                     self.send_queued_data();
                 }
             }
-            TransportEvent::ChannelData(bytes) => match data::interpret(&bytes) {
-                Ok(Some(event)) => self.emit(event).await,
-                Ok(None) => {}
+            TransportEvent::ChannelData(bytes) => match proto::DataPacket::decode(bytes.as_slice())
+            {
+                Ok(packet) => self.on_data_packet(packet).await,
                 Err(error) => tracing::debug!(%error, "undecodable data packet dropped"),
             },
             TransportEvent::MediaAdded {
@@ -452,6 +465,26 @@ impl Engine {
                     }
                 }
             }
+        }
+    }
+
+    async fn on_data_packet(&mut self, packet: proto::DataPacket) {
+        use proto::data_packet::Value;
+        let from = packet.participant_identity.clone();
+        let private = !packet.destination_identities.is_empty();
+        let event = match packet.value {
+            Some(Value::StreamHeader(header)) => {
+                self.incoming_streams.on_header(&from, private, header)
+            }
+            Some(Value::StreamChunk(chunk)) => {
+                self.incoming_streams.on_chunk(&from, chunk);
+                None
+            }
+            Some(Value::StreamTrailer(trailer)) => self.incoming_streams.on_trailer(&from, trailer),
+            _ => data::interpret(packet),
+        };
+        if let Some(event) = event {
+            self.emit(event).await;
         }
     }
 
@@ -652,6 +685,9 @@ impl Engine {
             return;
         }
         for event in self.participants.apply(info) {
+            if let RoomEvent::ParticipantLeft { identity } = &event {
+                self.incoming_streams.sender_left(identity);
+            }
             self.emit(event).await;
         }
     }
@@ -821,8 +857,7 @@ impl Engine {
                 } else {
                     LOSSY_LABEL
                 };
-                let result = self.queue_data(label, packet.encode_to_vec());
-                let _ = reply.send(result);
+                self.queue_data(label, packet.encode_to_vec(), reply);
             }
             Command::Subscribe {
                 track_sid,
@@ -885,34 +920,50 @@ impl Engine {
         self.awaiting_publish.insert(cid, (options, reply));
     }
 
-    fn queue_data(&mut self, label: &'static str, bytes: Vec<u8>) -> Result<(), RoomError> {
+    /// Queues a packet; `written` is told once SCTP has taken it (or why it never will).
+    fn queue_data(
+        &mut self,
+        label: &'static str,
+        bytes: Vec<u8>,
+        written: oneshot::Sender<Result<(), RoomError>>,
+    ) {
         if self.queued_data.len() >= MAX_QUEUED_PACKETS {
-            return Err(RoomError::Busy);
+            let _ = written.send(Err(RoomError::Busy));
+            return;
         }
         if !self.publisher_has_channels {
             self.publisher_needs_offer = true;
         }
-        self.queued_data.push_back((label, bytes));
+        self.queued_data.push_back(QueuedPacket {
+            label,
+            bytes,
+            written: Some(written),
+        });
         self.send_queued_data();
-        Ok(())
     }
 
     /// Writes queued packets in order while their channel is open and has room.
     fn send_queued_data(&mut self) {
-        while let Some((label, bytes)) = self.queued_data.front() {
-            if !self.publisher.transport.channel_open(label) {
+        while let Some(packet) = self.queued_data.front_mut() {
+            if !self.publisher.transport.channel_open(packet.label) {
                 return;
             }
-            match self.publisher.transport.send_data(label, bytes) {
-                Ok(true) => {
-                    self.queued_data.pop_front();
-                }
+            let result = match self
+                .publisher
+                .transport
+                .send_data(packet.label, &packet.bytes)
+            {
+                Ok(true) => Ok(()),
                 Ok(false) => return,
                 Err(error) => {
                     tracing::debug!(%error, "data packet dropped");
-                    self.queued_data.pop_front();
+                    Err(RoomError::Transport(error))
                 }
+            };
+            if let Some(written) = packet.written.take() {
+                let _ = written.send(result);
             }
+            self.queued_data.pop_front();
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use livekit_protocol as proto;
 
+use super::streams::{ByteStreamReader, StreamInfo};
 use super::track::RemoteTrack;
 
 /// Everything that happens in a room, in the order the server said it.
@@ -57,6 +58,14 @@ pub enum RoomEvent {
     /// A data packet from another participant (or the server when `from` is `None`).
     Data(DataMessage),
     Chat(ChatMessage),
+    /// A complete text stream on a topic other than chat.
+    Text {
+        info: StreamInfo,
+        text: String,
+    },
+    /// A byte stream (a file) starts arriving: read it, or save it with
+    /// [`files::save_byte_stream`](super::files::save_byte_stream).
+    ByteStream(ByteStreamReader),
     /// The connection state changed.
     Connection(ConnectionState),
     /// The room is over for us; the last event.

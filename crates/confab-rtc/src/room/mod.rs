@@ -4,7 +4,9 @@
 mod data;
 mod engine;
 pub mod events;
+pub mod files;
 mod participants;
+pub mod streams;
 pub mod track;
 
 use std::net::{IpAddr, SocketAddr};
@@ -19,6 +21,8 @@ pub use events::{
     ChatMessage, ConnectionQuality, ConnectionState, DataMessage, DisconnectReason, Participant,
     Permissions, RoomEvent, Speaker, TrackInfo, TrackKind, TrackSource,
 };
+pub use files::{FileError, FileSend, SavedFile, SentFile, StreamOptions};
+pub use streams::{ByteStreamItem, ByteStreamReader, StreamError, StreamInfo};
 pub use track::{
     EncodedFrame, Layer, LayerSpec, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
     TrackOptions, TrackOptionsKind, VideoCodec,
@@ -60,6 +64,8 @@ pub enum RoomError {
     TooLarge(usize),
     #[error("too much data is queued; try again later")]
     Busy,
+    #[error("cancelled")]
+    Cancelled,
     #[error("the room is closed")]
     Closed,
 }
@@ -192,26 +198,60 @@ impl Room {
         self.send_packet(packet, options.reliable).await
     }
 
-    /// Sends a chat message the way LiveKit's components do, to everyone or to `to`. Returns
-    /// the message as others will see it.
+    /// Sends a chat message the way LiveKit's components do (a text stream on `lk.chat`), to
+    /// everyone or to `to`. Returns the message as others will see it.
     pub async fn send_chat(&self, message: &str, to: &[String]) -> Result<ChatMessage, RoomError> {
-        if message.len() > MAX_PAYLOAD_BYTES {
-            return Err(RoomError::TooLarge(message.len()));
-        }
-        let id = new_message_id();
-        let packet = data::chat_packet(id.clone(), message, to);
-        let timestamp = match &packet.value {
-            Some(proto::data_packet::Value::ChatMessage(chat)) => chat.timestamp,
-            _ => 0,
-        };
-        self.send_packet(packet, true).await?;
+        let info = self.send_text(message, streams::CHAT_TOPIC, to).await?;
         Ok(ChatMessage {
-            id,
+            id: info.id,
             from: Some(self.local.identity.clone()),
             message: message.to_owned(),
-            timestamp,
+            timestamp: info.timestamp,
             private: !to.is_empty(),
         })
+    }
+
+    /// Sends `text` as a text stream on `topic` (LiveKit's `sendText`), to everyone or to `to`.
+    pub async fn send_text(
+        &self,
+        text: &str,
+        topic: &str,
+        to: &[String],
+    ) -> Result<StreamInfo, RoomError> {
+        let info = StreamInfo {
+            id: new_id(),
+            from: Some(self.local.identity.clone()),
+            topic: topic.to_owned(),
+            mime_type: "text/plain".into(),
+            name: String::new(),
+            total_length: Some(text.len() as u64),
+            attributes: Default::default(),
+            timestamp: data::unix_millis(),
+        };
+        let header =
+            proto::data_stream::header::ContentHeader::TextHeader(proto::data_stream::TextHeader {
+                operation_type: proto::data_stream::OperationType::Create as i32,
+                ..Default::default()
+            });
+        self.send_packet(streams::header_packet(&info, header, to), true)
+            .await?;
+        for (index, chunk) in streams::text_chunks(text).into_iter().enumerate() {
+            let packet =
+                streams::chunk_packet(&info.id, index as u64, chunk.as_bytes().to_vec(), to);
+            self.send_packet(packet, true).await?;
+        }
+        let trailer = streams::trailer_packet(&info.id, "", Default::default(), to);
+        self.send_packet(trailer, true).await?;
+        Ok(info)
+    }
+
+    /// Starts sending the file at `path` as a byte stream (LiveKit's `sendFile`).
+    pub async fn send_file(
+        &self,
+        path: &std::path::Path,
+        options: StreamOptions,
+    ) -> Result<FileSend, RoomError> {
+        files::send_file(self.commands.clone(), path, options).await
     }
 
     async fn send_packet(
@@ -271,8 +311,8 @@ async fn local_ip_towards(server: &str) -> Result<IpAddr, RoomError> {
     Ok(probe.local_addr()?.ip())
 }
 
-/// A random id for a chat message (LiveKit's components use UUIDs; any unique string works).
-fn new_message_id() -> String {
+/// A random id for a message or stream (LiveKit's SDKs use UUIDs; any unique string works).
+fn new_id() -> String {
     let mut bytes = [0u8; 16];
     rand::fill(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -1,8 +1,9 @@
 //! Client scenarios that run unchanged against the embedded SFU and a real `livekit-server`.
 
+use confab_rtc::room::files::save_byte_stream;
 use confab_rtc::room::{
-    DataOptions, DisconnectReason, Layer, RemoteTrack, Room, RoomEvent, RoomOptions, TrackInfo,
-    TrackKind, TrackOptions, TrackSource, VideoCodec,
+    DataOptions, DisconnectReason, Layer, RemoteTrack, Room, RoomEvent, RoomOptions, StreamOptions,
+    TrackInfo, TrackKind, TrackOptions, TrackSource, VideoCodec,
 };
 use tokio::sync::mpsc;
 
@@ -152,6 +153,10 @@ pub async fn two_clients_exchange_media_chat_and_mute(url: &str, token: impl Fn(
     })
     .await;
 
+    // Files both ways, saved and checked byte for byte.
+    file_arrives(&alice, &mut bob_events, "alice").await;
+    file_arrives(&bob, &mut alice_events, "bob").await;
+
     for stream in streams {
         stream.abort();
     }
@@ -179,4 +184,71 @@ pub async fn two_clients_exchange_media_chat_and_mute(url: &str, token: impl Fn(
         "{last:?}"
     );
     bob.leave().await.expect("left");
+}
+
+/// A scratch folder of its own under the system temp dir.
+pub fn scratch_dir(label: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "confab-rtc-{label}-{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// `sender` sends a 300 kB file (several hundred chunks' worth of messages); the receiver's
+/// events announce it, it is saved under its name with the same bytes and a verified hash.
+pub async fn file_arrives(
+    sender: &Room,
+    receiver_events: &mut mpsc::Receiver<RoomEvent>,
+    from: &str,
+) {
+    let outbox = scratch_dir("out");
+    let inbox = scratch_dir("in");
+    let contents: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let path = outbox.join("notes.bin");
+    std::fs::write(&path, &contents).expect("write the file");
+    let send = sender
+        .send_file(
+            &path,
+            StreamOptions {
+                topic: "files".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("send started");
+    let progress = send.progress();
+    let event = room_event_where(receiver_events, "a byte stream", |e| {
+        matches!(e, RoomEvent::ByteStream(_))
+    })
+    .await;
+    let RoomEvent::ByteStream(reader) = event else {
+        unreachable!()
+    };
+    assert_eq!(reader.info.from.as_deref(), Some(from));
+    assert_eq!(reader.info.name, "notes.bin");
+    assert_eq!(reader.info.total_length, Some(contents.len() as u64));
+    let (saved_progress, _) = tokio::sync::watch::channel(0);
+    let saved = tokio::time::timeout(DEADLINE, save_byte_stream(reader, &inbox, &saved_progress))
+        .await
+        .expect("saved in time")
+        .expect("saved");
+    let sent = send.finish().await.expect("sent");
+    assert_eq!(*progress.borrow(), contents.len() as u64);
+    assert_eq!(saved.path, inbox.join("notes.bin"));
+    assert!(saved.verified, "the sender's SHA-256 was checked");
+    assert_eq!(saved.sha256, sent.sha256);
+    assert_eq!(std::fs::read(&saved.path).expect("read back"), contents);
+    let leftovers: Vec<_> = std::fs::read_dir(&inbox)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "no partial file left: {leftovers:?}");
+    let _ = std::fs::remove_dir_all(outbox);
+    let _ = std::fs::remove_dir_all(inbox);
 }
