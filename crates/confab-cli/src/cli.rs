@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -19,6 +20,56 @@ pub struct Cli {
 pub enum Command {
     /// Host meetings without a display: the embedded LiveKit-compatible SFU.
     Server(ServerArgs),
+    /// Join a room on any LiveKit-compatible server; print what happens, send and save files.
+    Join(Box<JoinArgs>),
+}
+
+/// `confab join <url>`: with a token, or with an API key and secret to make one (as `lk` does).
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The server: ws://, wss://, http:// or https:// (e.g. ws://127.0.0.1:7880).
+    pub url: String,
+    /// A join token (keeps the secret off this machine).
+    #[arg(long, env = "LIVEKIT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[arg(long, env = "LIVEKIT_API_KEY", requires = "api_secret")]
+    pub api_key: Option<String>,
+    #[arg(long, env = "LIVEKIT_API_SECRET", hide_env_values = true)]
+    pub api_secret: Option<String>,
+    /// The room to join (with --api-key).
+    #[arg(long)]
+    pub room: Option<String>,
+    /// Who to join as (with --api-key).
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// Display name (with --api-key; default: the identity).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Publish a synthetic camera (3 simulcast layers) and microphone: frames carry counters,
+    /// for Confab-to-Confab tests; browsers cannot decode them.
+    #[arg(long)]
+    pub synthetic_media: bool,
+    /// Send this chat message once joined (repeatable).
+    #[arg(long)]
+    pub chat: Vec<String>,
+    /// Send this file to everyone once joined (repeatable).
+    #[arg(long)]
+    pub send_file: Vec<PathBuf>,
+    /// The byte-stream topic files are sent on.
+    #[arg(long, default_value = "files")]
+    pub topic: String,
+    /// Save received files here (default: only hash them, in the temp folder).
+    #[arg(long)]
+    pub save_dir: Option<PathBuf>,
+    /// Wait until this participant is present before sending (repeatable).
+    #[arg(long)]
+    pub wait_for: Vec<String>,
+    /// Leave after receiving this many files.
+    #[arg(long)]
+    pub exit_after_files: Option<usize>,
+    /// Leave after this many seconds.
+    #[arg(long)]
+    pub duration: Option<f64>,
 }
 
 /// Mirrors `livekit-server`'s flags so the same scripts and SDK examples work against either.
@@ -69,11 +120,37 @@ mod tests {
             "9000",
         ])
         .expect("valid arguments");
-        let Command::Server(args) = cli.command;
+        let Command::Server(args) = cli.command else {
+            panic!("not server");
+        };
         assert!(args.dev);
         assert_eq!(args.bind, Some(IpAddr::from([127, 0, 0, 1])));
         assert_eq!(args.port, 7880);
         assert_eq!(args.udp_port, 9000);
+    }
+
+    #[test]
+    fn join_takes_repeated_files_and_chat() {
+        let cli = Cli::try_parse_from([
+            "confab",
+            "join",
+            "ws://127.0.0.1:7880",
+            "--token",
+            "t",
+            "--send-file",
+            "a.bin",
+            "--send-file",
+            "b.bin",
+            "--chat",
+            "hi",
+        ])
+        .expect("valid arguments");
+        let Command::Join(args) = cli.command else {
+            panic!("not join");
+        };
+        assert_eq!(args.send_file.len(), 2);
+        assert_eq!(args.chat, ["hi"]);
+        assert_eq!(args.topic, "files");
     }
 
     #[test]

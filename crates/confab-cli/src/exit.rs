@@ -1,8 +1,29 @@
 //! Process exit codes (`sysexits.h`), so scripts can react to the kind of failure.
 
+use confab_rtc::room::{DisconnectReason, RoomError};
+use confab_rtc::signal::SignalError;
 use confab_sfu::SfuError;
+use livekit_protocol::DisconnectReason as ServerReason;
 
+use crate::join::JoinError;
 use crate::server::ServerError;
+
+/// `confab join`: a host removed us.
+pub const REMOVED: u8 = 3;
+/// `confab join`: the meeting ended for everyone.
+pub const MEETING_ENDED: u8 = 4;
+/// `confab join`: the same identity joined elsewhere.
+pub const REPLACED: u8 = 5;
+/// A received file was corrupt (hash mismatch, truncated).
+pub const DATA_ERROR: u8 = 65;
+/// A file to send does not exist or cannot be read.
+pub const NO_INPUT: u8 = 66;
+/// Writing a received file failed.
+pub const IO_ERROR: u8 = 74;
+/// The connection dropped during the meeting.
+pub const TEMPORARY_FAILURE: u8 = 75;
+/// The server refused the token, or the token does not allow what was asked.
+pub const NO_PERMISSION: u8 = 77;
 
 /// Bad flags or configuration.
 pub const USAGE: u8 = 64;
@@ -19,6 +40,45 @@ pub fn code_for(error: &ServerError) -> u8 {
     }
 }
 
+pub fn code_for_join(error: &JoinError) -> u8 {
+    match error {
+        JoinError::NoToken | JoinError::TokenSigning(_) => USAGE,
+        JoinError::SendFile { .. } => NO_INPUT,
+        JoinError::SaveDir { .. } => IO_ERROR,
+        JoinError::Runtime(_) => SOFTWARE,
+        JoinError::ReceivedFile(confab_rtc::room::FileError::Io(_)) => IO_ERROR,
+        JoinError::ReceivedFile(_) => DATA_ERROR,
+        JoinError::Ended(reason) => code_for_reason(reason),
+        JoinError::Room(error) => match error {
+            RoomError::Signal(SignalError::Refused { status, .. })
+                if *status == 401 || *status == 403 =>
+            {
+                NO_PERMISSION
+            }
+            RoomError::Signal(SignalError::BadUrl(_) | SignalError::BadToken) => USAGE,
+            RoomError::Signal(SignalError::LeftBeforeJoin { .. }) | RoomError::NotAllowed(_) => {
+                NO_PERMISSION
+            }
+            RoomError::Disconnected(reason) => code_for_reason(reason),
+            RoomError::Signal(_) | RoomError::ConnectTimeout(_) | RoomError::Io(_) => UNAVAILABLE,
+            _ => SOFTWARE,
+        },
+    }
+}
+
+fn code_for_reason(reason: &DisconnectReason) -> u8 {
+    match reason {
+        DisconnectReason::ClientInitiated => 0,
+        DisconnectReason::Server(ServerReason::ParticipantRemoved) => REMOVED,
+        DisconnectReason::Server(ServerReason::RoomDeleted | ServerReason::RoomClosed) => {
+            MEETING_ENDED
+        }
+        DisconnectReason::Server(ServerReason::DuplicateIdentity) => REPLACED,
+        DisconnectReason::Server(_) | DisconnectReason::ConnectionLost(_) => TEMPORARY_FAILURE,
+        DisconnectReason::ProtocolError(_) => SOFTWARE,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,5 +91,21 @@ mod tests {
             source: std::io::ErrorKind::AddrInUse.into(),
         });
         assert_eq!(code_for(&taken), UNAVAILABLE);
+    }
+
+    #[test]
+    fn join_outcomes_have_distinct_codes() {
+        let refused = JoinError::Room(RoomError::Signal(SignalError::Refused {
+            status: 401,
+            reason: "bad token".into(),
+        }));
+        assert_eq!(code_for_join(&refused), NO_PERMISSION);
+        let removed = JoinError::Ended(DisconnectReason::Server(ServerReason::ParticipantRemoved));
+        assert_eq!(code_for_join(&removed), REMOVED);
+        let ended = JoinError::Ended(DisconnectReason::Server(ServerReason::RoomDeleted));
+        assert_eq!(code_for_join(&ended), MEETING_ENDED);
+        let lost = JoinError::Ended(DisconnectReason::ConnectionLost("gone".into()));
+        assert_eq!(code_for_join(&lost), TEMPORARY_FAILURE);
+        assert_eq!(code_for_join(&JoinError::NoToken), USAGE);
     }
 }

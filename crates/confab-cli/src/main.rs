@@ -1,12 +1,14 @@
 //! The `confab` command-line tool.
 //!
 //! It owns the headless entry points: `confab server` hosts meetings without a display (the
-//! embedded SFU), and later `confab join`, `confab bench` and `confab load`. Each subcommand is a
+//! embedded SFU), `confab join` takes part in a room from a terminal, and later `confab bench`
+//! and `confab load` join them. Each subcommand is a
 //! thin layer over the library crates; exit codes follow `sysexits.h` so scripts can tell
 //! usage errors from unavailable features.
 
 mod cli;
 mod exit;
+mod join;
 mod server;
 
 use std::process::ExitCode;
@@ -16,15 +18,19 @@ use clap::Parser;
 fn main() -> ExitCode {
     init_logging();
     let cli = cli::Cli::parse();
-    let result = match cli.command {
-        cli::Command::Server(args) => server::run(&args),
+    let code = match cli.command {
+        cli::Command::Server(args) => server::run(&args).map_err(|e| {
+            eprintln!("confab: {e}");
+            exit::code_for(&e)
+        }),
+        cli::Command::Join(args) => join::run(&args).map_err(|e| {
+            eprintln!("confab: {e}");
+            exit::code_for_join(&e)
+        }),
     };
-    match result {
+    match code {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("confab: {error}");
-            ExitCode::from(exit::code_for(&error))
-        }
+        Err(code) => ExitCode::from(code),
     }
 }
 

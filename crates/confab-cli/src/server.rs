@@ -96,7 +96,9 @@ mod tests {
 
     fn server_args(extra: &[&str]) -> ServerArgs {
         let argv = ["confab", "server"].iter().chain(extra).copied();
-        let Command::Server(args) = Cli::try_parse_from(argv).expect("valid").command;
+        let Command::Server(args) = Cli::try_parse_from(argv).expect("valid").command else {
+            panic!("not server");
+        };
         args
     }
 

@@ -12,6 +12,7 @@
 pub mod reconnect;
 pub mod room;
 pub mod signal;
+pub mod synthetic;
 pub mod transport;
 
 pub use reconnect::ReconnectSchedule;

@@ -42,6 +42,8 @@ const REMOTE_FRAME_QUEUE: usize = 256;
 /// Data packets waiting for the publisher's channels to open.
 const MAX_QUEUED_PACKETS: usize = 1024;
 const DATAGRAM_BUFFER: usize = 2048;
+/// How long a leave waits for queued data to be acknowledged.
+const LEAVE_DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the room's handles ask the engine to do.
 #[derive(Debug)]
@@ -185,6 +187,8 @@ pub struct Engine {
     queued_data: VecDeque<QueuedPacket>,
     incoming_streams: IncomingStreams,
     data_sequence: u32,
+    /// Set by a leave: who to tell, and how long queued data may take to drain.
+    leaving: Option<(oneshot::Sender<()>, Instant)>,
     /// Told once the primary transport is up (or failed).
     ready: Option<oneshot::Sender<Result<(), RoomError>>>,
     primary: Role,
@@ -272,6 +276,7 @@ impl Engine {
             incoming_streams: IncomingStreams::default(),
             data_sequence: 0,
             ready: Some(parts.ready),
+            leaving: None,
             primary,
         };
         if primary == Role::Publisher {
@@ -307,7 +312,13 @@ impl Engine {
             if let Some(reason) = self.check_transports() {
                 return reason;
             }
-            let wake_at = self.publisher.wake_at.min(self.subscriber.wake_at);
+            if let Some(reason) = self.leave_when_drained().await {
+                return reason;
+            }
+            let mut wake_at = self.publisher.wake_at.min(self.subscriber.wake_at);
+            if let Some((_, limit)) = &self.leaving {
+                wake_at = wake_at.min(*limit);
+            }
             tokio::select! {
                 event = self.signal_events.recv() => {
                     let Some(event) = event else {
@@ -883,12 +894,33 @@ impl Engine {
                 }
             }
             Command::Leave { reply } => {
-                let _ = self.signal_leave().await;
-                let _ = reply.send(());
-                return Some(DisconnectReason::ClientInitiated);
+                // Data already handed to us (the end of a file, a last chat line) goes out
+                // before the leave, within a bound.
+                self.leaving = Some((reply, Instant::now() + LEAVE_DRAIN_LIMIT));
             }
         }
         None
+    }
+
+    /// Once leaving, leaves as soon as every queued data packet has been acknowledged (or the
+    /// drain limit passed).
+    async fn leave_when_drained(&mut self) -> Option<DisconnectReason> {
+        let (_, limit) = self.leaving.as_ref()?;
+        let drained = self.queued_data.is_empty()
+            && [RELIABLE_LABEL, LOSSY_LABEL]
+                .into_iter()
+                .all(|label| self.publisher.transport.buffered(label) == 0);
+        if !drained && Instant::now() < *limit {
+            return None;
+        }
+        if !drained {
+            tracing::warn!("left with data still unacknowledged");
+        }
+        let _ = self.signal_leave().await;
+        if let Some((reply, _)) = self.leaving.take() {
+            let _ = reply.send(());
+        }
+        Some(DisconnectReason::ClientInitiated)
     }
 
     async fn signal_leave(&mut self) -> Result<(), RoomError> {

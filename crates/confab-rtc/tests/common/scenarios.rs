@@ -8,7 +8,9 @@ use confab_rtc::room::{
 use tokio::sync::mpsc;
 
 use super::DEADLINE;
-use super::media::{audio_counter, counters_advance, stream_audio, stream_video, video_counter};
+use confab_rtc::synthetic::{audio_counter, stream_audio, stream_video, video_counter};
+
+use super::media::counters_advance;
 
 /// Frames each receiver must see advance (about a second of video).
 const FRAMES: usize = 30;

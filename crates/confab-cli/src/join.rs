@@ -1,0 +1,274 @@
+//! `confab join`: one participant in a room on any LiveKit-compatible server, driven from the
+//! command line. It prints what happens as one line per event (stable words first, so scripts
+//! can match them), optionally publishes synthetic media, sends chat and files, and saves the
+//! files it receives.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use confab_rtc::room::files::{FileError, save_byte_stream};
+use confab_rtc::room::{
+    ByteStreamReader, DisconnectReason, Layer, Room, RoomError, RoomEvent, RoomOptions,
+    StreamOptions, TrackOptions, VideoCodec,
+};
+use confab_rtc::synthetic;
+use livekit_api::access_token::{AccessToken, VideoGrants};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::cli::JoinArgs;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error("give --token, or --api-key, --api-secret, --room and --identity")]
+    NoToken,
+    #[error("cannot make a token: {0}")]
+    TokenSigning(String),
+    #[error("cannot read {path}: {source}")]
+    SendFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot save into {path}: {source}")]
+    SaveDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Room(#[from] RoomError),
+    #[error("a received file failed: {0}")]
+    ReceivedFile(FileError),
+    #[error("the meeting ended for us: {0:?}")]
+    Ended(DisconnectReason),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+pub fn run(args: &JoinArgs) -> Result<(), JoinError> {
+    let token = token(args)?;
+    for path in &args.send_file {
+        std::fs::metadata(path).map_err(|source| JoinError::SendFile {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    if let Some(dir) = &args.save_dir {
+        std::fs::create_dir_all(dir).map_err(|source| JoinError::SaveDir {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(JoinError::Runtime)?;
+    runtime.block_on(participate(args, &token))
+}
+
+fn token(args: &JoinArgs) -> Result<String, JoinError> {
+    if let Some(token) = &args.token {
+        return Ok(token.clone());
+    }
+    let (Some(key), Some(secret), Some(room), Some(identity)) =
+        (&args.api_key, &args.api_secret, &args.room, &args.identity)
+    else {
+        return Err(JoinError::NoToken);
+    };
+    AccessToken::with_api_key(key, secret)
+        .with_identity(identity)
+        .with_name(args.name.as_deref().unwrap_or(identity))
+        .with_grants(VideoGrants {
+            room_join: true,
+            room: room.clone(),
+            ..Default::default()
+        })
+        .to_jwt()
+        .map_err(|error| JoinError::TokenSigning(error.to_string()))
+}
+
+async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
+    let (room, mut events) = Room::connect(&args.url, token, RoomOptions::default()).await?;
+    let me = room.local_participant().identity.clone();
+    println!("joined room={} identity={me}", room.name());
+
+    let mut media = JoinSet::new();
+    if args.synthetic_media {
+        let camera = room
+            .publish_track(TrackOptions::camera(VideoCodec::Vp8))
+            .await?;
+        let microphone = room.publish_track(TrackOptions::microphone()).await?;
+        println!(
+            "published camera={} microphone={}",
+            camera.sid(),
+            microphone.sid()
+        );
+        media.spawn(join_handle(synthetic::stream_video(
+            camera,
+            Layer::ALL.into_iter().map(Some).collect(),
+        )));
+        media.spawn(join_handle(synthetic::stream_audio(microphone)));
+    }
+
+    let mut waiting_for: HashSet<String> = args.wait_for.iter().cloned().collect();
+    let mut sent_outbox = false;
+    let (saved_sender, mut saved) = mpsc::channel::<Result<String, FileError>>(16);
+    let mut files_received = 0usize;
+    let mut frames = JoinSet::new();
+    let deadline = args
+        .duration
+        .map(|seconds| tokio::time::Instant::now() + Duration::from_secs_f64(seconds));
+
+    let outcome = loop {
+        if !sent_outbox && waiting_for.is_empty() {
+            sent_outbox = true;
+            if let Err(error) = send_outbox(&room, args).await {
+                break Err(error);
+            }
+        }
+        if args
+            .exit_after_files
+            .is_some_and(|wanted| files_received >= wanted)
+        {
+            break Ok(());
+        }
+        let until_deadline = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break Ok(()) };
+                match event {
+                    RoomEvent::Disconnected(reason) => break Err(JoinError::Ended(reason)),
+                    RoomEvent::ParticipantJoined(participant) => {
+                        waiting_for.remove(&participant.identity);
+                        println!("participant-joined {}", participant.identity);
+                    }
+                    RoomEvent::ByteStream(reader) => {
+                        receive_file(reader, args.save_dir.clone(), saved_sender.clone());
+                    }
+                    RoomEvent::TrackSubscribed { identity, info, mut track } => {
+                        println!("track-subscribed {identity} {:?} {:?} {}", info.kind, info.source, info.sid);
+                        frames.spawn(async move {
+                            let mut count = 0u64;
+                            while track.recv().await.is_some() {
+                                count += 1;
+                            }
+                            (identity, info.sid, count)
+                        });
+                    }
+                    other => print_event(&other),
+                }
+            }
+            Some(result) = saved.recv() => match result {
+                Ok(line) => {
+                    files_received += 1;
+                    println!("{line}");
+                }
+                Err(error) => break Err(JoinError::ReceivedFile(error)),
+            },
+            () = until_deadline => break Ok(()),
+            _ = tokio::signal::ctrl_c() => break Ok(()),
+        }
+    };
+    media.abort_all();
+    if outcome.is_ok() {
+        room.leave().await?;
+        println!("left");
+    }
+    while let Some(Ok((identity, track, count))) = frames.join_next().await {
+        println!("frames {identity} {track} {count}");
+    }
+    outcome
+}
+
+async fn join_handle(handle: tokio::task::JoinHandle<()>) {
+    let _ = handle.await;
+}
+
+/// Chat messages, then files, once everyone awaited is present.
+async fn send_outbox(room: &Room, args: &JoinArgs) -> Result<(), JoinError> {
+    for message in &args.chat {
+        let sent = room.send_chat(message, &[]).await?;
+        println!("chat-sent {}", sent.id);
+    }
+    for path in &args.send_file {
+        let options = StreamOptions {
+            topic: args.topic.clone(),
+            ..Default::default()
+        };
+        let sent = room.send_file(path, options).await?.finish().await?;
+        println!(
+            "file-sent {} bytes={} sha256={}",
+            path.display(),
+            sent.bytes,
+            sent.sha256
+        );
+    }
+    Ok(())
+}
+
+/// Saves (or, without a folder, only hashes) one incoming file in the background.
+fn receive_file(
+    reader: ByteStreamReader,
+    save_dir: Option<PathBuf>,
+    done: mpsc::Sender<Result<String, FileError>>,
+) {
+    tokio::spawn(async move {
+        let from = reader.info.from.clone().unwrap_or_default();
+        let dir = save_dir.unwrap_or_else(std::env::temp_dir);
+        let (progress, _) = watch::channel(0);
+        let result = save_byte_stream(reader, &dir, &progress)
+            .await
+            .map(|saved| {
+                format!(
+                    "file-received from={from} bytes={} sha256={} verified={} path={}",
+                    saved.bytes,
+                    saved.sha256,
+                    saved.verified,
+                    saved.path.display()
+                )
+            });
+        let _ = done.send(result).await;
+    });
+}
+
+fn print_event(event: &RoomEvent) {
+    match event {
+        RoomEvent::ParticipantLeft { identity } => println!("participant-left {identity}"),
+        RoomEvent::TrackMuted {
+            identity,
+            track_sid,
+            muted,
+        } => println!("track-muted {identity} {track_sid} {muted}"),
+        RoomEvent::Chat(chat) => println!(
+            "chat from={} private={} {}",
+            chat.from.as_deref().unwrap_or("server"),
+            chat.private,
+            chat.message
+        ),
+        RoomEvent::Text { info, text } => println!(
+            "text from={} topic={} {text}",
+            info.from.as_deref().unwrap_or("server"),
+            info.topic
+        ),
+        RoomEvent::Data(data) => println!(
+            "data from={} topic={} bytes={}",
+            data.from.as_deref().unwrap_or("server"),
+            data.topic.as_deref().unwrap_or(""),
+            data.payload.len()
+        ),
+        RoomEvent::PermissionsChanged(permissions) => println!(
+            "permissions publish={} subscribe={} data={}",
+            permissions.can_publish, permissions.can_subscribe, permissions.can_publish_data
+        ),
+        RoomEvent::LocalTrackMuted { track_sid, muted } => {
+            println!("muted-by-host {track_sid} {muted}")
+        }
+        RoomEvent::RoomMetadata(metadata) => println!("room-metadata {metadata}"),
+        _ => {}
+    }
+}

@@ -1,0 +1,104 @@
+//! Synthetic encoded media with a frame counter in the bytes, so a receiver can tell that
+//! frames arrive, in order, and from which layer — without codecs. For tests, benchmarks and
+//! `confab join --synthetic-media`; real capture and encoding live in `confab-media`.
+//!
+//! Video frames are shaped as VP8 keyframes (frame tag with the key bit clear, start code,
+//! size), so every SFU treats each one as a switching point; audio frames start with an Opus
+//! TOC byte. The counter sits at a fixed offset after that header. Decoders reject them: they
+//! are for Confab-to-Confab paths only.
+
+use std::time::{Duration, Instant};
+
+use crate::room::{EncodedFrame, Layer, LocalTrack};
+use tokio::task::JoinHandle;
+
+/// Where the counter starts in a video frame (after the 10-byte VP8 keyframe header).
+const VIDEO_COUNTER_AT: usize = 10;
+/// Where the counter starts in an audio frame (after the TOC byte).
+const AUDIO_COUNTER_AT: usize = 1;
+/// Bigger than one RTP packet, so frames are split and reassembled.
+const VIDEO_FRAME_BYTES: usize = 3000;
+const AUDIO_FRAME_BYTES: usize = 80;
+const MARKER: u8 = 0xC5;
+
+pub fn video_frame(counter: u32, layer: Option<Layer>, started: Instant) -> EncodedFrame {
+    let mut data = vec![MARKER; VIDEO_FRAME_BYTES];
+    // Frame tag: key frame (bit 0 clear), version 0, shown, first partition size.
+    data[..3].copy_from_slice(&[0x10, 0x02, 0x00]);
+    data[3..6].copy_from_slice(&[0x9d, 0x01, 0x2a]);
+    data[6..8].copy_from_slice(&320u16.to_le_bytes());
+    data[8..10].copy_from_slice(&180u16.to_le_bytes());
+    data[VIDEO_COUNTER_AT..VIDEO_COUNTER_AT + 4].copy_from_slice(&counter.to_le_bytes());
+    data[VIDEO_COUNTER_AT + 4] = layer.map_or(0xff, |l| l as u8);
+    EncodedFrame {
+        data,
+        timestamp: Duration::from_millis(u64::from(counter) * 33),
+        captured_at: started + Duration::from_millis(u64::from(counter) * 33),
+        layer,
+        audio_level: None,
+    }
+}
+
+pub fn audio_frame(counter: u32, started: Instant) -> EncodedFrame {
+    let mut data = vec![MARKER; AUDIO_FRAME_BYTES];
+    data[0] = 0x78; // Opus TOC: SILK+CELT hybrid, 20 ms, mono, one frame.
+    data[AUDIO_COUNTER_AT..AUDIO_COUNTER_AT + 4].copy_from_slice(&counter.to_le_bytes());
+    EncodedFrame {
+        data,
+        timestamp: Duration::from_millis(u64::from(counter) * 20),
+        captured_at: started + Duration::from_millis(u64::from(counter) * 20),
+        layer: None,
+        audio_level: Some(30),
+    }
+}
+
+/// The counter of a received video frame, if it is one of ours, and the layer it came from.
+pub fn video_counter(data: &[u8]) -> Option<(u32, u8)> {
+    let bytes = data.get(VIDEO_COUNTER_AT..VIDEO_COUNTER_AT + 5)?;
+    (data.len() == VIDEO_FRAME_BYTES && data[3..6] == [0x9d, 0x01, 0x2a]).then(|| {
+        (
+            u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            bytes[4],
+        )
+    })
+}
+
+pub fn audio_counter(data: &[u8]) -> Option<u32> {
+    let bytes = data.get(AUDIO_COUNTER_AT..AUDIO_COUNTER_AT + 4)?;
+    (data.len() == AUDIO_FRAME_BYTES && data[0] == 0x78)
+        .then(|| u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+}
+
+/// Sends frames in real time (paced by a timer: this is a media source, not a wait) (30 fps video on every layer given, or 50 fps audio) until the
+/// task is aborted.
+pub fn stream_video(track: LocalTrack, layers: Vec<Option<Layer>>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let mut ticks = tokio::time::interval(Duration::from_millis(33));
+        for counter in 0u32.. {
+            ticks.tick().await;
+            for layer in &layers {
+                if track
+                    .send(video_frame(counter, *layer, started))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    })
+}
+
+pub fn stream_audio(track: LocalTrack) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let mut ticks = tokio::time::interval(Duration::from_millis(20));
+        for counter in 0u32.. {
+            ticks.tick().await;
+            if track.send(audio_frame(counter, started)).await.is_err() {
+                return;
+            }
+        }
+    })
+}

@@ -1,0 +1,117 @@
+"""Confab's client engine (`confab join`) beside LiveKit's Python SDK in one room.
+
+The Python participant (libwebrtc) and `confab join` (str0m) exchange files over byte streams
+and chat over `lk.chat` text streams, both ways: each side's own handlers must see the other's
+file with the same SHA-256 and the chat text unchanged.
+
+Media interop needs real encoders (the media pipeline); `confab join` publishes only synthetic
+frames today, which libwebrtc cannot decode, so these tests do not publish media.
+"""
+
+import asyncio
+import hashlib
+import os
+import re
+import tempfile
+
+from livekit import rtc
+
+from conftest import token
+from test_livekit_rtc import DEADLINE_S, Event, collect_chat, joined, wait_for_participants
+
+FILE_BYTES = 3 * 1024 * 1024
+
+
+async def run_confab_join(server, room: str, identity: str, *flags: str):
+    """Starts `confab join` as `identity`; returns the process (stdout piped, lines of events)."""
+    return await asyncio.create_subprocess_exec(
+        os.environ["CONFAB_BIN"],
+        "join",
+        server.ws_url,
+        "--token",
+        token(room, identity),
+        *flags,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def finished(process, what: str) -> str:
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), DEADLINE_S * 3)
+    except asyncio.TimeoutError:
+        process.kill()
+        out, err = await process.communicate()
+        raise AssertionError(f"{what} did not finish:\n{out.decode()}\n{err.decode()}") from None
+    assert process.returncode == 0, f"{what} exited {process.returncode}:\n{out.decode()}\n{err.decode()}"
+    return out.decode()
+
+
+def receive_one_file(room: rtc.Room, topic: str) -> Event:
+    """An event set with (sender, name, sha256) of the first byte stream on `topic`."""
+    arrived = Event()
+
+    def on_file(reader: rtc.ByteStreamReader, sender_identity: str):
+        async def read():
+            digest = hashlib.sha256()
+            async for chunk in reader:
+                digest.update(chunk)
+            arrived.set((sender_identity, reader.info.name, digest.hexdigest()))
+
+        asyncio.create_task(read())
+
+    room.register_byte_stream_handler(topic, on_file)
+    return arrived
+
+
+def test_files_and_chat_both_ways_with_the_python_sdk(confab_server):
+    async def scenario():
+        ours = os.urandom(FILE_BYTES)
+        theirs = os.urandom(FILE_BYTES)
+        with tempfile.TemporaryDirectory() as directory:
+            our_path = os.path.join(directory, "from-confab.bin")
+            their_path = os.path.join(directory, "from-python.bin")
+            inbox = os.path.join(directory, "inbox")
+            with open(our_path, "wb") as file:
+                file.write(ours)
+            with open(their_path, "wb") as file:
+                file.write(theirs)
+            async with joined(confab_server, "interop", "python") as python:
+                file_at_python = receive_one_file(python, "files")
+                chat_at_python = collect_chat(python)
+                confab = await run_confab_join(
+                    confab_server,
+                    "interop",
+                    "confab",
+                    "--wait-for", "python",
+                    "--chat", "hello from confab ✓",
+                    "--send-file", our_path,
+                    "--save-dir", inbox,
+                    "--exit-after-files", "1",
+                )
+                await wait_for_participants(python, {"confab"})
+                await python.local_participant.send_text("hello from python", topic="lk.chat")
+                await asyncio.wait_for(
+                    python.local_participant.send_file(their_path, topic="files"), DEADLINE_S
+                )
+                sender, name, digest = await file_at_python.wait("confab's file at python")
+                assert (sender, name) == ("confab", "from-confab.bin")
+                assert digest == hashlib.sha256(ours).hexdigest()
+                assert await chat_at_python.wait("confab's chat at python") == (
+                    "confab",
+                    "hello from confab ✓",
+                )
+                output = await finished(confab, "confab join")
+
+            assert "chat from=python private=false hello from python" in output, output
+            received = re.search(r"^file-received from=python bytes=(\d+) sha256=(\w+) .*path=(.+)$", output, re.M)
+            assert received, output
+            assert int(received.group(1)) == FILE_BYTES
+            assert received.group(2) == hashlib.sha256(theirs).hexdigest()
+            saved = received.group(3)
+            assert saved == os.path.join(inbox, "from-python.bin")
+            with open(saved, "rb") as file:
+                assert file.read() == theirs
+            assert os.listdir(inbox) == ["from-python.bin"], "no partial file left behind"
+
+    asyncio.run(scenario())
