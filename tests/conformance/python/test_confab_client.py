@@ -90,16 +90,19 @@ def test_files_and_chat_both_ways_with_the_python_sdk(confab_server):
                     "--exit-after-files", "1",
                 )
                 await wait_for_participants(python, {"confab"})
-                await python.local_participant.send_text("hello from python", topic="lk.chat")
-                await asyncio.wait_for(
-                    python.local_participant.send_file(their_path, topic="files"), DEADLINE_S
-                )
                 sender, name, digest = await file_at_python.wait("confab's file at python")
                 assert (sender, name) == ("confab", "from-confab.bin")
                 assert digest == hashlib.sha256(ours).hexdigest()
                 assert await chat_at_python.wait("confab's chat at python") == (
                     "confab",
                     "hello from confab ✓",
+                )
+                # Only now answer: `confab join` leaves once it has a file, and a receiver
+                # aborts a stream whose sender it sees leave (the departure travels on the
+                # signalling connection and can overtake data still on its way).
+                await python.local_participant.send_text("hello from python", topic="lk.chat")
+                await asyncio.wait_for(
+                    python.local_participant.send_file(their_path, topic="files"), DEADLINE_S
                 )
                 output = await finished(confab, "confab join")
 

@@ -91,6 +91,8 @@ impl Default for RoomOptions {
 #[derive(Debug)]
 pub struct Room {
     commands: mpsc::Sender<Command>,
+    /// Set by [`Room::leave`], so dropping afterwards does not ask twice.
+    left: bool,
     local: Participant,
     room_name: String,
     room_sid: String,
@@ -149,6 +151,7 @@ impl Room {
         tokio::spawn(engine.run());
         let room = Room {
             commands: command_sender,
+            left: false,
             local,
             room_name,
             room_sid,
@@ -279,7 +282,8 @@ impl Room {
     }
 
     /// Leaves the room; the event stream ends with `Disconnected(ClientInitiated)`.
-    pub async fn leave(self) -> Result<(), RoomError> {
+    pub async fn leave(mut self) -> Result<(), RoomError> {
+        self.left = true;
         let (reply, done) = oneshot::channel();
         self.command(Command::Leave { reply }).await?;
         done.await.map_err(|_| RoomError::Closed)
@@ -290,6 +294,16 @@ impl Room {
             .send(command)
             .await
             .map_err(|_| RoomError::Closed)
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        if !self.left {
+            // Track handles keep the engine alive; without this it would stay in the room.
+            let (reply, _) = oneshot::channel();
+            let _ = self.commands.try_send(Command::Leave { reply });
+        }
     }
 }
 
