@@ -143,10 +143,7 @@ async fn joins_a_real_livekit_server_and_follows_the_room() {
 /// Two Confab clients exchange media, mute state, chat and data through a real server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_exchange_media_chat_and_mute_on_livekit_server() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    common::init_tracing();
     let server = LiveKitServer::start();
     common::scenarios::two_clients_exchange_media_chat_and_mute(&server.url, |identity| {
         token(DEV_SECRET, "media", identity)

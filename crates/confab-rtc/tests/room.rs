@@ -2,24 +2,14 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
 use common::join_token;
-use confab_sfu::{ApiKeys, RunningSfu, SfuConfig};
+use confab_sfu::RunningSfu;
 
 const KEY: &str = "APIroom";
 const SECRET: &str = "room-secret-room-secret-room-secret";
 
 async fn start_sfu() -> RunningSfu {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let config = SfuConfig::new(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        ApiKeys::parse(&format!("{KEY}: {SECRET}")).expect("keys"),
-    );
-    confab_sfu::start(config).await.expect("start")
+    common::start_sfu(KEY, SECRET).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

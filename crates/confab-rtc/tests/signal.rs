@@ -1,13 +1,11 @@
 //! The signalling client against the embedded SFU (in-process, loopback) and against scripted
 //! misbehaving servers.
 
-use std::net::SocketAddr;
-
 mod common;
 
 use common::{DEADLINE, arrives_then_leaves, event_where, join_token, left_with, next_event};
 use confab_rtc::signal::{self, JoinQuery, SignalClosed, SignalError, SignalEvent};
-use confab_sfu::{ApiKeys, RunningSfu, SfuConfig};
+use confab_sfu::RunningSfu;
 use futures_util::{SinkExt, StreamExt};
 use livekit_protocol as proto;
 use prost::Message as _;
@@ -21,15 +19,7 @@ const KEY: &str = "APIrtc";
 const SECRET: &str = "rtc-secret-rtc-secret-rtc-secret-rtc";
 
 async fn start_sfu() -> RunningSfu {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let config = SfuConfig::new(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        ApiKeys::parse(&format!("{KEY}: {SECRET}")).expect("keys"),
-    );
-    confab_sfu::start(config).await.expect("start")
+    common::start_sfu(KEY, SECRET).await
 }
 
 fn token_signed_with(secret: &str, room: &str, identity: &str) -> String {

@@ -4,8 +4,9 @@ The Python participant (libwebrtc) and `confab join` (str0m) exchange files over
 and chat over `lk.chat` text streams, both ways: each side's own handlers must see the other's
 file with the same SHA-256 and the chat text unchanged.
 
-Media interop needs real encoders (the media pipeline); `confab join` publishes only synthetic
-frames today, which libwebrtc cannot decode, so these tests do not publish media.
+The Python peer also publishes a tone and video, and `confab join` must receive frames of both
+(encoded; decoding is the media pipeline's job). The other direction needs real encoders:
+`confab join` publishes only synthetic frames today, which libwebrtc cannot decode.
 """
 
 import asyncio
@@ -14,10 +15,16 @@ import os
 import re
 import tempfile
 
-from livekit import rtc
-
 from conftest import token
-from test_livekit_rtc import DEADLINE_S, Event, collect_chat, joined, wait_for_participants
+from test_livekit_rtc import (
+    DEADLINE_S,
+    collect_chat,
+    joined,
+    publish_colour,
+    publish_tone,
+    receive_one_file,
+    wait_for_participants,
+)
 
 FILE_BYTES = 3 * 1024 * 1024
 
@@ -47,23 +54,6 @@ async def finished(process, what: str) -> str:
     return out.decode()
 
 
-def receive_one_file(room: rtc.Room, topic: str) -> Event:
-    """An event set with (sender, name, sha256) of the first byte stream on `topic`."""
-    arrived = Event()
-
-    def on_file(reader: rtc.ByteStreamReader, sender_identity: str):
-        async def read():
-            digest = hashlib.sha256()
-            async for chunk in reader:
-                digest.update(chunk)
-            arrived.set((sender_identity, reader.info.name, digest.hexdigest()))
-
-        asyncio.create_task(read())
-
-    room.register_byte_stream_handler(topic, on_file)
-    return arrived
-
-
 def test_files_and_chat_both_ways_with_the_python_sdk(confab_server):
     async def scenario():
         ours = os.urandom(FILE_BYTES)
@@ -77,6 +67,9 @@ def test_files_and_chat_both_ways_with_the_python_sdk(confab_server):
             with open(their_path, "wb") as file:
                 file.write(theirs)
             async with joined(confab_server, "interop", "python") as python:
+                # Media from libwebrtc to our engine: it must receive frames of both tracks
+                # (decoding them is the media pipeline's job).
+                pumps = [await publish_tone(python, 440), await publish_colour(python, (0, 0, 255))]
                 file_at_python = receive_one_file(python, "files")
                 chat_at_python = collect_chat(python)
                 confab = await run_confab_join(
@@ -105,8 +98,14 @@ def test_files_and_chat_both_ways_with_the_python_sdk(confab_server):
                     python.local_participant.send_file(their_path, topic="files"), DEADLINE_S
                 )
                 output = await finished(confab, "confab join")
+                for pump in pumps:
+                    pump.cancel()
 
             assert "chat from=python private=false hello from python" in output, output
+            for kind, source in (("Audio", "Microphone"), ("Video", "Camera")):
+                assert f"track-subscribed python {kind} {source} " in output, output
+            frames = [int(n) for n in re.findall(r"^frames python TR_\w+ (\d+)$", output, re.M)]
+            assert len(frames) == 2 and min(frames) > 0, output
             received = re.search(r"^file-received from=python bytes=(\d+) sha256=(\w+) .*path=(.+)$", output, re.M)
             assert received, output
             assert int(received.group(1)) == FILE_BYTES

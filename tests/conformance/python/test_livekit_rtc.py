@@ -507,6 +507,23 @@ def test_chat_text_and_rpc_round_trip(confab_server):
     asyncio.run(scenario())
 
 
+def receive_one_file(room: rtc.Room, topic: str) -> Event:
+    """An event set with (sender, name, sha256) of the first byte stream on `topic`."""
+    arrived = Event()
+
+    def on_file(reader: rtc.ByteStreamReader, sender_identity: str):
+        async def read():
+            digest = hashlib.sha256()
+            async for chunk in reader:
+                digest.update(chunk)
+            arrived.set((sender_identity, reader.info.name, digest.hexdigest()))
+
+        asyncio.create_task(read())
+
+    room.register_byte_stream_handler(topic, on_file)
+    return arrived
+
+
 def test_a_20_mb_file_arrives_intact(confab_server):
     async def scenario():
         payload = os.urandom(20 * 1024 * 1024)
@@ -515,18 +532,7 @@ def test_a_20_mb_file_arrives_intact(confab_server):
             with open(path, "wb") as file:
                 file.write(payload)
             async with alice_and_bob(confab_server, "files") as (_, alice, bob):
-                arrived = Event()
-
-                def on_file(reader: rtc.ByteStreamReader, sender_identity: str):
-                    async def read():
-                        digest = hashlib.sha256()
-                        async for chunk in reader:
-                            digest.update(chunk)
-                        arrived.set((sender_identity, reader.info.name, digest.hexdigest()))
-
-                    asyncio.create_task(read())
-
-                bob.register_byte_stream_handler("files", on_file)
+                arrived = receive_one_file(bob, "files")
                 await wait_for_participants(alice, {"bob"})
                 await asyncio.wait_for(
                     alice.local_participant.send_file(path, topic="files"), 120

@@ -1,8 +1,6 @@
 //! Data packets on LiveKit's data channels: what we send (user data, chat) and what a received
 //! packet means for the room's user. Pure functions over `livekit-protocol` types.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use livekit_protocol as proto;
 use proto::data_packet::Value;
 
@@ -69,11 +67,7 @@ fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-pub fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub use crate::signal::unix_millis;
 
 #[cfg(test)]
 mod tests {

@@ -29,8 +29,8 @@ use super::events::{
 use super::participants::Participants;
 use super::streams::IncomingStreams;
 use super::track::{
-    EncodedFrame, Layer, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack, TrackOptions,
-    TrackOptionsKind, VideoCodec,
+    EncodedFrame, Layer, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
+    SubscriptionSettings, TrackOptions, TrackOptionsKind, VideoCodec,
 };
 use crate::signal::{SignalClient, SignalClosed, SignalEvent};
 use crate::transport::{
@@ -67,6 +67,10 @@ pub enum Command {
     },
     RequestKeyframe {
         track_sid: String,
+    },
+    TrackSettings {
+        track_sid: String,
+        settings: SubscriptionSettings,
     },
     Leave {
         reply: oneshot::Sender<()>,
@@ -879,6 +883,15 @@ impl Engine {
                     subscribe,
                     participant_tracks: Vec::new(),
                 });
+                if self.signal.send(request).await.is_err() {
+                    return Some(DisconnectReason::ConnectionLost("signalling closed".into()));
+                }
+            }
+            Command::TrackSettings {
+                track_sid,
+                settings,
+            } => {
+                let request = Request::TrackSetting(settings.to_request(track_sid));
                 if self.signal.send(request).await.is_err() {
                     return Some(DisconnectReason::ConnectionLost("signalling closed".into()));
                 }

@@ -25,7 +25,7 @@ pub use files::{FileError, FileSend, SavedFile, SentFile, StreamOptions};
 pub use streams::{ByteStreamItem, ByteStreamReader, StreamError, StreamInfo};
 pub use track::{
     EncodedFrame, Layer, LayerSpec, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
-    TrackOptions, TrackOptionsKind, VideoCodec,
+    SubscriptionSettings, TrackOptions, TrackOptionsKind, VideoCodec,
 };
 
 use crate::signal::{self, JoinQuery, SignalError};

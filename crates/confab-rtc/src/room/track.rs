@@ -239,6 +239,43 @@ impl LocalTrack {
     }
 }
 
+/// What a subscriber wants of a remote track (LiveKit's `UpdateTrackSettings`): the UI asks
+/// for the size it shows, or pauses a track nobody sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionSettings {
+    /// Stop sending this track for now (the subscription stays).
+    Paused,
+    /// The simulcast layer to receive.
+    Layer(Layer),
+    /// The size it is shown at; the server picks the layer that fits.
+    Size { width: u32, height: u32 },
+}
+
+impl SubscriptionSettings {
+    pub(super) fn to_request(self, track_sid: String) -> livekit_protocol::UpdateTrackSettings {
+        use livekit_protocol::VideoQuality;
+        let mut request = livekit_protocol::UpdateTrackSettings {
+            track_sids: vec![track_sid],
+            ..Default::default()
+        };
+        match self {
+            Self::Paused => request.disabled = true,
+            Self::Layer(layer) => {
+                request.quality = match layer {
+                    Layer::Low => VideoQuality::Low,
+                    Layer::Medium => VideoQuality::Medium,
+                    Layer::High => VideoQuality::High,
+                } as i32;
+            }
+            Self::Size { width, height } => {
+                request.width = width;
+                request.height = height;
+            }
+        }
+        request
+    }
+}
+
 /// One encoded frame of a remote track.
 #[derive(Debug, Clone)]
 pub struct RemoteFrame {
@@ -273,6 +310,17 @@ impl RemoteTrack {
     /// The next frame; `None` once the track is unsubscribed or the room is gone.
     pub async fn recv(&mut self) -> Option<RemoteFrame> {
         self.frames.recv().await
+    }
+
+    /// Asks for a layer or size, or pauses the track.
+    pub async fn set_settings(&self, settings: SubscriptionSettings) -> Result<(), RoomError> {
+        self.commands
+            .send(Command::TrackSettings {
+                track_sid: self.sid.clone(),
+                settings,
+            })
+            .await
+            .map_err(|_| RoomError::Closed)
     }
 
     /// Asks the publisher for a keyframe (after a decoder error).

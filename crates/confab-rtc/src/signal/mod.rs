@@ -351,7 +351,8 @@ where
     sink.send(Message::Binary(bytes.into())).await
 }
 
-fn unix_millis() -> i64 {
+/// Milliseconds since the Unix epoch (LiveKit's timestamps).
+pub fn unix_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -11,6 +11,24 @@ use tokio::sync::mpsc;
 /// Generous: only a failing test waits this long.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
+/// Test logs through `RUST_LOG`, once per test binary.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// The embedded SFU on loopback, accepting `key`/`secret`.
+pub async fn start_sfu(key: &str, secret: &str) -> confab_sfu::RunningSfu {
+    init_tracing();
+    let config = confab_sfu::SfuConfig::new(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        confab_sfu::ApiKeys::parse(&format!("{key}: {secret}")).expect("keys"),
+    );
+    confab_sfu::start(config).await.expect("start")
+}
+
 /// A join token for `room`.
 pub fn join_token(key: &str, secret: &str, room: &str, identity: &str) -> String {
     AccessToken::with_api_key(key, secret)

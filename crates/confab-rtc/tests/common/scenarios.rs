@@ -3,14 +3,14 @@
 use confab_rtc::room::files::save_byte_stream;
 use confab_rtc::room::{
     DataOptions, DisconnectReason, Layer, RemoteTrack, Room, RoomEvent, RoomOptions, StreamOptions,
-    TrackInfo, TrackKind, TrackOptions, TrackSource, VideoCodec,
+    SubscriptionSettings, TrackInfo, TrackKind, TrackOptions, TrackSource, VideoCodec,
 };
 use tokio::sync::mpsc;
 
 use super::DEADLINE;
 use confab_rtc::synthetic::{audio_counter, stream_audio, stream_video, video_counter};
 
-use super::media::counters_advance;
+use super::media::{counters_advance, layer_arrives};
 
 /// Frames each receiver must see advance (about a second of video).
 const FRAMES: usize = 30;
@@ -102,6 +102,12 @@ pub async fn two_clients_exchange_media_chat_and_mute(url: &str, token: impl Fn(
         assert_eq!(audio_info.source, TrackSource::Microphone);
         counters_advance(&mut video, FRAMES, |d| video_counter(d).map(|(c, _)| c)).await;
         counters_advance(&mut audio, FRAMES, audio_counter).await;
+        // Adaptive stream: ask for the lowest layer, then only it arrives.
+        video
+            .set_settings(SubscriptionSettings::Layer(Layer::Low))
+            .await
+            .expect("settings sent");
+        layer_arrives(&mut video, Layer::Low).await;
     }
 
     // Alice mutes her microphone: Bob sees it, then sees the unmute.
