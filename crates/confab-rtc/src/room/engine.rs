@@ -77,6 +77,14 @@ pub enum Command {
     },
 }
 
+/// Hands `command` to the engine; fails once the room has ended.
+pub async fn send_command(
+    commands: &mpsc::Sender<Command>,
+    command: Command,
+) -> Result<(), RoomError> {
+    commands.send(command).await.map_err(|_| RoomError::Closed)
+}
+
 /// One of the two transports with its socket.
 #[derive(Debug)]
 struct Link {

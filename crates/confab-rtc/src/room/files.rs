@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::data::unix_millis;
-use super::engine::Command;
+use super::engine::{Command, send_command};
 use super::streams::{
     self, ByteStreamItem, ByteStreamReader, CHUNK_BYTES, SHA256_ATTRIBUTE, StreamError, StreamInfo,
 };
@@ -198,14 +198,15 @@ async fn send_written(
     packet: proto::DataPacket,
 ) -> Result<Written, RoomError> {
     let (reply, written) = oneshot::channel();
-    commands
-        .send(Command::PublishData {
+    send_command(
+        commands,
+        Command::PublishData {
             packet: Box::new(packet),
             reliable: true,
             reply,
-        })
-        .await
-        .map_err(|_| RoomError::Closed)?;
+        },
+    )
+    .await?;
     Ok(written)
 }
 

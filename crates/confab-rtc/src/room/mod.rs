@@ -290,10 +290,7 @@ impl Room {
     }
 
     async fn command(&self, command: Command) -> Result<(), RoomError> {
-        self.commands
-            .send(command)
-            .await
-            .map_err(|_| RoomError::Closed)
+        engine::send_command(&self.commands, command).await
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::RoomError;
-use super::engine::Command;
+use super::engine::{Command, send_command};
 pub use super::events::{TrackKind, TrackSource};
 
 /// Simulcast layers, lowest first, as LiveKit names them (`q`, `h`, `f`).
@@ -224,13 +224,14 @@ impl LocalTrack {
 
     /// Mutes or unmutes: everyone sees the state, and no frames leave while muted.
     pub async fn set_muted(&self, muted: bool) -> Result<(), RoomError> {
-        self.commands
-            .send(Command::SetMuted {
+        send_command(
+            &self.commands,
+            Command::SetMuted {
                 cid: self.cid.clone(),
                 muted,
-            })
-            .await
-            .map_err(|_| RoomError::Closed)
+            },
+        )
+        .await
     }
 
     /// What the encoder should do: keyframes, layers, bitrate.
@@ -314,22 +315,24 @@ impl RemoteTrack {
 
     /// Asks for a layer or size, or pauses the track.
     pub async fn set_settings(&self, settings: SubscriptionSettings) -> Result<(), RoomError> {
-        self.commands
-            .send(Command::TrackSettings {
+        send_command(
+            &self.commands,
+            Command::TrackSettings {
                 track_sid: self.sid.clone(),
                 settings,
-            })
-            .await
-            .map_err(|_| RoomError::Closed)
+            },
+        )
+        .await
     }
 
     /// Asks the publisher for a keyframe (after a decoder error).
     pub async fn request_keyframe(&self) -> Result<(), RoomError> {
-        self.commands
-            .send(Command::RequestKeyframe {
+        send_command(
+            &self.commands,
+            Command::RequestKeyframe {
                 track_sid: self.sid.clone(),
-            })
-            .await
-            .map_err(|_| RoomError::Closed)
+            },
+        )
+        .await
     }
 }
