@@ -92,7 +92,7 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
     let me = room.local_participant().identity.clone();
     println!("joined room={} identity={me}", room.name());
 
-    let mut media = JoinSet::new();
+    let mut media = Vec::new();
     if args.synthetic_media {
         let camera = room
             .publish_track(TrackOptions::camera(VideoCodec::Vp8))
@@ -103,11 +103,11 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
             camera.sid(),
             microphone.sid()
         );
-        media.spawn(join_handle(synthetic::stream_video(
+        media.push(synthetic::stream_video(
             camera,
             Layer::ALL.into_iter().map(Some).collect(),
-        )));
-        media.spawn(join_handle(synthetic::stream_audio(microphone)));
+        ));
+        media.push(synthetic::stream_audio(microphone));
     }
 
     let mut waiting_for: HashSet<String> = args.wait_for.iter().cloned().collect();
@@ -174,7 +174,9 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
             _ = tokio::signal::ctrl_c() => break Ok(()),
         }
     };
-    media.abort_all();
+    for source in media {
+        source.abort();
+    }
     if outcome.is_ok() {
         room.leave().await?;
         println!("left");
@@ -183,10 +185,6 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
         println!("frames {identity} {track} {count}");
     }
     outcome
-}
-
-async fn join_handle(handle: tokio::task::JoinHandle<()>) {
-    let _ = handle.await;
 }
 
 /// Chat messages, then files, once everyone awaited is present.
