@@ -14,10 +14,7 @@ use prost::Message as _;
 use proto::signal_request::Message as Request;
 use proto::signal_response::Message as Response;
 use str0m::bwe::Bitrate;
-use str0m::format::Codec;
-use str0m::media::{
-    Direction, Frequency, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer,
-};
+use str0m::media::{Direction, MediaKind, Mid, Rid};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -27,15 +24,14 @@ use super::events::{
     ConnectionQuality, DisconnectReason, Permissions, RoomEvent, Speaker, TrackKind,
 };
 use super::participants::Participants;
+use super::publication::{self, Published};
 use super::streams::IncomingStreams;
 use super::track::{
     EncodedFrame, Layer, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
-    SubscriptionSettings, TrackOptions, TrackOptionsKind, VideoCodec,
+    SubscriptionSettings, TrackOptions, TrackOptionsKind,
 };
 use crate::signal::{SignalClient, SignalClosed, SignalEvent};
-use crate::transport::{
-    LOSSY_LABEL, OutgoingFrame, PeerTransport, Poll, RELIABLE_LABEL, Role, TransportEvent,
-};
+use crate::transport::{LOSSY_LABEL, PeerTransport, Poll, RELIABLE_LABEL, Role, TransportEvent};
 
 /// Frames queued per subscribed track before the oldest reader falls behind and frames drop.
 const REMOTE_FRAME_QUEUE: usize = 256;
@@ -100,64 +96,6 @@ struct QueuedPacket {
     label: &'static str,
     bytes: Vec<u8>,
     written: Option<oneshot::Sender<Result<(), RoomError>>>,
-}
-
-/// A track we publish.
-#[derive(Debug)]
-struct Published {
-    sid: String,
-    cid: String,
-    options: TrackOptions,
-    mid: Option<Mid>,
-    /// The codec str0m negotiated, found on the first frame sent.
-    codec: Option<Codec>,
-    muted: bool,
-    feedback: watch::Sender<PublisherFeedback>,
-}
-
-impl Published {
-    fn wanted_codecs(&self) -> &'static [Codec] {
-        match self.options.kind {
-            TrackOptionsKind::Audio { .. } => &[Codec::Opus],
-            TrackOptionsKind::Video {
-                codec: VideoCodec::Vp8,
-                ..
-            } => &[Codec::Vp8, Codec::H264],
-            TrackOptionsKind::Video {
-                codec: VideoCodec::H264,
-                ..
-            } => &[Codec::H264, Codec::Vp8],
-        }
-    }
-
-    fn rtp_clock(&self) -> Frequency {
-        match self.options.kind {
-            TrackOptionsKind::Audio { .. } => Frequency::FORTY_EIGHT_KHZ,
-            TrackOptionsKind::Video { .. } => Frequency::NINETY_KHZ,
-        }
-    }
-
-    fn simulcast(&self) -> Option<Simulcast> {
-        match &self.options.kind {
-            TrackOptionsKind::Video { layers, .. } if layers.len() > 1 => Some(Simulcast {
-                send: layers
-                    .iter()
-                    .map(|spec| SimulcastLayer::new(spec.layer.rid()))
-                    .collect(),
-                recv: Vec::new(),
-            }),
-            _ => None,
-        }
-    }
-
-    fn max_bitrate_bps(&self) -> u64 {
-        match &self.options.kind {
-            TrackOptionsKind::Audio { .. } => 64_000,
-            TrackOptionsKind::Video { layers, .. } => {
-                layers.iter().map(|l| u64::from(l.max_bitrate_bps)).sum()
-            }
-        }
-    }
 }
 
 /// A subscribed remote track: where its frames go.
@@ -749,31 +687,11 @@ impl Engine {
         }));
     }
 
-    // Servers before 1.5 only fill the deprecated `subscribed_qualities`.
-    #[allow(deprecated)]
     fn on_quality_update(&mut self, update: &proto::SubscribedQualityUpdate) {
         let Some(track) = self.published.iter().find(|t| t.sid == update.track_sid) else {
             return;
         };
-        let qualities = if update.subscribed_qualities.is_empty() {
-            update
-                .subscribed_codecs
-                .first()
-                .map(|c| c.qualities.as_slice())
-                .unwrap_or_default()
-        } else {
-            update.subscribed_qualities.as_slice()
-        };
-        let mut active = [false; 3];
-        for quality in qualities {
-            let layer = match quality.quality() {
-                proto::VideoQuality::Low => Layer::Low,
-                proto::VideoQuality::Medium => Layer::Medium,
-                proto::VideoQuality::High => Layer::High,
-                _ => continue,
-            };
-            active[layer.index()] = quality.enabled;
-        }
+        let active = publication::active_layers(update);
         tracing::debug!(track = %track.sid, ?active, "subscribed layers");
         track
             .feedback
@@ -965,7 +883,7 @@ impl Engine {
         }
         self.next_cid += 1;
         let cid = format!("{}-{}", options.name, self.next_cid);
-        let request = add_track_request(&cid, &options);
+        let request = publication::add_track_request(&cid, &options);
         if self.signal.send(Request::AddTrack(request)).await.is_err() {
             let _ = reply.send(Err(RoomError::Closed));
             return;
@@ -1044,24 +962,7 @@ impl Engine {
                 codec
             }
         };
-        let clock = track.rtp_clock();
-        let ticks = frame.timestamp.as_micros() * u128::from(clock.get()) / 1_000_000;
-        let rtp_time = MediaTime::new(u64::try_from(ticks).unwrap_or(u64::MAX), clock);
-        let rid = match (&track.options.kind, frame.layer) {
-            (TrackOptionsKind::Video { layers, .. }, Some(layer)) if layers.len() > 1 => {
-                Some(Rid::from(layer.rid()))
-            }
-            _ => None,
-        };
-        let outgoing = OutgoingFrame {
-            data: &frame.data,
-            rid,
-            wallclock: frame.captured_at,
-            rtp_time,
-            audio_level: frame
-                .audio_level
-                .map(|level| -i8::try_from(level.min(127)).unwrap_or(127)),
-        };
+        let outgoing = track.outgoing(&frame);
         if let Err(error) = self.publisher.transport.write_media(mid, codec, outgoing) {
             tracing::debug!(%error, "frame not sent");
         }
@@ -1078,67 +979,6 @@ fn receive(link: &mut Link, source: SocketAddr, contents: &[u8]) {
     if let Err(error) = link.transport.receive(Instant::now(), source, contents) {
         tracing::trace!(%error, %source, local = %link.local, "datagram ignored");
     }
-}
-
-// `disable_dtx` is deprecated in favour of audio features but still what servers read.
-#[allow(deprecated)]
-fn add_track_request(cid: &str, options: &TrackOptions) -> proto::AddTrackRequest {
-    let mut request = proto::AddTrackRequest {
-        cid: cid.to_owned(),
-        name: options.name.clone(),
-        source: proto::TrackSource::from(options.source) as i32,
-        muted: options.muted,
-        ..Default::default()
-    };
-    match &options.kind {
-        TrackOptionsKind::Audio { dtx, red } => {
-            request.r#type = proto::TrackType::Audio as i32;
-            request.disable_dtx = !dtx;
-            request.disable_red = !red;
-        }
-        TrackOptionsKind::Video {
-            codec,
-            width,
-            height,
-            layers,
-            ..
-        } => {
-            request.r#type = proto::TrackType::Video as i32;
-            request.width = *width;
-            request.height = *height;
-            let video_layers: Vec<proto::VideoLayer> = layers
-                .iter()
-                .map(|spec| proto::VideoLayer {
-                    quality: match spec.layer {
-                        Layer::Low => proto::VideoQuality::Low,
-                        Layer::Medium => proto::VideoQuality::Medium,
-                        Layer::High => proto::VideoQuality::High,
-                    } as i32,
-                    width: spec.width,
-                    height: spec.height,
-                    bitrate: spec.max_bitrate_bps,
-                    rid: if layers.len() > 1 {
-                        spec.layer.rid().to_owned()
-                    } else {
-                        String::new()
-                    },
-                    ..Default::default()
-                })
-                .collect();
-            request.simulcast_codecs = vec![proto::SimulcastCodec {
-                codec: match codec {
-                    VideoCodec::Vp8 => "vp8",
-                    VideoCodec::H264 => "h264",
-                }
-                .into(),
-                cid: cid.to_owned(),
-                layers: video_layers.clone(),
-                ..Default::default()
-            }];
-            request.layers = video_layers;
-        }
-    }
-    request
 }
 
 fn layer_of_rid(rid: &Rid) -> Option<Layer> {

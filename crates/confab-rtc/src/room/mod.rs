@@ -6,6 +6,7 @@ mod engine;
 pub mod events;
 pub mod files;
 mod participants;
+mod publication;
 pub mod streams;
 pub mod track;
 
