@@ -153,6 +153,11 @@ impl PeerTransport {
         self.role
     }
 
+    /// The address of this connection's host candidate (its socket).
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
     pub fn is_connected(&self) -> bool {
         self.connected
     }

@@ -81,12 +81,47 @@ pub async fn send_command(
     commands.send(command).await.map_err(|_| RoomError::Closed)
 }
 
+/// A data packet's fate: resolves once SCTP has taken it (or says why it never will).
+pub type Written = oneshot::Receiver<Result<(), RoomError>>;
+
+/// Queues `packet` on the reliable or lossy channel without waiting for it to be written.
+pub async fn queue_packet(
+    commands: &mpsc::Sender<Command>,
+    packet: proto::DataPacket,
+    reliable: bool,
+) -> Result<Written, RoomError> {
+    let (reply, written) = oneshot::channel();
+    send_command(
+        commands,
+        Command::PublishData {
+            packet: Box::new(packet),
+            reliable,
+            reply,
+        },
+    )
+    .await?;
+    Ok(written)
+}
+
+/// Waits until a queued packet has been written to its data channel.
+pub async fn written(written: Written) -> Result<(), RoomError> {
+    written.await.map_err(|_| RoomError::Closed)?
+}
+
+/// Queues `packet` and waits until it has been written to its data channel.
+pub async fn send_packet(
+    commands: &mpsc::Sender<Command>,
+    packet: proto::DataPacket,
+    reliable: bool,
+) -> Result<(), RoomError> {
+    written(queue_packet(commands, packet, reliable).await?).await
+}
+
 /// One of the two transports with its socket.
 #[derive(Debug)]
 struct Link {
     transport: PeerTransport,
     socket: UdpSocket,
-    local: SocketAddr,
     wake_at: Instant,
 }
 
@@ -176,7 +211,6 @@ impl Engine {
             Ok(Link {
                 transport: PeerTransport::new(role, now, local)?,
                 socket,
-                local,
                 wake_at: now,
             })
         };
@@ -279,7 +313,8 @@ impl Engine {
                     }
                 }
                 command = self.commands.recv() => {
-                    // The room holds a sender, so `None` cannot happen while it lives.
+                    // The engine keeps a sender itself (for the track handles it makes), so
+                    // the channel never closes; this only satisfies the type.
                     let Some(command) = command else {
                         return DisconnectReason::ClientInitiated;
                     };
@@ -522,11 +557,7 @@ impl Engine {
                             id: offer.id,
                             ..Default::default()
                         });
-                        if self.signal.send(answer).await.is_err() {
-                            return Some(DisconnectReason::ConnectionLost(
-                                "signalling closed".into(),
-                            ));
-                        }
+                        return self.request(answer).await.err();
                     }
                     Err(error) => tracing::warn!(%error, "subscriber offer refused"),
                 }
@@ -554,13 +585,8 @@ impl Engine {
                     .iter()
                     .filter(|s| s.active)
                     .filter_map(|s| {
-                        let identity = if s.sid == self.local_sid {
-                            Some(self.local_identity.clone())
-                        } else {
-                            self.participants.identity_of(&s.sid).map(str::to_owned)
-                        }?;
                         Some(Speaker {
-                            identity,
+                            identity: self.identity_of(&s.sid)?,
                             level: s.level,
                         })
                     })
@@ -570,14 +596,7 @@ impl Engine {
             }
             Response::ConnectionQuality(update) => {
                 for info in update.updates {
-                    let identity = if info.participant_sid == self.local_sid {
-                        Some(self.local_identity.clone())
-                    } else {
-                        self.participants
-                            .identity_of(&info.participant_sid)
-                            .map(str::to_owned)
-                    };
-                    if let Some(identity) = identity {
+                    if let Some(identity) = self.identity_of(&info.participant_sid) {
                         let quality = ConnectionQuality::from(info.quality());
                         self.emit(RoomEvent::ConnectionQuality { identity, quality })
                             .await;
@@ -605,6 +624,14 @@ impl Engine {
             other => tracing::trace!(?other, "signal message not handled"),
         }
         None
+    }
+
+    /// The identity of participant `sid`, ourselves included.
+    fn identity_of(&self, sid: &str) -> Option<String> {
+        if sid == self.local_sid {
+            return Some(self.local_identity.clone());
+        }
+        self.participants.identity_of(sid).map(str::to_owned)
     }
 
     fn on_trickle(&mut self, trickle: &proto::TrickleRequest) {
@@ -755,8 +782,13 @@ impl Engine {
             id,
             ..Default::default()
         });
+        self.request(offer).await
+    }
+
+    /// Sends `request` to the server; a closed signalling connection ends the room.
+    async fn request(&self, request: Request) -> Result<(), DisconnectReason> {
         self.signal
-            .send(offer)
+            .send(request)
             .await
             .map_err(|_| DisconnectReason::ConnectionLost("signalling closed".into()))
     }
@@ -774,9 +806,7 @@ impl Engine {
                     sid: track.sid.clone(),
                     muted,
                 });
-                if self.signal.send(request).await.is_err() {
-                    return Some(DisconnectReason::ConnectionLost("signalling closed".into()));
-                }
+                return self.request(request).await.err();
             }
             Command::PublishData {
                 mut packet,
@@ -809,18 +839,14 @@ impl Engine {
                     subscribe,
                     participant_tracks: Vec::new(),
                 });
-                if self.signal.send(request).await.is_err() {
-                    return Some(DisconnectReason::ConnectionLost("signalling closed".into()));
-                }
+                return self.request(request).await.err();
             }
             Command::TrackSettings {
                 track_sid,
                 settings,
             } => {
                 let request = Request::TrackSetting(settings.to_request(track_sid));
-                if self.signal.send(request).await.is_err() {
-                    return Some(DisconnectReason::ConnectionLost("signalling closed".into()));
-                }
+                return self.request(request).await.err();
             }
             Command::RequestKeyframe { track_sid } => {
                 let mid = self
@@ -855,21 +881,11 @@ impl Engine {
         if !drained {
             tracing::warn!("left with data still unacknowledged");
         }
-        let _ = self.signal_leave().await;
+        let _ = self.signal.leave().await;
         if let Some((reply, _)) = self.leaving.take() {
             let _ = reply.send(());
         }
         Some(DisconnectReason::ClientInitiated)
-    }
-
-    async fn signal_leave(&mut self) -> Result<(), RoomError> {
-        let leave = Request::Leave(proto::LeaveRequest {
-            can_reconnect: false,
-            reason: proto::DisconnectReason::ClientInitiated as i32,
-            action: proto::leave_request::Action::Disconnect as i32,
-            regions: None,
-        });
-        self.signal.send(leave).await.map_err(|_| RoomError::Closed)
     }
 
     async fn publish(
@@ -905,12 +921,12 @@ impl Engine {
         if !self.publisher_has_channels {
             self.publisher_needs_offer = true;
         }
+        // Written at the top of the engine's next round, with everything else queued.
         self.queued_data.push_back(QueuedPacket {
             label,
             bytes,
             written: Some(written),
         });
-        self.send_queued_data();
     }
 
     /// Writes queued packets in order while their channel is open and has room.
@@ -977,7 +993,7 @@ impl Engine {
 
 fn receive(link: &mut Link, source: SocketAddr, contents: &[u8]) {
     if let Err(error) = link.transport.receive(Instant::now(), source, contents) {
-        tracing::trace!(%error, %source, local = %link.local, "datagram ignored");
+        tracing::trace!(%error, %source, local = %link.transport.local(), "datagram ignored");
     }
 }
 

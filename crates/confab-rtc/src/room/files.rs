@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::data::unix_millis;
-use super::engine::{Command, send_command};
+use super::engine::{Command, Written, queue_packet, send_packet, written};
 use super::streams::{
     self, ByteStreamItem, ByteStreamReader, CHUNK_BYTES, SHA256_ATTRIBUTE, StreamError, StreamInfo,
 };
@@ -142,10 +142,12 @@ async fn stream_file(
     let header = ContentHeader::ByteHeader(proto::data_stream::ByteHeader {
         name: info.name.clone(),
     });
-    send_written(commands, streams::header_packet(info, header, destinations))
-        .await?
-        .await
-        .map_err(|_| RoomError::Closed)??;
+    send_packet(
+        commands,
+        streams::header_packet(info, header, destinations),
+        true,
+    )
+    .await?;
     let mut hasher = Sha256::new();
     let mut in_flight = std::collections::VecDeque::new();
     let mut sent = 0u64;
@@ -155,7 +157,7 @@ async fn stream_file(
         if *cancelled.borrow() {
             let trailer =
                 streams::trailer_packet(&info.id, "cancelled", HashMap::new(), destinations);
-            let _ = send_written(commands, trailer).await;
+            let _ = queue_packet(commands, trailer, true).await;
             return Err(RoomError::Cancelled);
         }
         let length = read_full(&mut file, &mut buffer).await?;
@@ -165,7 +167,7 @@ async fn stream_file(
         let content = buffer[..length].to_vec();
         hasher.update(&content);
         let packet = streams::chunk_packet(&info.id, index, content, destinations);
-        in_flight.push_back((send_written(commands, packet).await?, length as u64));
+        in_flight.push_back((queue_packet(commands, packet, true).await?, length as u64));
         index += 1;
         while in_flight.len() >= CHUNKS_IN_FLIGHT {
             sent += wait_written(&mut in_flight).await?;
@@ -179,10 +181,7 @@ async fn stream_file(
     let sha256 = hex(&hasher.finalize());
     let attributes = HashMap::from([(SHA256_ATTRIBUTE.to_owned(), sha256.clone())]);
     let trailer = streams::trailer_packet(&info.id, "", attributes, destinations);
-    send_written(commands, trailer)
-        .await?
-        .await
-        .map_err(|_| RoomError::Closed)??;
+    send_packet(commands, trailer, true).await?;
     Ok(SentFile {
         stream_id: info.id.clone(),
         bytes: sent,
@@ -190,33 +189,13 @@ async fn stream_file(
     })
 }
 
-type Written = oneshot::Receiver<Result<(), RoomError>>;
-
-/// Queues `packet` (reliable); the receiver resolves once it is written to the data channel.
-async fn send_written(
-    commands: &mpsc::Sender<Command>,
-    packet: proto::DataPacket,
-) -> Result<Written, RoomError> {
-    let (reply, written) = oneshot::channel();
-    send_command(
-        commands,
-        Command::PublishData {
-            packet: Box::new(packet),
-            reliable: true,
-            reply,
-        },
-    )
-    .await?;
-    Ok(written)
-}
-
 async fn wait_written(
     in_flight: &mut std::collections::VecDeque<(Written, u64)>,
 ) -> Result<u64, RoomError> {
-    let Some((written, bytes)) = in_flight.pop_front() else {
+    let Some((done, bytes)) = in_flight.pop_front() else {
         return Ok(0);
     };
-    written.await.map_err(|_| RoomError::Closed)??;
+    written(done).await?;
     Ok(bytes)
 }
 

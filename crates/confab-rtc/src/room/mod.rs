@@ -263,14 +263,7 @@ impl Room {
         packet: proto::DataPacket,
         reliable: bool,
     ) -> Result<(), RoomError> {
-        let (reply, answer) = oneshot::channel();
-        self.command(Command::PublishData {
-            packet: Box::new(packet),
-            reliable,
-            reply,
-        })
-        .await?;
-        answer.await.map_err(|_| RoomError::Closed)?
+        engine::send_packet(&self.commands, packet, reliable).await
     }
 
     /// Subscribes to or unsubscribes from a remote track (manual subscription).

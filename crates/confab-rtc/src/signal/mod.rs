@@ -111,7 +111,7 @@ impl SignalClient {
     }
 
     /// Tells the server this participant leaves, then closes the connection.
-    pub async fn leave(self) -> Result<(), SignalError> {
+    pub async fn leave(&self) -> Result<(), SignalError> {
         let leave = Request::Leave(proto::LeaveRequest {
             can_reconnect: false,
             reason: proto::DisconnectReason::ClientInitiated as i32,
