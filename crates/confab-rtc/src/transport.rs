@@ -14,7 +14,7 @@ use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpApi, SdpOffer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::format::Codec;
-use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid, Rid};
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid, Pt, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
 
@@ -45,8 +45,6 @@ pub enum TransportError {
     UnexpectedAnswer,
     #[error("media {0} is not negotiated")]
     UnknownMedia(String),
-    #[error("no negotiated payload type for {0:?}")]
-    NoPayloadType(Codec),
     #[error("data channel {0} is not open")]
     ChannelClosed(&'static str),
     #[error("WebRTC: {0}")]
@@ -357,23 +355,18 @@ impl PeerTransport {
             .map_or(0, |mut channel| channel.buffered_amount())
     }
 
-    /// Sends one encoded frame on `mid` (simulcast layer `rid`), packetised by str0m.
+    /// Sends one encoded frame on `mid` with payload type `pt` (from [`Self::negotiated_pt`]),
+    /// packetised by str0m.
     pub fn write_media(
         &mut self,
         mid: Mid,
-        codec: Codec,
+        pt: Pt,
         frame: OutgoingFrame<'_>,
     ) -> Result<(), TransportError> {
-        let writer = self
+        let mut writer = self
             .rtc
             .writer(mid)
             .ok_or_else(|| TransportError::UnknownMedia(mid.to_string()))?;
-        let pt = writer
-            .payload_params()
-            .find(|params| params.spec().codec == codec)
-            .map(|params| params.pt())
-            .ok_or(TransportError::NoPayloadType(codec))?;
-        let mut writer = writer;
         if let Some(rid) = frame.rid {
             writer = writer.rid(rid);
         }
@@ -389,11 +382,15 @@ impl PeerTransport {
         Ok(())
     }
 
-    /// The codec negotiated on `mid` among `wanted`, in `wanted`'s order.
-    pub fn negotiated_codec(&mut self, mid: Mid, wanted: &[Codec]) -> Option<Codec> {
+    /// The payload type negotiated on `mid` for the first of `wanted` the answer accepted.
+    pub fn negotiated_pt(&mut self, mid: Mid, wanted: &[Codec]) -> Option<Pt> {
         let writer = self.rtc.writer(mid)?;
-        let negotiated: Vec<Codec> = writer.payload_params().map(|p| p.spec().codec).collect();
-        wanted.iter().copied().find(|c| negotiated.contains(c))
+        wanted.iter().find_map(|codec| {
+            writer
+                .payload_params()
+                .find(|params| params.spec().codec == *codec)
+                .map(|params| params.pt())
+        })
     }
 
     /// What the bandwidth estimator should probe for: the sum of what our tracks could use.

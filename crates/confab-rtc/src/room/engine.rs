@@ -699,7 +699,7 @@ impl Engine {
             muted: options.muted,
             options,
             mid: None,
-            codec: None,
+            pt: None,
             feedback,
         };
         self.published.push(track);
@@ -964,22 +964,22 @@ impl Engine {
         let Some(mid) = track.mid else {
             return;
         };
-        let codec = match track.codec {
-            Some(codec) => codec,
+        let pt = match track.pt {
+            Some(pt) => pt,
             None => {
-                let Some(codec) = self
+                let Some(pt) = self
                     .publisher
                     .transport
-                    .negotiated_codec(mid, track.wanted_codecs())
+                    .negotiated_pt(mid, track.wanted_codecs())
                 else {
                     return;
                 };
-                track.codec = Some(codec);
-                codec
+                track.pt = Some(pt);
+                pt
             }
         };
         let outgoing = track.outgoing(&frame);
-        if let Err(error) = self.publisher.transport.write_media(mid, codec, outgoing) {
+        if let Err(error) = self.publisher.transport.write_media(mid, pt, outgoing) {
             tracing::debug!(%error, "frame not sent");
         }
     }

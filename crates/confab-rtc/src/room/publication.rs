@@ -3,7 +3,7 @@
 
 use livekit_protocol as proto;
 use str0m::format::Codec;
-use str0m::media::{Frequency, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
+use str0m::media::{Frequency, MediaTime, Mid, Pt, Rid, Simulcast, SimulcastLayer};
 use tokio::sync::watch;
 
 use super::track::{
@@ -18,8 +18,8 @@ pub struct Published {
     pub cid: String,
     pub options: TrackOptions,
     pub mid: Option<Mid>,
-    /// The codec str0m negotiated, found on the first frame sent.
-    pub codec: Option<Codec>,
+    /// The payload type of the codec negotiated, found on the first frame sent.
+    pub pt: Option<Pt>,
     pub muted: bool,
     pub feedback: watch::Sender<PublisherFeedback>,
 }
@@ -191,7 +191,7 @@ mod tests {
             cid: "camera-1".into(),
             options: TrackOptions::camera(VideoCodec::Vp8),
             mid: None,
-            codec: None,
+            pt: None,
             muted: false,
             feedback: watch::channel(PublisherFeedback::default()).0,
         }

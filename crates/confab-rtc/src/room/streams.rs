@@ -216,8 +216,7 @@ impl IncomingStreams {
             attributes: header.attributes.clone(),
             timestamp: header.timestamp,
         };
-        let key = (from.to_owned(), header.stream_id.clone());
-        match header.content_header {
+        let (incoming, event) = match header.content_header {
             Some(ContentHeader::ByteHeader(_)) => {
                 let (sender, items) = mpsc::channel(READER_QUEUE_CHUNKS);
                 let mut incoming = Incoming::Bytes {
@@ -229,32 +228,31 @@ impl IncomingStreams {
                 if unsupported {
                     fail(&mut incoming, StreamError::Unsupported);
                 }
-                self.open.insert(key.clone(), incoming);
-                if let Some(inline) = header.inline_content.filter(|c| !c.is_empty()) {
-                    self.append(&key, None, inline);
-                }
-                Some(RoomEvent::ByteStream(ByteStreamReader { info, items }))
+                (
+                    incoming,
+                    Some(RoomEvent::ByteStream(ByteStreamReader { info, items })),
+                )
             }
             Some(ContentHeader::TextHeader(_)) | None => {
                 if unsupported {
                     tracing::debug!(stream = %info.id, "compressed or encrypted text stream ignored");
                     return None;
                 }
-                self.open.insert(
-                    key.clone(),
-                    Incoming::Text {
-                        info,
-                        text: Vec::new(),
-                        next_index: 0,
-                        private,
-                    },
-                );
-                if let Some(inline) = header.inline_content.filter(|c| !c.is_empty()) {
-                    self.append(&key, None, inline);
-                }
-                None
+                let incoming = Incoming::Text {
+                    info,
+                    text: Vec::new(),
+                    next_index: 0,
+                    private,
+                };
+                (incoming, None)
             }
+        };
+        let key = (from.to_owned(), header.stream_id);
+        self.open.insert(key.clone(), incoming);
+        if let Some(inline) = header.inline_content.filter(|c| !c.is_empty()) {
+            self.append(&key, None, inline);
         }
+        event
     }
 
     pub fn on_chunk(&mut self, from: &str, chunk: proto::data_stream::Chunk) {
