@@ -12,19 +12,16 @@ use proto::signal_response::Message as Response;
 async fn create_list_and_delete_rooms() {
     let sfu = start_sfu().await;
     let admin = admin_token("");
-    let created: proto::Room = twirp(
-        sfu.local_addr(),
-        "CreateRoom",
-        &admin,
-        &proto::CreateRoomRequest {
+    let created = create_room(
+        &sfu,
+        proto::CreateRoomRequest {
             name: "board".into(),
             metadata: "{\"topic\":\"q3\"}".into(),
             max_participants: 10,
             ..Default::default()
         },
     )
-    .await
-    .expect("created");
+    .await;
     assert!(created.sid.starts_with("RM_"));
     assert_eq!(created.metadata, "{\"topic\":\"q3\"}");
 
@@ -256,18 +253,15 @@ async fn room_metadata_updates_reach_participants() {
 #[tokio::test]
 async fn a_full_room_refuses_the_next_participant() {
     let sfu = start_sfu().await;
-    let _: proto::Room = twirp(
-        sfu.local_addr(),
-        "CreateRoom",
-        &admin_token(""),
-        &proto::CreateRoomRequest {
+    create_room(
+        &sfu,
+        proto::CreateRoomRequest {
             name: "duo".into(),
             max_participants: 1,
             ..Default::default()
         },
     )
-    .await
-    .expect("created");
+    .await;
     let (_ada, _) = join(&sfu, "duo", "ada").await;
     let mut late = connect(&sfu, &join_token("duo", "bob"))
         .await
@@ -377,18 +371,15 @@ async fn json_bodies_and_bad_requests_get_twirp_errors() {
 async fn a_room_nobody_joins_closes_after_its_empty_timeout() {
     let sfu = start_sfu().await;
     let admin = admin_token("");
-    let _created: proto::Room = twirp(
-        sfu.local_addr(),
-        "CreateRoom",
-        &admin,
-        &proto::CreateRoomRequest {
+    create_room(
+        &sfu,
+        proto::CreateRoomRequest {
             name: "brief".into(),
             empty_timeout: 1,
             ..Default::default()
         },
     )
-    .await
-    .expect("created");
+    .await;
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         let listed: proto::ListRoomsResponse = twirp(

@@ -222,6 +222,13 @@ pub async fn http_request(
     (status, raw[split + 4..].to_vec())
 }
 
+/// Creates a room through the RoomService, as an administrator.
+pub async fn create_room(sfu: &RunningSfu, request: proto::CreateRoomRequest) -> proto::Room {
+    twirp(sfu.local_addr(), "CreateRoom", &admin_token(""), &request)
+        .await
+        .expect("created")
+}
+
 pub fn admin_token(room: &str) -> String {
     AccessToken::with_api_key(KEY, SECRET)
         .with_grants(VideoGrants {
