@@ -58,7 +58,7 @@ pub struct JoinArgs {
     /// The byte-stream topic files are sent on.
     #[arg(long, default_value = "files")]
     pub topic: String,
-    /// Save received files here (default: only hash them, in the temp folder).
+    /// Save received files here (default: the system temp folder).
     #[arg(long)]
     pub save_dir: Option<PathBuf>,
     /// Wait until this participant is present before sending (repeatable).

@@ -209,7 +209,7 @@ async fn send_outbox(room: &Room, args: &JoinArgs) -> Result<(), JoinError> {
     Ok(())
 }
 
-/// Saves (or, without a folder, only hashes) one incoming file in the background.
+/// Saves one incoming file (into the system temp folder without --save-dir) in the background.
 fn receive_file(
     reader: ByteStreamReader,
     save_dir: Option<PathBuf>,
