@@ -56,9 +56,10 @@ pub fn code_for_join(error: &JoinError) -> u8 {
                 NO_PERMISSION
             }
             RoomError::Signal(SignalError::BadUrl(_) | SignalError::BadToken) => USAGE,
-            RoomError::Signal(SignalError::LeftBeforeJoin { .. }) | RoomError::NotAllowed(_) => {
-                NO_PERMISSION
-            }
+            RoomError::Signal(
+                SignalError::LeftBeforeJoin { .. } | SignalError::RejoinRequired { .. },
+            )
+            | RoomError::NotAllowed(_) => NO_PERMISSION,
             RoomError::Disconnected(reason) => code_for_reason(reason),
             RoomError::Signal(_) | RoomError::ConnectTimeout(_) | RoomError::Io(_) => UNAVAILABLE,
             _ => SOFTWARE,
@@ -75,6 +76,7 @@ fn code_for_reason(reason: &DisconnectReason) -> u8 {
         }
         DisconnectReason::Server(ServerReason::DuplicateIdentity) => REPLACED,
         DisconnectReason::Server(_) | DisconnectReason::ConnectionLost(_) => TEMPORARY_FAILURE,
+        DisconnectReason::Refused(_) => NO_PERMISSION,
         DisconnectReason::ProtocolError(_) => SOFTWARE,
     }
 }

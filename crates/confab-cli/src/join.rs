@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use confab_rtc::room::files::{FileError, save_byte_stream};
 use confab_rtc::room::{
-    ByteStreamReader, DisconnectReason, Layer, Room, RoomError, RoomEvent, RoomOptions,
-    StreamOptions, TrackOptions, VideoCodec,
+    ByteStreamReader, ConnectionState, DisconnectReason, Layer, Room, RoomError, RoomEvent,
+    RoomOptions, StreamOptions, TrackOptions, VideoCodec,
 };
 use confab_rtc::synthetic;
 use livekit_api::access_token::{AccessToken, VideoGrants};
@@ -267,6 +267,14 @@ fn print_event(event: &RoomEvent) {
             println!("muted-by-host {track_sid} {muted}")
         }
         RoomEvent::RoomMetadata(metadata) => println!("room-metadata {metadata}"),
+        RoomEvent::Connection(state) => println!(
+            "connection {}",
+            match state {
+                ConnectionState::Reconnecting => "reconnecting",
+                ConnectionState::Resumed => "resumed",
+                ConnectionState::Rejoined => "rejoined",
+            }
+        ),
         _ => {}
     }
 }

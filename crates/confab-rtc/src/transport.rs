@@ -28,6 +28,11 @@ const INITIAL_BITRATE_BPS: u64 = 300_000;
 /// Data waiting in SCTP before a write reports the channel as full.
 const SCTP_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// ICE consent checks: the nominated pair is checked at least this often, and a path that
+/// stops answering counts as lost after [`STUN_RETRANSMITS`] unanswered checks (about 6 s,
+/// close to what browsers take; str0m's defaults take about 20 s).
+const MAX_STUN_RTO: Duration = Duration::from_millis(1500);
+const STUN_RETRANSMITS: usize = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -117,6 +122,8 @@ pub struct PeerTransport {
     pending_offer: Option<SdpPendingOffer>,
     channels: HashMap<&'static str, ChannelId>,
     connected: bool,
+    /// ICE has a working candidate pair.
+    ice_up: bool,
     failed: bool,
 }
 
@@ -133,6 +140,8 @@ impl PeerTransport {
         if role == Role::Publisher {
             builder = builder.enable_bwe(Some(Bitrate::bps(INITIAL_BITRATE_BPS)));
         }
+        builder.set_max_stun_rto(MAX_STUN_RTO);
+        builder.set_max_stun_retransmits(STUN_RETRANSMITS);
         let mut rtc = builder.build(now);
         let candidate = Candidate::host(local, Protocol::Udp)?;
         rtc.add_local_candidate(candidate);
@@ -143,6 +152,7 @@ impl PeerTransport {
             pending_offer: None,
             channels: HashMap::new(),
             connected: false,
+            ice_up: false,
             failed: false,
         })
     }
@@ -162,6 +172,23 @@ impl PeerTransport {
 
     pub fn has_failed(&self) -> bool {
         self.failed
+    }
+
+    /// Whether ICE currently has a working path (it drops during an outage and comes back
+    /// after an ICE restart).
+    pub fn is_ice_up(&self) -> bool {
+        self.ice_up
+    }
+
+    /// Forgets an offer of ours the server never answered (the outage swallowed it); its
+    /// changes are not applied. Returns whether there was one.
+    pub fn abandon_offer(&mut self) -> bool {
+        self.pending_offer.take().is_some()
+    }
+
+    /// Whether `mid` is part of the negotiated session.
+    pub fn has_media(&self, mid: Mid) -> bool {
+        self.rtc.media(mid).is_some()
     }
 
     /// Whether an offer of ours waits for the server's answer.
@@ -284,11 +311,24 @@ impl PeerTransport {
                 self.connected = true;
                 Some(TransportEvent::Connected)
             }
-            Event::IceConnectionStateChange(IceConnectionState::Disconnected)
-                if !self.rtc.is_alive() =>
-            {
-                self.failed = true;
-                Some(TransportEvent::Failed)
+            Event::IceConnectionStateChange(state) => {
+                tracing::debug!(role = ?self.role, ?state, "ICE");
+                match state {
+                    IceConnectionState::Connected | IceConnectionState::Completed => {
+                        self.ice_up = true;
+                        None
+                    }
+                    IceConnectionState::Disconnected => {
+                        self.ice_up = false;
+                        if self.rtc.is_alive() {
+                            None
+                        } else {
+                            self.failed = true;
+                            Some(TransportEvent::Failed)
+                        }
+                    }
+                    _ => None,
+                }
             }
             Event::ChannelOpen(id, label) => {
                 let label = match label.as_str() {

@@ -26,7 +26,7 @@ use crate::room::{self, CloseReason, Delivery, Outbound, Room, ServerDescription
 /// Messages a connection may have queued before it counts as too slow.
 const OUTBOX_CAPACITY: usize = 512;
 /// How long a participant whose signalling connection dropped while its media stayed connected
-/// is kept for the client to resume (`reconnect=1`), as `livekit-server` keeps it.
+/// is kept for the client to resume (`reconnect=1`) by default, as `livekit-server` keeps it.
 pub const RESUME_WINDOW: Duration = Duration::from_secs(20);
 
 #[derive(Debug)]
@@ -36,6 +36,8 @@ pub struct Hub {
     auth: Arc<Authenticator>,
     state: Mutex<State>,
     sockets: MediaSockets,
+    /// How long a participant whose signalling dropped is kept for a resume.
+    resume_window: Duration,
     /// Wakes the media timer task when a change may have moved the next deadline.
     media_changed: Notify,
 }
@@ -82,8 +84,14 @@ pub struct Membership {
 }
 
 impl Hub {
-    pub fn new(server: ServerDescription, auth: Arc<Authenticator>, sockets: MediaSockets) -> Self {
+    pub fn new(
+        server: ServerDescription,
+        auth: Arc<Authenticator>,
+        sockets: MediaSockets,
+        resume_window: Duration,
+    ) -> Self {
         Self {
+            resume_window,
             server,
             auth,
             state: Mutex::new(State {
@@ -221,7 +229,7 @@ impl Hub {
     }
 
     /// The signalling connection `epoch` of `sid` ended without a leave. With media still
-    /// connected the participant waits [`RESUME_WINDOW`] for the client to resume; otherwise
+    /// connected the participant waits the resume window for the client to resume; otherwise
     /// it leaves now with `reason`.
     pub fn signal_lost(&self, sid: &str, epoch: u64, reason: proto::DisconnectReason) {
         let mut state = self.lock();
@@ -249,7 +257,7 @@ impl Hub {
         self.leave_now(&mut state, sid, reason);
     }
 
-    /// Participants whose signalling connection did not come back within [`RESUME_WINDOW`]
+    /// Participants whose signalling connection did not come back within the resume window
     /// leave; rooms past their empty or departure timeout close.
     pub fn sweep(&self) {
         let mut state = self.lock();
@@ -259,7 +267,7 @@ impl Hub {
             .iter()
             .filter(|(_, c)| {
                 c.detached_at
-                    .is_some_and(|at| instant - at >= RESUME_WINDOW)
+                    .is_some_and(|at| instant - at >= self.resume_window)
             })
             .map(|(sid, _)| sid.clone())
             .collect();

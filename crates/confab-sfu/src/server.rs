@@ -26,6 +26,9 @@ pub struct SfuConfig {
     /// A participant whose signalling connection stays silent this long (clients ping every
     /// few seconds) is considered gone: its network dropped without closing the connection.
     pub signal_timeout: Duration,
+    /// How long a participant whose signalling connection dropped is kept for its client to
+    /// resume; afterwards it leaves and the client has to join again.
+    pub resume_window: Duration,
     pub media: MediaConfig,
 }
 
@@ -39,6 +42,7 @@ impl SfuConfig {
             listen,
             keys,
             signal_timeout: Self::DEFAULT_SIGNAL_TIMEOUT,
+            resume_window: crate::hub::RESUME_WINDOW,
             media: MediaConfig {
                 bind: listen.ip(),
                 udp_port: 0,
@@ -94,6 +98,7 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
         },
         auth.clone(),
         media,
+        config.resume_window,
     ));
     let mut background_tasks = spawn_media_tasks(&hub);
     background_tasks.push(spawn_sweeper(&hub));

@@ -20,17 +20,20 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::RoomError;
 use super::data;
+use super::events::ConnectionState;
 use super::events::{
     ConnectionQuality, DisconnectReason, Permissions, RoomEvent, Speaker, TrackKind,
 };
 use super::participants::Participants;
 use super::publication::{self, Published};
+use super::recovery::{self, Dial, Reconnected, Recovery, Step};
+use super::resend::ResendBuffer;
 use super::streams::IncomingStreams;
 use super::track::{
     EncodedFrame, Layer, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
     SubscriptionSettings, TrackOptions, TrackOptionsKind,
 };
-use crate::signal::{SignalClient, SignalClosed, SignalEvent};
+use crate::signal::{self, SignalClient, SignalClosed, SignalEvent};
 use crate::transport::{LOSSY_LABEL, PeerTransport, Poll, RELIABLE_LABEL, Role, TransportEvent};
 
 /// Frames queued per subscribed track before the oldest reader falls behind and frames drop.
@@ -125,10 +128,23 @@ struct Link {
     wake_at: Instant,
 }
 
+impl Link {
+    fn new(role: Role, now: Instant, socket: UdpSocket) -> Result<Self, RoomError> {
+        let local = socket.local_addr()?;
+        Ok(Self {
+            transport: PeerTransport::new(role, now, local)?,
+            socket,
+            wake_at: now,
+        })
+    }
+}
+
 /// A data packet waiting for its channel; `written` hears when SCTP took it.
 #[derive(Debug)]
 struct QueuedPacket {
     label: &'static str,
+    /// A reliable packet's sequence number (kept for a resend after a resume).
+    sequence: Option<u32>,
     bytes: Vec<u8>,
     written: Option<oneshot::Sender<Result<(), RoomError>>>,
 }
@@ -145,8 +161,21 @@ struct Subscribed {
 }
 
 pub struct Engine {
-    signal: SignalClient,
-    signal_events: mpsc::Receiver<SignalEvent>,
+    /// `None` while reconnecting.
+    signal: Option<SignalClient>,
+    signal_events: Option<mpsc::Receiver<SignalEvent>>,
+    /// How to reach the server again, and the session's latest JoinResponse.
+    dial: Dial,
+    join: proto::JoinResponse,
+    recovery: Option<Recovery>,
+    /// Requests made while signalling was down, sent once it is back.
+    deferred_requests: Vec<Request>,
+    /// Reliable packets SCTP took, for a resend after a resume.
+    sent_reliable: ResendBuffer,
+    /// The last reliable sequence number seen per sender, to drop resent duplicates.
+    received_sequences: HashMap<String, u32>,
+    /// The next publisher offer restarts ICE (after a resume).
+    publisher_ice_restart: bool,
     commands: mpsc::Receiver<Command>,
     command_sender: mpsc::Sender<Command>,
     frames: mpsc::Receiver<(String, EncodedFrame)>,
@@ -193,6 +222,7 @@ pub struct EngineParts {
     pub signal: SignalClient,
     pub signal_events: mpsc::Receiver<SignalEvent>,
     pub join: proto::JoinResponse,
+    pub dial: Dial,
     pub sockets: [UdpSocket; 2],
     pub commands: mpsc::Receiver<Command>,
     pub command_sender: mpsc::Sender<Command>,
@@ -206,14 +236,6 @@ impl Engine {
     pub fn new(parts: EngineParts) -> Result<Self, RoomError> {
         let now = Instant::now();
         let [publisher_socket, subscriber_socket] = parts.sockets;
-        let link = |role, socket: UdpSocket| -> Result<Link, RoomError> {
-            let local = socket.local_addr()?;
-            Ok(Link {
-                transport: PeerTransport::new(role, now, local)?,
-                socket,
-                wake_at: now,
-            })
-        };
         let local = parts.join.participant.clone().unwrap_or_default();
         let mut participants = Participants::new(&local.sid);
         let initial: Vec<RoomEvent> = parts
@@ -231,15 +253,22 @@ impl Engine {
             Role::Publisher
         };
         let mut engine = Self {
-            signal: parts.signal,
-            signal_events: parts.signal_events,
+            signal: Some(parts.signal),
+            signal_events: Some(parts.signal_events),
+            dial: parts.dial,
+            join: parts.join.clone(),
+            recovery: None,
+            deferred_requests: Vec::new(),
+            sent_reliable: ResendBuffer::default(),
+            received_sequences: HashMap::new(),
+            publisher_ice_restart: false,
             commands: parts.commands,
             command_sender: parts.command_sender,
             frames: parts.frames,
             frame_sender: parts.frame_sender,
             events: parts.events,
-            publisher: link(Role::Publisher, publisher_socket)?,
-            subscriber: link(Role::Subscriber, subscriber_socket)?,
+            publisher: Link::new(Role::Publisher, now, publisher_socket)?,
+            subscriber: Link::new(Role::Subscriber, now, subscriber_socket)?,
             local_sid: local.sid.clone(),
             local_identity: local.identity.clone(),
             permissions: local
@@ -287,14 +316,15 @@ impl Engine {
         let mut publisher_buffer = vec![0u8; DATAGRAM_BUFFER];
         let mut subscriber_buffer = vec![0u8; DATAGRAM_BUFFER];
         loop {
-            if let Err(reason) = self.negotiate_publisher().await {
-                return reason;
-            }
+            self.negotiate_publisher().await;
             // SCTP makes room as acknowledgements arrive, on any input.
             self.send_queued_data();
             self.flush_output().await;
-            if let Some(reason) = self.check_transports() {
+            if let Some(reason) = self.check_transports().await {
                 return reason;
+            }
+            if let Some(recovery) = &mut self.recovery {
+                recovery.tick(Instant::now(), &self.dial, &self.local_sid, &self.join);
             }
             if let Some(reason) = self.leave_when_drained().await {
                 return reason;
@@ -303,12 +333,17 @@ impl Engine {
             if let Some((_, limit)) = &self.leaving {
                 wake_at = wake_at.min(*limit);
             }
+            if let Some(at) = self.recovery.as_ref().and_then(Recovery::wake_at) {
+                wake_at = wake_at.min(at);
+            }
             tokio::select! {
-                event = self.signal_events.recv() => {
-                    let Some(event) = event else {
-                        return DisconnectReason::ConnectionLost("signalling task ended".into());
-                    };
+                event = next_signal_event(&mut self.signal_events) => {
                     if let Some(reason) = self.on_signal(event).await {
+                        return reason;
+                    }
+                }
+                outcome = recovery_outcome(&mut self.recovery) => {
+                    if let Some(reason) = self.on_reconnect_attempt(outcome).await {
                         return reason;
                     }
                 }
@@ -318,9 +353,7 @@ impl Engine {
                     let Some(command) = command else {
                         return DisconnectReason::ClientInitiated;
                     };
-                    if let Some(reason) = self.on_command(command).await {
-                        return reason;
-                    }
+                    self.on_command(command).await;
                 }
                 Some((cid, frame)) = self.frames.recv() => self.on_frame(&cid, frame),
                 received = self.publisher.socket.recv_from(&mut publisher_buffer) => {
@@ -347,28 +380,227 @@ impl Engine {
         }
     }
 
-    /// Whether a transport failed beyond repair, or the primary one came up.
-    fn check_transports(&mut self) -> Option<DisconnectReason> {
-        let primary = match self.primary {
+    fn primary(&self) -> &Link {
+        match self.primary {
             Role::Publisher => &self.publisher,
             Role::Subscriber => &self.subscriber,
-        };
-        if primary.transport.is_connected()
+        }
+    }
+
+    /// Reports the first connection, notices lost media (and starts recovering), and
+    /// finishes a recovery once media is back.
+    async fn check_transports(&mut self) -> Option<DisconnectReason> {
+        if self.primary().transport.is_connected()
             && let Some(ready) = self.ready.take()
         {
             let _ = ready.send(Ok(()));
         }
-        for link in [&self.publisher, &self.subscriber] {
-            if link.transport.has_failed() {
-                return Some(DisconnectReason::ConnectionLost(format!(
-                    "the {:?} connection failed (ICE)",
-                    link.transport.role()
-                )));
+        match &self.recovery {
+            Some(recovery) if recovery.awaits_media() => {
+                if self.media_is_back() {
+                    let state = match recovery.step() {
+                        Step::Resume => ConnectionState::Resumed,
+                        Step::Rejoin => ConnectionState::Rejoined,
+                    };
+                    tracing::info!(?state, "reconnected");
+                    self.recovery = None;
+                    self.emit(RoomEvent::Connection(state)).await;
+                }
+                None
+            }
+            Some(_) => None,
+            None => {
+                let lost = [&self.publisher, &self.subscriber]
+                    .into_iter()
+                    .find(|link| {
+                        link.transport.has_failed()
+                            || (link.transport.is_connected() && !link.transport.is_ice_up())
+                    });
+                let (role, failed) =
+                    lost.map(|l| (l.transport.role(), l.transport.has_failed()))?;
+                let step = if failed { Step::Rejoin } else { Step::Resume };
+                self.start_recovery(step, &format!("the {role:?} media connection was lost"))
+                    .await
             }
         }
+    }
+
+    /// Whether every transport that carries something is connected again.
+    fn media_is_back(&self) -> bool {
+        let primary = &self.primary().transport;
+        let publisher = &self.publisher.transport;
+        let publisher_in_use = self.publisher_has_channels || !self.published.is_empty();
+        primary.is_connected()
+            && primary.is_ice_up()
+            && (!publisher_in_use || (publisher.is_connected() && publisher.is_ice_up()))
+    }
+
+    /// The connection dropped: from now on the engine resumes or rejoins. Before the room was
+    /// ever up there is nothing to recover: the connect fails instead.
+    async fn start_recovery(&mut self, step: Step, why: &str) -> Option<DisconnectReason> {
+        if self.ready.is_some() || self.leaving.is_some() {
+            return Some(DisconnectReason::ConnectionLost(why.to_owned()));
+        }
+        if self.recovery.is_some() {
+            return None;
+        }
+        tracing::info!(why, ?step, "connection lost; recovering");
+        self.signal = None;
+        self.signal_events = None;
+        self.recovery = Some(Recovery::new(Instant::now(), step));
+        self.emit(RoomEvent::Connection(ConnectionState::Reconnecting))
+            .await;
         None
     }
 
+    /// Applies what a reconnect attempt brought back, or schedules the next one.
+    async fn on_reconnect_attempt(
+        &mut self,
+        outcome: Result<Reconnected, recovery::AttemptError>,
+    ) -> Option<DisconnectReason> {
+        let now = Instant::now();
+        let applied = match outcome {
+            Ok(Reconnected::Resumed(resumed)) => {
+                self.apply_resume(resumed);
+                Ok(())
+            }
+            Ok(Reconnected::Rejoined { joined, sockets }) => {
+                self.apply_rejoin(*joined, sockets).await
+            }
+            Err(error) => Err(error),
+        };
+        let recovery = self.recovery.as_mut()?;
+        match applied {
+            Ok(()) => {
+                recovery.signalling_back(now);
+                None
+            }
+            Err(error) => recovery.failed(now, &error).err(),
+        }
+    }
+
+    /// The server kept our session: restart ICE on both transports, resend the reliable data
+    /// it did not get, and send what was asked for meanwhile.
+    fn apply_resume(&mut self, resumed: signal::Resumed) {
+        self.signal = Some(resumed.client);
+        self.signal_events = Some(resumed.events);
+        if let Some(reconnect) = &resumed.reconnect {
+            let resend = self.sent_reliable.after(reconnect.last_message_seq);
+            tracing::info!(
+                last_received = reconnect.last_message_seq,
+                resent = resend.len(),
+                "resumed"
+            );
+            for (sequence, bytes) in resend.into_iter().rev() {
+                self.queued_data.push_front(QueuedPacket {
+                    label: RELIABLE_LABEL,
+                    sequence: Some(sequence),
+                    bytes,
+                    written: None,
+                });
+            }
+        }
+        // The subscriber restarts ICE when the server's next offer says so; the publisher's
+        // offer is ours to make. An offer the outage swallowed is made again.
+        if self.publisher.transport.abandon_offer() {
+            for track in &mut self.published {
+                if track
+                    .mid
+                    .is_some_and(|mid| !self.publisher.transport.has_media(mid))
+                {
+                    track.mid = None;
+                }
+            }
+            if !self.publisher.transport.is_connected() {
+                self.publisher_has_channels = false;
+            }
+        }
+        if self.publisher_has_channels {
+            self.publisher_ice_restart = true;
+            self.publisher_needs_offer = true;
+        }
+        for request in std::mem::take(&mut self.deferred_requests) {
+            if let Some(signal) = &self.signal
+                && signal.try_send(request).is_err()
+            {
+                tracing::debug!("a deferred request was not sent");
+            }
+        }
+    }
+
+    /// The server could not resume: this is a new session. Everyone we knew is gone and comes
+    /// back from the new JoinResponse, our tracks are announced again (same cids, same mute
+    /// state, new sids), and both transports start over.
+    async fn apply_rejoin(
+        &mut self,
+        joined: signal::Joined,
+        sockets: [UdpSocket; 2],
+    ) -> Result<(), recovery::AttemptError> {
+        let now = Instant::now();
+        let [publisher_socket, subscriber_socket] = sockets;
+        let publisher = Link::new(Role::Publisher, now, publisher_socket)?;
+        let subscriber = Link::new(Role::Subscriber, now, subscriber_socket)?;
+        self.publisher.transport.close();
+        self.subscriber.transport.close();
+        self.flush_output().await;
+        self.publisher = publisher;
+        self.subscriber = subscriber;
+        let join = joined.join;
+        let local = join.participant.clone().unwrap_or_default();
+        let old = std::mem::replace(&mut self.participants, Participants::new(&local.sid));
+        for event in old.into_departures() {
+            self.emit_participant_event(event).await;
+        }
+        self.local_sid = local.sid.clone();
+        self.local_identity = local.identity.clone();
+        self.primary = if join.subscriber_primary {
+            Role::Subscriber
+        } else {
+            Role::Publisher
+        };
+        self.subscribed.clear();
+        self.offered_tracks.clear();
+        self.received_sequences.clear();
+        self.sent_reliable = ResendBuffer::default();
+        self.deferred_requests.clear();
+        self.publisher_has_channels = false;
+        self.publisher_ice_restart = false;
+        self.publisher_needs_offer =
+            self.primary == Role::Publisher || !self.queued_data.is_empty();
+        self.signal = Some(joined.client);
+        self.signal_events = Some(joined.events);
+        let permissions = local
+            .permission
+            .as_ref()
+            .map(Permissions::from)
+            .unwrap_or_default();
+        if permissions != self.permissions {
+            self.permissions = permissions;
+            self.emit(RoomEvent::PermissionsChanged(permissions)).await;
+        }
+        for info in &join.other_participants {
+            for event in self.participants.apply(info) {
+                self.emit(event).await;
+            }
+        }
+        self.join = join;
+        let mut announcements = Vec::new();
+        for track in &mut self.published {
+            track.mid = None;
+            track.pt = None;
+            track.confirmed = false;
+            track.options.muted = track.muted;
+            announcements.push(publication::add_track_request(&track.cid, &track.options));
+        }
+        for (cid, (options, _)) in &self.awaiting_publish {
+            announcements.push(publication::add_track_request(cid, options));
+        }
+        for request in announcements {
+            self.request(Request::AddTrack(request)).await;
+        }
+        tracing::info!(sid = %self.local_sid, tracks = self.published.len(), "rejoined");
+        Ok(())
+    }
     /// Sends every transport's pending datagrams and handles its events.
     async fn flush_output(&mut self) {
         for role in [Role::Publisher, Role::Subscriber] {
@@ -466,6 +698,19 @@ impl Engine {
 
     async fn on_data_packet(&mut self, packet: proto::DataPacket) {
         use proto::data_packet::Value;
+        if packet.sequence != 0 {
+            // Reliable packets carry their sender's sequence; a sender that resumed may send
+            // some twice.
+            let last = self
+                .received_sequences
+                .entry(packet.participant_sid.clone())
+                .or_default();
+            if packet.sequence <= *last {
+                tracing::debug!(sequence = packet.sequence, "duplicate data packet dropped");
+                return;
+            }
+            *last = packet.sequence;
+        }
         let from = packet.participant_identity.clone();
         let private = !packet.destination_identities.is_empty();
         let event = match packet.value {
@@ -540,7 +785,7 @@ impl Engine {
     async fn on_signal(&mut self, event: SignalEvent) -> Option<DisconnectReason> {
         let message = match event {
             SignalEvent::Message(message) => *message,
-            SignalEvent::Closed(closed) => return Some(disconnect_reason(closed)),
+            SignalEvent::Closed(closed) => return self.on_signal_closed(closed).await,
         };
         match message {
             Response::Offer(offer) => {
@@ -557,7 +802,7 @@ impl Engine {
                             id: offer.id,
                             ..Default::default()
                         });
-                        return self.request(answer).await.err();
+                        self.request(answer).await;
                     }
                     Err(error) => tracing::warn!(%error, "subscriber offer refused"),
                 }
@@ -572,6 +817,7 @@ impl Engine {
                 }
             }
             Response::Trickle(trickle) => self.on_trickle(&trickle),
+            Response::RefreshToken(token) => self.dial.token = token,
             Response::Update(update) => {
                 for info in &update.participants {
                     self.on_participant(info).await;
@@ -673,14 +919,54 @@ impl Engine {
             return;
         }
         for event in self.participants.apply(info) {
-            if let RoomEvent::ParticipantLeft { identity } = &event {
-                self.incoming_streams.sender_left(identity);
-            }
-            self.emit(event).await;
+            self.emit_participant_event(event).await;
         }
     }
 
+    /// Emits a participant event; a departure also ends the streams that sender left open.
+    async fn emit_participant_event(&mut self, event: RoomEvent) {
+        if let RoomEvent::ParticipantLeft { identity } = &event {
+            self.incoming_streams.sender_left(identity);
+        }
+        self.emit(event).await;
+    }
+
+    /// The signalling connection ended. A leave that allows reconnecting, or a lost
+    /// connection, starts a recovery; anything else ends the room.
+    async fn on_signal_closed(&mut self, closed: SignalClosed) -> Option<DisconnectReason> {
+        self.signal = None;
+        self.signal_events = None;
+        if self.leaving.is_some() {
+            return Some(DisconnectReason::ClientInitiated);
+        }
+        let step = match &closed {
+            SignalClosed::Lost(_) | SignalClosed::PingTimeout => Step::Resume,
+            SignalClosed::Left { action, .. } => match action {
+                proto::leave_request::Action::Resume => Step::Resume,
+                proto::leave_request::Action::Reconnect => Step::Rejoin,
+                proto::leave_request::Action::Disconnect => {
+                    return Some(disconnect_reason(closed));
+                }
+            },
+            SignalClosed::ProtocolError(_) | SignalClosed::ClosedByClient => {
+                return Some(disconnect_reason(closed));
+            }
+        };
+        let why = format!("{:?}", disconnect_reason(closed));
+        self.start_recovery(step, &why).await
+    }
+
     fn on_track_published(&mut self, response: proto::TrackPublishedResponse) {
+        if let Some(track) = self.published.iter_mut().find(|t| t.cid == response.cid) {
+            // Published again after a rejoin: a new sid, negotiated anew.
+            if let Some(info) = response.track {
+                track.sid = info.sid.clone();
+                track.sid_watch.send_replace(info.sid);
+                track.confirmed = true;
+                self.publisher_needs_offer = true;
+            }
+            return;
+        }
         let Some((options, reply)) = self.awaiting_publish.remove(&response.cid) else {
             tracing::debug!(cid = %response.cid, "unexpected TrackPublished");
             return;
@@ -692,20 +978,23 @@ impl Engine {
             return;
         };
         let (feedback, feedback_receiver) = watch::channel(PublisherFeedback::default());
+        let (sid_watch, sid) = watch::channel(info.sid.clone());
         let kind = options.kind();
         let track = Published {
-            sid: info.sid.clone(),
+            sid: info.sid,
+            sid_watch,
             cid: response.cid.clone(),
             muted: options.muted,
             options,
             mid: None,
             pt: None,
+            confirmed: true,
             feedback,
         };
         self.published.push(track);
         self.publisher_needs_offer = true;
         let _ = reply.send(Ok(LocalTrack {
-            sid: info.sid,
+            sid,
             cid: response.cid,
             kind,
             frames: self.frame_sender.clone(),
@@ -726,21 +1015,28 @@ impl Engine {
     }
 
     /// Offers what the publisher transport still lacks: LiveKit's data channels, new tracks.
-    async fn negotiate_publisher(&mut self) -> Result<(), DisconnectReason> {
-        if !self.publisher_needs_offer || self.publisher.transport.awaits_answer() {
-            return Ok(());
+    async fn negotiate_publisher(&mut self) {
+        if !self.publisher_needs_offer
+            || self.publisher.transport.awaits_answer()
+            || self.signal.is_none()
+        {
+            return;
         }
         self.publisher_needs_offer = false;
         let add_channels = !self.publisher_has_channels;
+        let ice_restart = std::mem::take(&mut self.publisher_ice_restart);
         let mut desired_bps = 0;
         let mut new_mids = Vec::new();
         let offer = self.publisher.transport.create_offer(|api| {
             if add_channels {
                 PeerTransport::add_data_channels(api);
             }
+            if ice_restart {
+                api.ice_restart(true);
+            }
             for (index, track) in self.published.iter().enumerate() {
                 desired_bps += track.max_bitrate_bps();
-                if track.mid.is_some() {
+                if track.mid.is_some() || !track.confirmed {
                     continue;
                 }
                 let kind = match track.options.kind() {
@@ -759,10 +1055,10 @@ impl Engine {
         });
         let sdp = match offer {
             Ok(Some(sdp)) => sdp,
-            Ok(None) => return Ok(()),
+            Ok(None) => return,
             Err(error) => {
                 tracing::warn!(%error, "publisher offer");
-                return Ok(());
+                return;
             }
         };
         self.publisher_has_channels = true;
@@ -782,31 +1078,37 @@ impl Engine {
             id,
             ..Default::default()
         });
-        self.request(offer).await
+        self.request(offer).await;
     }
 
-    /// Sends `request` to the server; a closed signalling connection ends the room.
-    async fn request(&self, request: Request) -> Result<(), DisconnectReason> {
-        self.signal
-            .send(request)
-            .await
-            .map_err(|_| DisconnectReason::ConnectionLost("signalling closed".into()))
+    /// Sends `request` to the server. While signalling is down it waits for the resume
+    /// (a closed connection is noticed through its `Closed` event).
+    async fn request(&mut self, request: Request) {
+        let Some(signal) = &self.signal else {
+            self.deferred_requests.push(request);
+            return;
+        };
+        if let Err(error) = signal.send(request).await {
+            tracing::debug!(%error, "request not sent; signalling is closing");
+        }
     }
 
-    async fn on_command(&mut self, command: Command) -> Option<DisconnectReason> {
+    async fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { options, reply } => self.publish(options, reply).await,
             Command::SetMuted { cid, muted } => {
-                let track = self.published.iter_mut().find(|t| t.cid == cid)?;
+                let Some(track) = self.published.iter_mut().find(|t| t.cid == cid) else {
+                    return;
+                };
                 if track.muted == muted {
-                    return None;
+                    return;
                 }
                 track.muted = muted;
                 let request = Request::Mute(proto::MuteTrackRequest {
                     sid: track.sid.clone(),
                     muted,
                 });
-                return self.request(request).await.err();
+                self.request(request).await;
             }
             Command::PublishData {
                 mut packet,
@@ -815,12 +1117,14 @@ impl Engine {
             } => {
                 if !self.permissions.can_publish_data {
                     let _ = reply.send(Err(RoomError::NotAllowed("publish data")));
-                    return None;
+                    return;
                 }
-                if reliable {
-                    self.data_sequence = self.data_sequence.wrapping_add(1);
-                    packet.sequence = self.data_sequence;
-                }
+                let sequence = reliable.then(|| {
+                    // 0 means "no sequence" to receivers: skip it when wrapping.
+                    self.data_sequence = self.data_sequence.checked_add(1).unwrap_or(1);
+                    self.data_sequence
+                });
+                packet.sequence = sequence.unwrap_or(0);
                 packet.participant_identity = self.local_identity.clone();
                 packet.participant_sid = self.local_sid.clone();
                 let label = if reliable {
@@ -828,7 +1132,7 @@ impl Engine {
                 } else {
                     LOSSY_LABEL
                 };
-                self.queue_data(label, packet.encode_to_vec(), reply);
+                self.queue_data(label, sequence, packet.encode_to_vec(), reply);
             }
             Command::Subscribe {
                 track_sid,
@@ -839,14 +1143,14 @@ impl Engine {
                     subscribe,
                     participant_tracks: Vec::new(),
                 });
-                return self.request(request).await.err();
+                self.request(request).await;
             }
             Command::TrackSettings {
                 track_sid,
                 settings,
             } => {
                 let request = Request::TrackSetting(settings.to_request(track_sid));
-                return self.request(request).await.err();
+                self.request(request).await;
             }
             Command::RequestKeyframe { track_sid } => {
                 let mid = self
@@ -864,14 +1168,15 @@ impl Engine {
                 self.leaving = Some((reply, Instant::now() + LEAVE_DRAIN_LIMIT));
             }
         }
-        None
     }
 
     /// Once leaving, leaves as soon as every queued data packet has been acknowledged (or the
     /// drain limit passed).
     async fn leave_when_drained(&mut self) -> Option<DisconnectReason> {
         let (_, limit) = self.leaving.as_ref()?;
-        let drained = self.queued_data.is_empty()
+        // Nothing drains while the connection is down.
+        let drained = self.recovery.is_none()
+            && self.queued_data.is_empty()
             && [RELIABLE_LABEL, LOSSY_LABEL]
                 .into_iter()
                 .all(|label| self.publisher.transport.buffered(label) == 0);
@@ -881,7 +1186,9 @@ impl Engine {
         if !drained {
             tracing::warn!("left with data still unacknowledged");
         }
-        let _ = self.signal.leave().await;
+        if let Some(signal) = &self.signal {
+            let _ = signal.leave().await;
+        }
         if let Some((reply, _)) = self.leaving.take() {
             let _ = reply.send(());
         }
@@ -900,10 +1207,7 @@ impl Engine {
         self.next_cid += 1;
         let cid = format!("{}-{}", options.name, self.next_cid);
         let request = publication::add_track_request(&cid, &options);
-        if self.signal.send(Request::AddTrack(request)).await.is_err() {
-            let _ = reply.send(Err(RoomError::Closed));
-            return;
-        }
+        self.request(Request::AddTrack(request)).await;
         self.awaiting_publish.insert(cid, (options, reply));
     }
 
@@ -911,6 +1215,7 @@ impl Engine {
     fn queue_data(
         &mut self,
         label: &'static str,
+        sequence: Option<u32>,
         bytes: Vec<u8>,
         written: oneshot::Sender<Result<(), RoomError>>,
     ) {
@@ -924,6 +1229,7 @@ impl Engine {
         // Written at the top of the engine's next round, with everything else queued.
         self.queued_data.push_back(QueuedPacket {
             label,
+            sequence,
             bytes,
             written: Some(written),
         });
@@ -947,10 +1253,16 @@ impl Engine {
                     Err(RoomError::Transport(error))
                 }
             };
+            let succeeded = result.is_ok();
             if let Some(written) = packet.written.take() {
                 let _ = written.send(result);
             }
-            self.queued_data.pop_front();
+            if let Some(packet) = self.queued_data.pop_front()
+                && let Some(sequence) = packet.sequence
+                && succeeded
+            {
+                self.sent_reliable.push(sequence, packet.bytes);
+            }
         }
     }
 
@@ -988,6 +1300,27 @@ impl Engine {
         // A user who stopped reading must not stall the media path forever: the channel is
         // large, and a closed one just means nobody listens.
         let _ = self.events.send(event).await;
+    }
+}
+
+/// The next signal event; never resolves while signalling is down.
+async fn next_signal_event(events: &mut Option<mpsc::Receiver<SignalEvent>>) -> SignalEvent {
+    let Some(receiver) = events else {
+        return std::future::pending().await;
+    };
+    receiver
+        .recv()
+        .await
+        .unwrap_or_else(|| SignalEvent::Closed(SignalClosed::Lost("signalling task ended".into())))
+}
+
+/// The running reconnect attempt's result; never resolves while none runs.
+async fn recovery_outcome(
+    recovery: &mut Option<Recovery>,
+) -> Result<Reconnected, recovery::AttemptError> {
+    match recovery {
+        Some(recovery) => recovery.outcome().await,
+        None => std::future::pending().await,
     }
 }
 

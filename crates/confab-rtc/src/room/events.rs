@@ -240,9 +240,14 @@ pub struct ChatMessage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionState {
-    Connected,
-    /// The connection dropped; the client is resuming or rejoining.
+    /// The connection dropped; the client is resuming or rejoining. Media and data wait.
     Reconnecting,
+    /// The same session is back: nobody saw us leave, tracks and subscriptions were kept, and
+    /// reliable data sent meanwhile is delivered once.
+    Resumed,
+    /// The server could not resume, so we joined again as a new session: everyone was seen
+    /// to leave and join again, our tracks were published again with their mute state.
+    Rejoined,
 }
 
 /// Why the room ended for us.
@@ -254,6 +259,8 @@ pub enum DisconnectReason {
     Server(proto::DisconnectReason),
     /// The connection was lost and could not be restored.
     ConnectionLost(String),
+    /// Reconnecting, the server refused us (an expired token, for one).
+    Refused(String),
     /// The server broke the protocol.
     ProtocolError(String),
 }

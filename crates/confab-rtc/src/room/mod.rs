@@ -7,6 +7,8 @@ pub mod events;
 pub mod files;
 mod participants;
 mod publication;
+mod recovery;
+mod resend;
 pub mod streams;
 pub mod track;
 
@@ -116,10 +118,7 @@ impl Room {
             Some(ip) => ip,
             None => local_ip_towards(server).await?,
         };
-        let sockets = [
-            UdpSocket::bind(SocketAddr::new(bind_ip, 0)).await?,
-            UdpSocket::bind(SocketAddr::new(bind_ip, 0)).await?,
-        ];
+        let sockets = recovery::bind_media_sockets(bind_ip).await?;
         let joined = signal::connect(server, token, &query).await?;
         let local = joined
             .join
@@ -141,6 +140,12 @@ impl Room {
             signal: joined.client,
             signal_events: joined.events,
             join: joined.join,
+            dial: recovery::Dial {
+                server: server.to_owned(),
+                token: token.to_owned(),
+                query,
+                bind_ip,
+            },
             sockets,
             commands,
             command_sender: command_sender.clone(),
@@ -165,7 +170,8 @@ impl Room {
         }
     }
 
-    /// Ourselves, as the server admitted us.
+    /// Ourselves, as the server admitted us when we connected (after a
+    /// [`ConnectionState::Rejoined`] the server knows us under a new sid).
     pub fn local_participant(&self) -> &Participant {
         &self.local
     }

@@ -106,6 +106,13 @@ impl Participants {
         events
     }
 
+    /// Everyone leaves at once (our session ended and a new one starts): the events that
+    /// describe it.
+    pub fn into_departures(mut self) -> Vec<RoomEvent> {
+        let sids: Vec<String> = self.by_sid.keys().cloned().collect();
+        sids.iter().flat_map(|sid| self.remove(sid)).collect()
+    }
+
     fn remove(&mut self, sid: &str) -> Vec<RoomEvent> {
         let Some(remote) = self.by_sid.remove(sid) else {
             return Vec::new();

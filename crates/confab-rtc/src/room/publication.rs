@@ -15,12 +15,18 @@ use crate::transport::OutgoingFrame;
 #[derive(Debug)]
 pub struct Published {
     pub sid: String,
+    /// The sid as the [`LocalTrack`](super::track::LocalTrack) handle sees it (a rejoin
+    /// changes it).
+    pub sid_watch: watch::Sender<String>,
     pub cid: String,
     pub options: TrackOptions,
     pub mid: Option<Mid>,
     /// The payload type of the codec negotiated, found on the first frame sent.
     pub pt: Option<Pt>,
     pub muted: bool,
+    /// The server confirmed the track in this session (`TrackPublishedResponse`); only then
+    /// is it negotiated.
+    pub confirmed: bool,
     pub feedback: watch::Sender<PublisherFeedback>,
 }
 
@@ -188,11 +194,13 @@ mod tests {
     fn camera() -> Published {
         Published {
             sid: "TR_1".into(),
+            sid_watch: watch::channel(String::new()).0,
             cid: "camera-1".into(),
             options: TrackOptions::camera(VideoCodec::Vp8),
             mid: None,
             pt: None,
             muted: false,
+            confirmed: true,
             feedback: watch::channel(PublisherFeedback::default()).0,
         }
     }

@@ -196,7 +196,7 @@ impl Default for PublisherFeedback {
 /// A published track. Frames go out through [`LocalTrack::send`].
 #[derive(Debug, Clone)]
 pub struct LocalTrack {
-    pub(super) sid: String,
+    pub(super) sid: watch::Receiver<String>,
     pub(super) cid: String,
     pub(super) kind: TrackKind,
     pub(super) frames: mpsc::Sender<(String, EncodedFrame)>,
@@ -205,9 +205,9 @@ pub struct LocalTrack {
 }
 
 impl LocalTrack {
-    /// The server's id for this track.
-    pub fn sid(&self) -> &str {
-        &self.sid
+    /// The server's id for this track (a new one after a rejoin).
+    pub fn sid(&self) -> String {
+        self.sid.borrow().clone()
     }
 
     pub fn kind(&self) -> TrackKind {

@@ -49,6 +49,8 @@ pub enum SignalError {
     ClosedBeforeJoin,
     #[error("the server turned the join down: {reason:?}")]
     LeftBeforeJoin { reason: proto::DisconnectReason },
+    #[error("the server cannot resume this session ({reason:?}); join again")]
+    RejoinRequired { reason: proto::DisconnectReason },
     #[error("malformed signal message: {0}")]
     Malformed(String),
     #[error("the signalling connection is closed")]
@@ -88,6 +90,16 @@ pub struct Joined {
     pub events: mpsc::Receiver<SignalEvent>,
 }
 
+/// A resumed signalling connection (`reconnect=1`).
+#[derive(Debug)]
+pub struct Resumed {
+    pub client: SignalClient,
+    /// The server's answer to the resume; `None` from servers that answer with something
+    /// else first (older LiveKit servers), which then is the first event.
+    pub reconnect: Option<proto::ReconnectResponse>,
+    pub events: mpsc::Receiver<SignalEvent>,
+}
+
 /// Sends requests on a joined connection. Dropping it closes the connection.
 #[derive(Debug)]
 pub struct SignalClient {
@@ -110,6 +122,13 @@ impl SignalClient {
             .map_err(|_| SignalError::Closed)
     }
 
+    /// Queues `request` without waiting; fails when the queue is full or the connection closed.
+    pub fn try_send(&self, request: Request) -> Result<(), SignalError> {
+        self.outbox
+            .try_send(Outgoing::Request(Box::new(request)))
+            .map_err(|_| SignalError::Closed)
+    }
+
     /// Tells the server this participant leaves, then closes the connection.
     pub async fn leave(&self) -> Result<(), SignalError> {
         let leave = Request::Leave(proto::LeaveRequest {
@@ -128,6 +147,87 @@ impl SignalClient {
 /// Connects to `server` (any form [`rtc_url`] takes) with `token` and waits for the
 /// JoinResponse.
 pub async fn connect(server: &str, token: &str, query: &JoinQuery) -> Result<Joined, SignalError> {
+    let (sink, mut stream) = open(server, token, query).await?;
+    let join = match first_response(&mut stream).await? {
+        Response::Join(join) => join,
+        Response::Leave(leave) => {
+            return Err(SignalError::LeftBeforeJoin {
+                reason: leave.reason(),
+            });
+        }
+        other => {
+            return Err(SignalError::Malformed(format!(
+                "expected the join response first, got {}",
+                response_name(&other)
+            )));
+        }
+    };
+    let keepalive = Keepalive::from_join(&join);
+    let (client, events) = start(sink, stream, keepalive, None);
+    Ok(Joined {
+        client,
+        join,
+        events,
+    })
+}
+
+/// Resumes the session of participant `sid` after the signalling connection dropped: the
+/// server keeps the participant and its tracks for a while, and answers with a
+/// `ReconnectResponse`. `keepalive_from` is the session's original JoinResponse (the
+/// server's ping interval still applies).
+pub async fn resume(
+    server: &str,
+    token: &str,
+    query: &JoinQuery,
+    sid: &str,
+    keepalive_from: &proto::JoinResponse,
+) -> Result<Resumed, SignalError> {
+    let query = JoinQuery {
+        resume_sid: Some(sid.to_owned()),
+        ..query.clone()
+    };
+    let (sink, mut stream) = open(server, token, &query).await?;
+    let (reconnect, first_event) = match first_response(&mut stream).await? {
+        Response::Reconnect(reconnect) => (Some(reconnect), None),
+        Response::Leave(leave) if leave.action() == proto::leave_request::Action::Disconnect => {
+            return Err(SignalError::LeftBeforeJoin {
+                reason: leave.reason(),
+            });
+        }
+        Response::Leave(leave) => {
+            return Err(SignalError::RejoinRequired {
+                reason: leave.reason(),
+            });
+        }
+        Response::Join(_) => {
+            return Err(SignalError::Malformed("a join response to a resume".into()));
+        }
+        other => (None, Some(other)),
+    };
+    let keepalive = Keepalive::from_join(keepalive_from);
+    let (client, events) = start(sink, stream, keepalive, first_event);
+    Ok(Resumed {
+        client,
+        reconnect,
+        events,
+    })
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the WebSocket, the token in the `Authorization` header.
+async fn open(
+    server: &str,
+    token: &str,
+    query: &JoinQuery,
+) -> Result<
+    (
+        futures_util::stream::SplitSink<Socket, Message>,
+        futures_util::stream::SplitStream<Socket>,
+    ),
+    SignalError,
+> {
     let url = rtc_url(server, query)?;
     let mut request = url
         .as_str()
@@ -137,45 +237,52 @@ pub async fn connect(server: &str, token: &str, query: &JoinQuery) -> Result<Joi
         HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| SignalError::BadToken)?;
     request.headers_mut().insert(AUTHORIZATION, bearer);
     tracing::debug!(%url, "connecting");
-    let socket = match tokio_tungstenite::connect_async(request).await {
-        Ok((socket, _)) => socket,
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket.split()),
         Err(tungstenite::Error::Http(response)) => {
             let status = response.status().as_u16();
             let body = response.into_body().unwrap_or_default();
-            return Err(SignalError::Refused {
+            Err(SignalError::Refused {
                 status,
                 reason: refusal_reason(&body),
-            });
+            })
         }
-        Err(error) => return Err(SignalError::Unreachable(error.to_string())),
-    };
-    let (sink, mut stream) = socket.split();
-    let join = match tokio::time::timeout(JOIN_TIMEOUT, next_response(&mut stream)).await {
-        Err(_) => return Err(SignalError::JoinTimeout(JOIN_TIMEOUT)),
-        Ok(Err(error)) => return Err(error),
-        Ok(Ok(None)) => return Err(SignalError::ClosedBeforeJoin),
-        Ok(Ok(Some(Response::Join(join)))) => join,
-        Ok(Ok(Some(Response::Leave(leave)))) => {
-            return Err(SignalError::LeftBeforeJoin {
-                reason: leave.reason(),
-            });
-        }
-        Ok(Ok(Some(other))) => {
-            return Err(SignalError::Malformed(format!(
-                "expected the join response first, got {}",
-                response_name(&other)
-            )));
-        }
-    };
+        Err(error) => Err(SignalError::Unreachable(error.to_string())),
+    }
+}
+
+/// The server's first message, within [`JOIN_TIMEOUT`].
+async fn first_response<S>(stream: &mut S) -> Result<Response, SignalError>
+where
+    S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+{
+    match tokio::time::timeout(JOIN_TIMEOUT, next_response(stream)).await {
+        Err(_) => Err(SignalError::JoinTimeout(JOIN_TIMEOUT)),
+        Ok(Err(error)) => Err(error),
+        Ok(Ok(None)) => Err(SignalError::ClosedBeforeJoin),
+        Ok(Ok(Some(response))) => Ok(response),
+    }
+}
+
+/// Hands the socket to its task; `first_event` is delivered before anything else.
+fn start<K, S>(
+    sink: K,
+    stream: S,
+    keepalive: Keepalive,
+    first_event: Option<Response>,
+) -> (SignalClient, mpsc::Receiver<SignalEvent>)
+where
+    K: futures_util::Sink<Message, Error = tungstenite::Error> + Unpin + Send + 'static,
+    S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin + Send + 'static,
+{
     let (outbox, requests) = mpsc::channel(OUTBOX_CAPACITY);
     let (events_tx, events) = mpsc::channel(EVENT_CAPACITY);
-    let keepalive = Keepalive::from_join(&join);
+    if let Some(first) = first_event {
+        // The channel is new and empty: this cannot fail for lack of room.
+        let _ = events_tx.try_send(SignalEvent::Message(Box::new(first)));
+    }
     tokio::spawn(run(sink, stream, requests, events_tx, keepalive));
-    Ok(Joined {
-        client: SignalClient { outbox },
-        join,
-        events,
-    })
+    (SignalClient { outbox }, events)
 }
 
 /// The first line of a refusal body, bounded (servers answer 401/403/404 with plain text).
@@ -235,6 +342,7 @@ fn response_name(response: &Response) -> &'static str {
         Response::Answer(_) => "answer",
         Response::Trickle(_) => "trickle",
         Response::Update(_) => "participant update",
+        Response::Reconnect(_) => "reconnect",
         _ => "another message",
     }
 }

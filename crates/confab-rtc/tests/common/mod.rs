@@ -21,11 +21,21 @@ pub fn init_tracing() {
 
 /// The embedded SFU on loopback, accepting `key`/`secret`.
 pub async fn start_sfu(key: &str, secret: &str) -> confab_sfu::RunningSfu {
+    start_sfu_with(key, secret, |_| {}).await
+}
+
+/// [`start_sfu`] with `adjust` applied to the configuration first.
+pub async fn start_sfu_with(
+    key: &str,
+    secret: &str,
+    adjust: impl FnOnce(&mut confab_sfu::SfuConfig),
+) -> confab_sfu::RunningSfu {
     init_tracing();
-    let config = confab_sfu::SfuConfig::new(
+    let mut config = confab_sfu::SfuConfig::new(
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         confab_sfu::ApiKeys::parse(&format!("{key}: {secret}")).expect("keys"),
     );
+    adjust(&mut config);
     confab_sfu::start(config).await.expect("start")
 }
 
@@ -109,4 +119,5 @@ pub async fn left_with(events: &mut mpsc::Receiver<SignalEvent>, reason: proto::
 }
 
 pub mod media;
+pub mod relay;
 pub mod scenarios;

@@ -25,6 +25,16 @@ pub async fn join_room(url: &str, token: &str) -> (Room, mpsc::Receiver<RoomEven
 pub async fn room_event_where(
     events: &mut mpsc::Receiver<RoomEvent>,
     what: &str,
+    wanted: impl FnMut(&RoomEvent) -> bool,
+) -> RoomEvent {
+    room_event_within(events, what, DEADLINE, wanted).await
+}
+
+/// [`room_event_where`] with a deadline of its own.
+pub async fn room_event_within(
+    events: &mut mpsc::Receiver<RoomEvent>,
+    what: &str,
+    deadline: std::time::Duration,
     mut wanted: impl FnMut(&RoomEvent) -> bool,
 ) -> RoomEvent {
     let wait = async {
@@ -38,9 +48,9 @@ pub async fn room_event_where(
             }
         }
     };
-    tokio::time::timeout(DEADLINE, wait)
+    tokio::time::timeout(deadline, wait)
         .await
-        .unwrap_or_else(|_| panic!("no {what} within {DEADLINE:?}"))
+        .unwrap_or_else(|_| panic!("no {what} within {deadline:?}"))
 }
 
 /// The subscribed audio and video tracks published by `identity`, in whatever order they
