@@ -7,12 +7,16 @@
 //! [`Relay::go_dark`] is what a laptop sees when its Wi-Fi drops: open connections close, new
 //! ones are refused, and no datagram passes either way until [`Relay::restore`]. Only the
 //! client whose media comes from [`OUTAGE_CLIENT_IP`] is hit; others keep their media.
+//! [`Relay::impair`] gives that client's media random loss and a fixed delay instead, each
+//! way (the kernel here has no `netem`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
@@ -26,6 +30,9 @@ struct Shared {
     dark: AtomicBool,
     /// Only media is dropped; signalling passes.
     media_dark: AtomicBool,
+    impairment: Mutex<Option<Impairment>>,
+    /// Datagrams the impairment dropped.
+    lost: std::sync::atomic::AtomicU64,
     /// The proxied TCP connections, aborted when the relay goes dark.
     connections: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -71,6 +78,21 @@ impl Relay {
         self.shared.media_dark.store(true, Ordering::SeqCst);
     }
 
+    /// Drops `loss` (0..1) of the client's datagrams each way, seeded so runs repeat, and
+    /// delays the rest by `delay`.
+    pub fn impair(&self, loss: f64, delay: std::time::Duration) {
+        *lock(&self.shared.impairment) = Some(Impairment {
+            loss,
+            delay,
+            rng: StdRng::seed_from_u64(5),
+        });
+    }
+
+    /// How many datagrams [`Relay::impair`] dropped so far.
+    pub fn lost(&self) -> u64 {
+        self.shared.lost.load(Ordering::Relaxed)
+    }
+
     pub fn restore(&self) {
         self.shared.dark.store(false, Ordering::SeqCst);
         self.shared.media_dark.store(false, Ordering::SeqCst);
@@ -86,10 +108,56 @@ impl Drop for Relay {
     }
 }
 
+#[derive(Debug)]
+struct Impairment {
+    loss: f64,
+    delay: std::time::Duration,
+    rng: StdRng,
+}
+
+/// What happens to one datagram.
+enum Fate {
+    Pass,
+    Drop,
+    Delay(std::time::Duration),
+}
+
 impl Shared {
-    fn is_dark_for(&self, client: SocketAddr) -> bool {
-        client.ip() == OUTAGE_CLIENT_IP
-            && (self.dark.load(Ordering::SeqCst) || self.media_dark.load(Ordering::SeqCst))
+    fn fate(&self, client: SocketAddr) -> Fate {
+        if client.ip() != OUTAGE_CLIENT_IP {
+            return Fate::Pass;
+        }
+        if self.dark.load(Ordering::SeqCst) || self.media_dark.load(Ordering::SeqCst) {
+            return Fate::Drop;
+        }
+        let mut impairment = lock(&self.impairment);
+        let Some(impairment) = impairment.as_mut() else {
+            return Fate::Pass;
+        };
+        if impairment.rng.random_bool(impairment.loss) {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            Fate::Drop
+        } else {
+            Fate::Delay(impairment.delay)
+        }
+    }
+}
+
+/// Sends `datagram` from `socket` to `to` now, after a delay, or not at all.
+async fn forward(socket: &Arc<UdpSocket>, datagram: &[u8], to: SocketAddr, fate: Fate) {
+    match fate {
+        Fate::Drop => {}
+        Fate::Pass => {
+            let _ = socket.send_to(datagram, to).await;
+        }
+        Fate::Delay(delay) => {
+            let socket = socket.clone();
+            let datagram = datagram.to_vec();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = socket.send_to(&datagram, to).await;
+            });
+        }
     }
 }
 
@@ -124,7 +192,8 @@ async fn relay_media(front: Arc<UdpSocket>, sfu: SocketAddr, shared: Arc<Shared>
     let mut upstreams: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
     let mut buffer = vec![0u8; 2048];
     while let Ok((length, client)) = front.recv_from(&mut buffer).await {
-        if shared.is_dark_for(client) {
+        let fate = shared.fate(client);
+        if matches!(fate, Fate::Drop) {
             continue;
         }
         let upstream = match upstreams.get(&client) {
@@ -144,7 +213,7 @@ async fn relay_media(front: Arc<UdpSocket>, sfu: SocketAddr, shared: Arc<Shared>
                 socket
             }
         };
-        let _ = upstream.send_to(&buffer[..length], sfu).await;
+        forward(&upstream, &buffer[..length], sfu, fate).await;
     }
 }
 
@@ -156,8 +225,6 @@ async fn relay_back(
 ) {
     let mut buffer = vec![0u8; 2048];
     while let Ok(length) = upstream.recv(&mut buffer).await {
-        if !shared.is_dark_for(client) {
-            let _ = front.send_to(&buffer[..length], client).await;
-        }
+        forward(&front, &buffer[..length], client, shared.fate(client)).await;
     }
 }

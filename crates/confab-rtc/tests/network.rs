@@ -1,5 +1,6 @@
-//! Outages between one client and the embedded SFU (through `common::relay`): the client
-//! resumes, or rejoins when the server dropped its session, or ends with a clear reason.
+//! One client on a bad network to the embedded SFU (through `common::relay`): loss and delay
+//! leave media and chat flowing; after an outage the client resumes, or rejoins when the
+//! server dropped its session, or ends with a clear reason.
 
 mod common;
 
@@ -11,7 +12,7 @@ use confab_rtc::room::{
     ConnectionState, DisconnectReason, Layer, RemoteTrack, Room, RoomEvent, RoomOptions,
     TrackOptions, VideoCodec,
 };
-use confab_rtc::synthetic::{stream_audio, stream_video, video_counter};
+use confab_rtc::synthetic::{audio_counter, stream_audio, stream_video, video_counter};
 use confab_sfu::RunningSfu;
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use tokio::sync::mpsc;
@@ -98,6 +99,32 @@ async fn frame_after(video: &mut RemoteTrack, counter: u32) {
         .unwrap_or_else(|_| panic!("no frame after {counter} arrived"));
 }
 
+/// Reads `track` until its counters span `span` frames; the share of them that arrived.
+async fn arrival_share(
+    track: &mut RemoteTrack,
+    span: u32,
+    counter_of: impl Fn(&[u8]) -> Option<u32>,
+) -> f64 {
+    let mut seen = std::collections::BTreeSet::new();
+    let read = async {
+        loop {
+            let frame = track.recv().await.expect("the track ended early");
+            let counter = counter_of(&frame.data).expect("one of our frames");
+            seen.insert(counter);
+            let (Some(first), Some(last)) = (seen.first(), seen.last()) else {
+                continue;
+            };
+            if last - first + 1 >= span {
+                return f64::from(u32::try_from(seen.len()).unwrap_or(u32::MAX))
+                    / f64::from(last - first + 1);
+            }
+        }
+    };
+    tokio::time::timeout(RECOVERY_DEADLINE, read)
+        .await
+        .unwrap_or_else(|_| panic!("only {} frames arrived in time", seen.len()))
+}
+
 async fn connection_state(events: &mut mpsc::Receiver<RoomEvent>, state: ConnectionState) {
     room_event_within(
         events,
@@ -106,6 +133,73 @@ async fn connection_state(events: &mut mpsc::Receiver<RoomEvent>, state: Connect
         |e| matches!(e, RoomEvent::Connection(s) if *s == state),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_percent_loss_and_100_ms_delay_keep_media_and_chat_flowing() {
+    let (sfu, relay) = start_sfu(None).await;
+    relay.impair(0.05, Duration::from_millis(100));
+    let [(alice, mut alice_events), (bob, mut bob_events)] =
+        join_alice_and_bob(&sfu, &relay, Duration::from_secs(3600)).await;
+    let mut streams = Vec::new();
+    for room in [&alice, &bob] {
+        let camera = room
+            .publish_track(TrackOptions::camera(VideoCodec::Vp8))
+            .await
+            .expect("camera");
+        let microphone = room
+            .publish_track(TrackOptions::microphone())
+            .await
+            .expect("microphone");
+        streams.push(stream_video(
+            camera,
+            Layer::ALL.into_iter().map(Some).collect(),
+        ));
+        streams.push(stream_audio(microphone));
+    }
+    for (events, publisher) in [(&mut bob_events, "alice"), (&mut alice_events, "bob")] {
+        let [(_, mut audio), (_, mut video)] = subscribed_audio_video(events, publisher).await;
+        // Five seconds of each. Video lost in transit comes back through NACK/RTX; audio has
+        // no retransmission, so about one packet in twenty is gone for good.
+        let video_share =
+            arrival_share(&mut video, 150, |d| video_counter(d).map(|(c, _)| c)).await;
+        let audio_share = arrival_share(&mut audio, 250, audio_counter).await;
+        eprintln!(
+            "{publisher}'s media at the other end: video {video_share:.3}, audio {audio_share:.3}"
+        );
+        assert!(
+            video_share >= 0.95,
+            "video from {publisher}: {video_share:.3}"
+        );
+        assert!(
+            audio_share >= 0.85,
+            "audio from {publisher}: {audio_share:.3}"
+        );
+    }
+    eprintln!("datagrams the relay dropped: {}", relay.lost());
+    assert!(relay.lost() > 0, "the link was lossy");
+    alice
+        .send_chat("through the lossy link", &[])
+        .await
+        .expect("chat");
+    bob.send_chat("back through it", &[]).await.expect("chat");
+    for (events, message) in [
+        (&mut bob_events, "through the lossy link"),
+        (&mut alice_events, "back through it"),
+    ] {
+        room_event_within(
+            events,
+            message,
+            RECOVERY_DEADLINE,
+            |e| matches!(e, RoomEvent::Chat(c) if c.message == message),
+        )
+        .await;
+    }
+    for stream in streams {
+        stream.abort();
+    }
+    alice.leave().await.expect("left");
+    bob.leave().await.expect("left");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
