@@ -70,6 +70,13 @@ pub struct JoinArgs {
     /// Leave after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
+    /// Answer RPC calls of the method `echo` with their payload.
+    #[arg(long)]
+    pub rpc_echo: bool,
+    /// Call an RPC method once everyone awaited is present: `IDENTITY:METHOD:PAYLOAD`
+    /// (repeatable).
+    #[arg(long, value_name = "IDENTITY:METHOD:PAYLOAD")]
+    pub rpc_call: Vec<String>,
 }
 
 /// Mirrors `livekit-server`'s flags so the same scripts and SDK examples work against either.

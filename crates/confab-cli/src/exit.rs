@@ -42,7 +42,7 @@ pub fn code_for(error: &ServerError) -> u8 {
 
 pub fn code_for_join(error: &JoinError) -> u8 {
     match error {
-        JoinError::NoToken | JoinError::TokenSigning(_) => USAGE,
+        JoinError::NoToken | JoinError::TokenSigning(_) | JoinError::RpcCall(_) => USAGE,
         JoinError::SendFile { .. } => NO_INPUT,
         JoinError::SaveDir { .. } => IO_ERROR,
         JoinError::Runtime(_) => SOFTWARE,

@@ -23,6 +23,8 @@ use crate::cli::JoinArgs;
 pub enum JoinError {
     #[error("give --token, or --api-key, --api-secret, --room and --identity")]
     NoToken,
+    #[error("--rpc-call wants IDENTITY:METHOD:PAYLOAD, not {0:?}")]
+    RpcCall(String),
     #[error("cannot make a token: {0}")]
     TokenSigning(String),
     #[error("cannot read {path}: {source}")]
@@ -47,6 +49,9 @@ pub enum JoinError {
 
 pub fn run(args: &JoinArgs) -> Result<(), JoinError> {
     let token = token(args)?;
+    for call in &args.rpc_call {
+        rpc_call(call)?;
+    }
     for path in &args.send_file {
         std::fs::metadata(path).map_err(|source| JoinError::SendFile {
             path: path.clone(),
@@ -91,6 +96,16 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
     let (room, mut events) = Room::connect(&args.url, token, RoomOptions::default()).await?;
     let me = room.local_participant().identity.clone();
     println!("joined room={} identity={me}", room.name());
+    if args.rpc_echo {
+        room.register_rpc_method("echo", |call| async move {
+            println!(
+                "rpc-called from={} method=echo payload={}",
+                call.caller_identity, call.payload
+            );
+            Ok(call.payload)
+        })
+        .await?;
+    }
 
     let mut media = Vec::new();
     if args.synthetic_media {
@@ -193,6 +208,16 @@ async fn send_outbox(room: &Room, args: &JoinArgs) -> Result<(), JoinError> {
         let sent = room.send_chat(message, &[]).await?;
         println!("chat-sent {}", sent.id);
     }
+    for call in &args.rpc_call {
+        let (destination, method, payload) = rpc_call(call)?;
+        match room.perform_rpc(destination, method, payload, None).await {
+            Ok(answer) => println!("rpc-result dest={destination} method={method} ok {answer}"),
+            Err(error) => println!(
+                "rpc-result dest={destination} method={method} error={} {}",
+                error.code, error.message
+            ),
+        }
+    }
     for path in &args.send_file {
         let options = StreamOptions {
             topic: args.topic.clone(),
@@ -207,6 +232,19 @@ async fn send_outbox(room: &Room, args: &JoinArgs) -> Result<(), JoinError> {
         );
     }
     Ok(())
+}
+
+/// `IDENTITY:METHOD:PAYLOAD` taken apart (the payload may contain `:`).
+fn rpc_call(spec: &str) -> Result<(&str, &str, &str), JoinError> {
+    let mut parts = spec.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(destination), Some(method), Some(payload))
+            if !destination.is_empty() && !method.is_empty() =>
+        {
+            Ok((destination, method, payload))
+        }
+        _ => Err(JoinError::RpcCall(spec.to_owned())),
+    }
 }
 
 /// Saves one incoming file (into the system temp folder without --save-dir) in the background.

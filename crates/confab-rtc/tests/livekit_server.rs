@@ -150,3 +150,14 @@ async fn two_clients_exchange_media_chat_and_mute_on_livekit_server() {
     })
     .await;
 }
+
+/// RPC between two Confab clients through a real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpc_calls_and_their_failures_on_livekit_server() {
+    common::init_tracing();
+    let server = LiveKitServer::start();
+    common::scenarios::rpc_calls_and_their_failures(&server.url, |identity| {
+        token(DEV_SECRET, "rpc", identity)
+    })
+    .await;
+}

@@ -21,3 +21,13 @@ async fn two_clients_exchange_media_chat_and_mute() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpc_calls_and_their_failures() {
+    let sfu = start_sfu().await;
+    let url = format!("http://{}", sfu.local_addr());
+    common::scenarios::rpc_calls_and_their_failures(&url, |identity| {
+        join_token(KEY, SECRET, "rpc", identity)
+    })
+    .await;
+}

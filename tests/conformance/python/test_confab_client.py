@@ -117,3 +117,54 @@ def test_files_and_chat_both_ways_with_the_python_sdk(confab_server):
             assert os.listdir(inbox) == ["from-python.bin"], "no partial file left behind"
 
     asyncio.run(scenario())
+
+
+def test_rpc_both_ways_with_the_python_sdk(confab_server):
+    """`confab join` calls the Python SDK's methods and answers its calls, errors included."""
+    from livekit import rtc
+
+    async def scenario():
+        async with joined(confab_server, "rpc", "python") as python:
+            async def reverse(call: rtc.RpcInvocationData) -> str:
+                assert call.caller_identity == "confab"
+                return call.payload[::-1]
+
+            async def refuse(call: rtc.RpcInvocationData) -> str:
+                raise rtc.RpcError(2002, "refused on purpose", call.payload)
+
+            python.local_participant.register_rpc_method("reverse", reverse)
+            python.local_participant.register_rpc_method("refuse", refuse)
+            confab = await run_confab_join(
+                confab_server,
+                "rpc",
+                "confab",
+                "--wait-for", "python",
+                "--rpc-echo",
+                "--rpc-call", "python:reverse:hello:world",
+                "--rpc-call", "python:refuse:because",
+                "--rpc-call", "python:missing:x",
+                "--duration", "10",
+            )
+            await wait_for_participants(python, {"confab"})
+            answer = await asyncio.wait_for(
+                python.local_participant.perform_rpc(
+                    destination_identity="confab", method="echo", payload="ping ✓"
+                ),
+                DEADLINE_S,
+            )
+            assert answer == "ping ✓"
+            try:
+                await python.local_participant.perform_rpc(
+                    destination_identity="confab", method="nope", payload=""
+                )
+                raise AssertionError("an unknown method must fail")
+            except rtc.RpcError as error:
+                assert error.code == rtc.RpcError.ErrorCode.UNSUPPORTED_METHOD, error
+            output = await finished(confab, "confab join")
+
+        assert "rpc-called from=python method=echo payload=ping ✓" in output, output
+        assert "rpc-result dest=python method=reverse ok dlrow:olleh" in output, output
+        assert "rpc-result dest=python method=refuse error=2002 refused on purpose" in output, output
+        assert "rpc-result dest=python method=missing error=1400 " in output, output
+
+    asyncio.run(scenario())

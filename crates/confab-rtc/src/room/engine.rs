@@ -28,6 +28,7 @@ use super::participants::Participants;
 use super::publication::{self, Published};
 use super::recovery::{self, Dial, Reconnected, Recovery, Step};
 use super::resend::ResendBuffer;
+use super::rpc::{self, CallEvent, RpcHandler, RpcState};
 use super::streams::IncomingStreams;
 use super::track::{
     EncodedFrame, Layer, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
@@ -70,6 +71,17 @@ pub enum Command {
     TrackSettings {
         track_sid: String,
         settings: SubscriptionSettings,
+    },
+    PerformRpc {
+        id: String,
+        destination: String,
+        packet: Box<proto::DataPacket>,
+        events: mpsc::Sender<CallEvent>,
+    },
+    /// Registers (or with `None` removes) the handler of an RPC method.
+    RegisterRpc {
+        method: String,
+        handler: Option<RpcHandler>,
     },
     Leave {
         reply: oneshot::Sender<()>,
@@ -176,6 +188,7 @@ pub struct Engine {
     received_sequences: HashMap<String, u32>,
     /// The next publisher offer restarts ICE (after a resume).
     publisher_ice_restart: bool,
+    rpc: RpcState,
     commands: mpsc::Receiver<Command>,
     command_sender: mpsc::Sender<Command>,
     frames: mpsc::Receiver<(String, EncodedFrame)>,
@@ -262,6 +275,7 @@ impl Engine {
             sent_reliable: ResendBuffer::default(),
             received_sequences: HashMap::new(),
             publisher_ice_restart: false,
+            rpc: RpcState::default(),
             commands: parts.commands,
             command_sender: parts.command_sender,
             frames: parts.frames,
@@ -714,6 +728,10 @@ impl Engine {
         let from = packet.participant_identity.clone();
         let private = !packet.destination_identities.is_empty();
         let event = match packet.value {
+            Some(value @ (Value::RpcRequest(_) | Value::RpcAck(_) | Value::RpcResponse(_))) => {
+                self.on_rpc_packet(&from, value);
+                None
+            }
             Some(Value::StreamHeader(header)) => {
                 self.incoming_streams.on_header(&from, private, header)
             }
@@ -923,10 +941,29 @@ impl Engine {
         }
     }
 
-    /// Emits a participant event; a departure also ends the streams that sender left open.
+    /// Acknowledges and answers incoming calls; routes acks and answers to our calls.
+    fn on_rpc_packet(&mut self, from: &str, value: proto::data_packet::Value) {
+        if let Some(rpc::IncomingCall {
+            ack,
+            invocation,
+            handler,
+        }) = self.rpc.on_packet(from, value)
+        {
+            self.enqueue_packet(ack, true, None);
+            tokio::spawn(rpc::answer(
+                self.command_sender.clone(),
+                invocation,
+                handler,
+            ));
+        }
+    }
+
+    /// Emits a participant event; a departure also ends the streams that sender left open
+    /// and the calls waiting for its answer.
     async fn emit_participant_event(&mut self, event: RoomEvent) {
         if let RoomEvent::ParticipantLeft { identity } = &event {
             self.incoming_streams.sender_left(identity);
+            self.rpc.participant_left(identity);
         }
         self.emit(event).await;
     }
@@ -1111,7 +1148,7 @@ impl Engine {
                 self.request(request).await;
             }
             Command::PublishData {
-                mut packet,
+                packet,
                 reliable,
                 reply,
             } => {
@@ -1119,21 +1156,23 @@ impl Engine {
                     let _ = reply.send(Err(RoomError::NotAllowed("publish data")));
                     return;
                 }
-                let sequence = reliable.then(|| {
-                    // 0 means "no sequence" to receivers: skip it when wrapping.
-                    self.data_sequence = self.data_sequence.checked_add(1).unwrap_or(1);
-                    self.data_sequence
-                });
-                packet.sequence = sequence.unwrap_or(0);
-                packet.participant_identity = self.local_identity.clone();
-                packet.participant_sid = self.local_sid.clone();
-                let label = if reliable {
-                    RELIABLE_LABEL
-                } else {
-                    LOSSY_LABEL
-                };
-                self.queue_data(label, sequence, packet.encode_to_vec(), reply);
+                self.enqueue_packet(*packet, reliable, Some(reply));
             }
+            Command::PerformRpc {
+                id,
+                destination,
+                packet,
+                events,
+            } => {
+                self.rpc.start_call(id.clone(), destination, events);
+                if !self.permissions.can_publish_data {
+                    let error = rpc::send_failure(&RoomError::NotAllowed("publish data"));
+                    self.rpc.fail_call(&id, error);
+                    return;
+                }
+                self.enqueue_packet(*packet, true, None);
+            }
+            Command::RegisterRpc { method, handler } => self.rpc.register(method, handler),
             Command::Subscribe {
                 track_sid,
                 subscribe,
@@ -1211,18 +1250,34 @@ impl Engine {
         self.awaiting_publish.insert(cid, (options, reply));
     }
 
-    /// Queues a packet; `written` is told once SCTP has taken it (or why it never will).
-    fn queue_data(
+    /// Stamps `packet` as ours (sender, and a sequence number when reliable) and queues it;
+    /// `written` is told once SCTP has taken it (or why it never will).
+    fn enqueue_packet(
         &mut self,
-        label: &'static str,
-        sequence: Option<u32>,
-        bytes: Vec<u8>,
-        written: oneshot::Sender<Result<(), RoomError>>,
+        mut packet: proto::DataPacket,
+        reliable: bool,
+        written: Option<oneshot::Sender<Result<(), RoomError>>>,
     ) {
         if self.queued_data.len() >= MAX_QUEUED_PACKETS {
-            let _ = written.send(Err(RoomError::Busy));
+            if let Some(written) = written {
+                let _ = written.send(Err(RoomError::Busy));
+            }
             return;
         }
+        let sequence = reliable.then(|| {
+            // 0 means "no sequence" to receivers: skip it when wrapping.
+            self.data_sequence = self.data_sequence.checked_add(1).unwrap_or(1);
+            self.data_sequence
+        });
+        packet.sequence = sequence.unwrap_or(0);
+        packet.participant_identity = self.local_identity.clone();
+        packet.participant_sid = self.local_sid.clone();
+        let label = if reliable {
+            RELIABLE_LABEL
+        } else {
+            LOSSY_LABEL
+        };
+        let bytes = packet.encode_to_vec();
         if !self.publisher_has_channels {
             self.publisher_needs_offer = true;
         }
@@ -1231,7 +1286,7 @@ impl Engine {
             label,
             sequence,
             bytes,
-            written: Some(written),
+            written,
         });
     }
 

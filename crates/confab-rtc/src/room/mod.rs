@@ -9,6 +9,7 @@ mod participants;
 mod publication;
 mod recovery;
 mod resend;
+pub mod rpc;
 pub mod streams;
 pub mod track;
 
@@ -25,6 +26,7 @@ pub use events::{
     Permissions, RoomEvent, Speaker, TrackInfo, TrackKind, TrackSource,
 };
 pub use files::{FileError, FileSend, SavedFile, SentFile, StreamOptions};
+pub use rpc::{RpcError, RpcFuture, RpcHandler, RpcInvocation};
 pub use streams::{ByteStreamItem, ByteStreamReader, StreamError, StreamInfo};
 pub use track::{
     EncodedFrame, Layer, LayerSpec, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
@@ -272,6 +274,53 @@ impl Room {
         engine::send_packet(&self.commands, packet, reliable).await
     }
 
+    /// Calls `method` on participant `destination` and returns its answer. The callee has
+    /// [`rpc::ACK_TIMEOUT`] to acknowledge and `response_timeout` (LiveKit's default 15 s when
+    /// `None`) to answer; failures are [`RpcError`]s with LiveKit's codes.
+    pub async fn perform_rpc(
+        &self,
+        destination: &str,
+        method: &str,
+        payload: &str,
+        response_timeout: Option<Duration>,
+    ) -> Result<String, RpcError> {
+        rpc::perform(
+            &self.commands,
+            destination,
+            method,
+            payload.to_owned(),
+            response_timeout.unwrap_or(rpc::DEFAULT_RESPONSE_TIMEOUT),
+        )
+        .await
+    }
+
+    /// Answers calls of `method` with `handler` (replacing an earlier one). A method nobody
+    /// registered is answered with `UNSUPPORTED_METHOD`.
+    pub async fn register_rpc_method<F, Fut>(
+        &self,
+        method: &str,
+        handler: F,
+    ) -> Result<(), RoomError>
+    where
+        F: Fn(RpcInvocation) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<String, RpcError>> + Send + 'static,
+    {
+        let handler = RpcHandler::new(handler);
+        self.command(Command::RegisterRpc {
+            method: method.to_owned(),
+            handler: Some(handler),
+        })
+        .await
+    }
+
+    pub async fn unregister_rpc_method(&self, method: &str) -> Result<(), RoomError> {
+        self.command(Command::RegisterRpc {
+            method: method.to_owned(),
+            handler: None,
+        })
+        .await
+    }
+
     /// Subscribes to or unsubscribes from a remote track (manual subscription).
     pub async fn set_subscribed(&self, track_sid: &str, subscribe: bool) -> Result<(), RoomError> {
         self.command(Command::Subscribe {
@@ -323,7 +372,7 @@ async fn local_ip_towards(server: &str) -> Result<IpAddr, RoomError> {
 }
 
 /// A random id for a message or stream (LiveKit's SDKs use UUIDs; any unique string works).
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     let mut bytes = [0u8; 16];
     rand::fill(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()

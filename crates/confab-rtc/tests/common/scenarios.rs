@@ -270,3 +270,86 @@ pub async fn file_arrives(
     let _ = std::fs::remove_dir_all(outbox);
     let _ = std::fs::remove_dir_all(inbox);
 }
+
+/// Alice calls Bob's RPC methods: an answer, LiveKit's error codes for an unknown method, a
+/// handler's own error, a handler too slow for the caller's timeout, an oversized request,
+/// and a callee that leaves mid-call.
+pub async fn rpc_calls_and_their_failures(url: &str, token: impl Fn(&str) -> String) {
+    use confab_rtc::room::RpcError;
+    use std::time::Duration;
+
+    let (alice, mut alice_events) = join_room(url, &token("alice")).await;
+    let (bob, _bob_events) = join_room(url, &token("bob")).await;
+    room_event_where(
+        &mut alice_events,
+        "bob",
+        |e| matches!(e, RoomEvent::ParticipantJoined(p) if p.identity == "bob"),
+    )
+    .await;
+    bob.register_rpc_method("add", |call| async move {
+        let sum: Option<i64> = call
+            .payload
+            .split(',')
+            .map(|n| n.trim().parse::<i64>().ok())
+            .sum();
+        sum.map(|s| format!("{s} for {}", call.caller_identity))
+            .ok_or_else(|| RpcError::new(2001, "not numbers", call.payload))
+    })
+    .await
+    .expect("registered");
+    let (entered_sender, entered) = tokio::sync::mpsc::channel::<()>(4);
+    bob.register_rpc_method("hang", move |_| {
+        let entered = entered_sender.clone();
+        async move {
+            let _ = entered.send(()).await;
+            std::future::pending::<Result<String, RpcError>>().await
+        }
+    })
+    .await
+    .expect("registered");
+
+    let code = |result: Result<String, RpcError>| result.expect_err("an error").code;
+    assert_eq!(
+        alice.perform_rpc("bob", "add", "2,3", None).await,
+        Ok("5 for alice".to_owned())
+    );
+    assert_eq!(
+        alice.perform_rpc("bob", "add", "two", None).await,
+        Err(RpcError::new(2001, "not numbers", "two"))
+    );
+    assert_eq!(
+        code(alice.perform_rpc("bob", "missing", "", None).await),
+        RpcError::UNSUPPORTED_METHOD
+    );
+    let oversized = "x".repeat(confab_rtc::room::rpc::MAX_RPC_PAYLOAD_BYTES + 1);
+    assert_eq!(
+        code(alice.perform_rpc("bob", "add", &oversized, None).await),
+        RpcError::REQUEST_PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        code(
+            alice
+                .perform_rpc("bob", "hang", "", Some(Duration::from_secs(1)))
+                .await
+        ),
+        RpcError::RESPONSE_TIMEOUT
+    );
+
+    // Bob leaves while his handler still works on Alice's call.
+    let mut entered = entered;
+    let call = tokio::spawn(async move {
+        let result = alice.perform_rpc("bob", "hang", "", None).await;
+        (alice, result)
+    });
+    tokio::time::timeout(DEADLINE, entered.recv())
+        .await
+        .expect("bob's handler started")
+        .expect("handler");
+    bob.leave().await.expect("left");
+    let (alice, result) = tokio::time::timeout(DEADLINE, call)
+        .await
+        .expect("the call ends when bob leaves")
+        .expect("task");
+    assert_eq!(code(result), RpcError::RECIPIENT_DISCONNECTED);
+    alice.leave().await.expect("left");
+}
