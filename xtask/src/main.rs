@@ -39,6 +39,8 @@ commands:
   test [--tier NAME]...    run the test tiers: lint, unit, scenario, conformance, component, e2e, bundle (default: all)
   bundle                   build the .deb and .rpm packages into <target>/release/bundle/
   bench fuzz [--seconds N] run every fuzz target for N seconds each (default 60; nightly + cargo-fuzz)
+  bench client [--rounds N] confab join vs the Python SDK on livekit-server: join time p50/p95
+                           and file throughput (docs/BENCHMARKS.md; root, like bench sfu)
   bench sfu [--seconds N] [--profile]
                            confab server vs livekit-server under the same load (default 20 s; needs
                            root, Go); --profile adds perf flame graphs of confab server (docs/bench/)
@@ -119,6 +121,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
             let which = *which;
             let mut seconds = None;
             let mut with_profile = false;
+            let mut rounds = None;
             let mut options = options.iter();
             while let Some(option) = options.next() {
                 match *option {
@@ -127,12 +130,25 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
                         seconds = Some(n.parse().map_err(|_| XtaskError::Usage(USAGE))?);
                     }
                     "--profile" if which == "sfu" => with_profile = true,
+                    "--rounds" if which == "client" => {
+                        let n = options.next().ok_or(XtaskError::Usage(USAGE))?;
+                        rounds = Some(n.parse().map_err(|_| XtaskError::Usage(USAGE))?);
+                    }
                     _ => return Err(XtaskError::Usage(USAGE)),
                 }
             }
             match which {
                 "fuzz" => {
                     bench::fuzz::run(&workspace, seconds.unwrap_or(bench::fuzz::DEFAULT_SECONDS))?
+                }
+                "client" => {
+                    if !skip_setup {
+                        setup::ensure(&workspace, setup::Purpose::Test)?;
+                    }
+                    bench::client::run(
+                        &workspace,
+                        rounds.unwrap_or(bench::client::DEFAULT_ROUNDS),
+                    )?;
                 }
                 "sfu" => {
                     if !skip_setup {

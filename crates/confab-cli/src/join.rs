@@ -10,7 +10,7 @@ use std::time::Duration;
 use confab_rtc::room::files::{FileError, save_byte_stream};
 use confab_rtc::room::{
     ByteStreamReader, ConnectionState, DisconnectReason, Layer, Room, RoomError, RoomEvent,
-    RoomOptions, StreamOptions, TrackOptions, VideoCodec,
+    RoomOptions, StreamOptions, TrackKind, TrackOptions, VideoCodec,
 };
 use confab_rtc::synthetic;
 use livekit_api::access_token::{AccessToken, VideoGrants};
@@ -93,6 +93,7 @@ fn token(args: &JoinArgs) -> Result<String, JoinError> {
 }
 
 async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
+    let connect_started = tokio::time::Instant::now();
     let (room, mut events) = Room::connect(&args.url, token, RoomOptions::default()).await?;
     let me = room.local_participant().identity.clone();
     println!("joined room={} identity={me}", room.name());
@@ -167,9 +168,16 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
                     }
                     RoomEvent::TrackSubscribed { identity, info, mut track } => {
                         println!("track-subscribed {identity} {:?} {:?} {}", info.kind, info.source, info.sid);
+                        let video = info.kind == TrackKind::Video;
+                        let who = identity.clone();
                         frames.spawn(async move {
                             let mut count = 0u64;
                             while track.recv().await.is_some() {
+                                if count == 0 && video {
+                                    // Connect to first frame: the join time `bench client` reads.
+                                    let ms = connect_started.elapsed().as_secs_f64() * 1e3;
+                                    println!("first-video-frame {who} ms={ms:.1}");
+                                }
                                 count += 1;
                             }
                             (identity, info.sid, count)
@@ -257,11 +265,14 @@ fn receive_file(
         let from = reader.info.from.clone().unwrap_or_default();
         let dir = save_dir.unwrap_or_else(std::env::temp_dir);
         let (progress, _) = watch::channel(0);
+        let started = tokio::time::Instant::now();
         let result = save_byte_stream(reader, &dir, &progress)
             .await
             .map(|saved| {
+                // From the stream's header to the file saved under its name.
+                let ms = started.elapsed().as_secs_f64() * 1e3;
                 format!(
-                    "file-received from={from} bytes={} sha256={} verified={} path={}",
+                    "file-received from={from} bytes={} sha256={} verified={} ms={ms:.1} path={}",
                     saved.bytes,
                     saved.sha256,
                     saved.verified,

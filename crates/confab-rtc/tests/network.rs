@@ -7,12 +7,11 @@ mod common;
 use std::time::Duration;
 
 use common::relay::{OUTAGE_CLIENT_IP, RELAY_MEDIA_IP, Relay};
-use common::scenarios::{room_event_within, subscribed_audio_video};
+use common::scenarios::{publish_synthetic, room_event_within, subscribed_audio_video};
 use confab_rtc::room::{
-    ConnectionState, DisconnectReason, Layer, RemoteTrack, Room, RoomEvent, RoomOptions,
-    TrackOptions, VideoCodec,
+    ConnectionState, DisconnectReason, RemoteTrack, Room, RoomEvent, RoomOptions,
 };
-use confab_rtc::synthetic::{audio_counter, stream_audio, stream_video, video_counter};
+use confab_rtc::synthetic::{audio_counter, video_counter};
 use confab_sfu::RunningSfu;
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use tokio::sync::mpsc;
@@ -125,6 +124,11 @@ async fn arrival_share(
         .unwrap_or_else(|_| panic!("only {} frames arrived in time", seen.len()))
 }
 
+async fn leave(alice: Room, bob: Room) {
+    alice.leave().await.expect("alice left");
+    bob.leave().await.expect("bob left");
+}
+
 async fn connection_state(events: &mut mpsc::Receiver<RoomEvent>, state: ConnectionState) {
     room_event_within(
         events,
@@ -141,22 +145,10 @@ async fn five_percent_loss_and_100_ms_delay_keep_media_and_chat_flowing() {
     relay.impair(0.05, Duration::from_millis(100));
     let [(alice, mut alice_events), (bob, mut bob_events)] =
         join_alice_and_bob(&sfu, &relay, Duration::from_secs(3600)).await;
-    let mut streams = Vec::new();
-    for room in [&alice, &bob] {
-        let camera = room
-            .publish_track(TrackOptions::camera(VideoCodec::Vp8))
-            .await
-            .expect("camera");
-        let microphone = room
-            .publish_track(TrackOptions::microphone())
-            .await
-            .expect("microphone");
-        streams.push(stream_video(
-            camera,
-            Layer::ALL.into_iter().map(Some).collect(),
-        ));
-        streams.push(stream_audio(microphone));
-    }
+    let media = [
+        publish_synthetic(&alice).await,
+        publish_synthetic(&bob).await,
+    ];
     for (events, publisher) in [(&mut bob_events, "alice"), (&mut alice_events, "bob")] {
         let [(_, mut audio), (_, mut video)] = subscribed_audio_video(events, publisher).await;
         // Five seconds of each. Video lost in transit comes back through NACK/RTX; audio has
@@ -195,11 +187,8 @@ async fn five_percent_loss_and_100_ms_delay_keep_media_and_chat_flowing() {
         )
         .await;
     }
-    for stream in streams {
-        stream.abort();
-    }
-    alice.leave().await.expect("left");
-    bob.leave().await.expect("left");
+    drop(media);
+    leave(alice, bob).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,18 +196,7 @@ async fn a_five_second_outage_is_resumed_and_no_chat_message_is_lost_or_repeated
     let (sfu, relay) = start_sfu(None).await;
     let [(alice, mut alice_events), (bob, mut bob_events)] =
         join_alice_and_bob(&sfu, &relay, Duration::from_secs(3600)).await;
-    let camera = alice
-        .publish_track(TrackOptions::camera(VideoCodec::Vp8))
-        .await
-        .expect("camera");
-    let microphone = alice
-        .publish_track(TrackOptions::microphone())
-        .await
-        .expect("microphone");
-    let streams = [
-        stream_video(camera, Layer::ALL.into_iter().map(Some).collect()),
-        stream_audio(microphone),
-    ];
+    let media = publish_synthetic(&alice).await;
     let [_, (_, mut video)] = subscribed_audio_video(&mut bob_events, "alice").await;
     let before = latest_counter(&mut video, 30).await;
 
@@ -258,11 +236,8 @@ async fn a_five_second_outage_is_resumed_and_no_chat_message_is_lost_or_repeated
         before + FRAMES_PER_SECOND * (OUTAGE.as_secs() as u32 + 1),
     )
     .await;
-    for stream in streams {
-        stream.abort();
-    }
-    alice.leave().await.expect("left");
-    bob.leave().await.expect("left");
+    drop(media);
+    leave(alice, bob).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,18 +245,7 @@ async fn lost_media_with_signalling_up_is_noticed_and_resumed() {
     let (sfu, relay) = start_sfu(None).await;
     let [(alice, mut alice_events), (bob, mut bob_events)] =
         join_alice_and_bob(&sfu, &relay, Duration::from_secs(3600)).await;
-    let camera = alice
-        .publish_track(TrackOptions::camera(VideoCodec::Vp8))
-        .await
-        .expect("camera");
-    let microphone = alice
-        .publish_track(TrackOptions::microphone())
-        .await
-        .expect("microphone");
-    let streams = [
-        stream_video(camera, Layer::ALL.into_iter().map(Some).collect()),
-        stream_audio(microphone),
-    ];
+    let media = publish_synthetic(&alice).await;
     let [_, (_, mut video)] = subscribed_audio_video(&mut bob_events, "alice").await;
     let before = latest_counter(&mut video, 30).await;
 
@@ -291,11 +255,8 @@ async fn lost_media_with_signalling_up_is_noticed_and_resumed() {
     relay.restore();
     connection_state(&mut alice_events, ConnectionState::Resumed).await;
     frame_after(&mut video, before + FRAMES_PER_SECOND * 5).await;
-    for stream in streams {
-        stream.abort();
-    }
-    alice.leave().await.expect("left");
-    bob.leave().await.expect("left");
+    drop(media);
+    leave(alice, bob).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,20 +264,9 @@ async fn a_session_the_server_dropped_is_rejoined_with_its_tracks_and_mute_state
     let (sfu, relay) = start_sfu(Some(Duration::from_secs(1))).await;
     let [(alice, mut alice_events), (bob, mut bob_events)] =
         join_alice_and_bob(&sfu, &relay, Duration::from_secs(3600)).await;
-    let camera = alice
-        .publish_track(TrackOptions::camera(VideoCodec::Vp8))
-        .await
-        .expect("camera");
-    let microphone = alice
-        .publish_track(TrackOptions::microphone())
-        .await
-        .expect("microphone");
-    microphone.set_muted(true).await.expect("muted");
-    let first_sid = camera.sid();
-    let streams = [
-        stream_video(camera.clone(), Layer::ALL.into_iter().map(Some).collect()),
-        stream_audio(microphone.clone()),
-    ];
+    let media = publish_synthetic(&alice).await;
+    media.microphone.set_muted(true).await.expect("muted");
+    let first_sid = media.camera.sid();
     subscribed_audio_video(&mut bob_events, "alice").await;
 
     relay.go_dark();
@@ -354,17 +304,14 @@ async fn a_session_the_server_dropped_is_rejoined_with_its_tracks_and_mute_state
     assert!(audio_info.muted, "the mute survived the rejoin");
     assert_ne!(video_info.sid, first_sid);
     assert_eq!(
-        camera.sid(),
+        media.camera.sid(),
         video_info.sid,
         "the handle follows the new sid"
     );
     latest_counter(&mut video, 30).await;
 
-    for stream in streams {
-        stream.abort();
-    }
-    alice.leave().await.expect("left");
-    bob.leave().await.expect("left");
+    drop(media);
+    leave(alice, bob).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

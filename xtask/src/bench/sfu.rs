@@ -22,8 +22,9 @@ use crate::process;
 use crate::testnet::{Host, Testnet};
 
 pub const DEFAULT_SECONDS: u32 = 20;
-const API_KEY: &str = "devkey";
-const API_SECRET: &str = "secret";
+/// `--dev` credentials, the same for both servers.
+pub(super) const API_KEY: &str = "devkey";
+pub(super) const API_SECRET: &str = "secret";
 
 #[derive(Debug, Clone, Copy)]
 struct Scenario {
@@ -51,13 +52,13 @@ const SCENARIOS: [Scenario; 2] = [
 ];
 
 #[derive(Debug, Clone, Copy)]
-enum Server {
+pub(super) enum Server {
     Confab,
     LiveKit,
 }
 
 impl Server {
-    fn label(self) -> &'static str {
+    pub(super) fn label(self) -> &'static str {
         match self {
             Self::Confab => "confab server",
             Self::LiveKit => "livekit-server v1.9.11",
@@ -227,7 +228,7 @@ impl Bench<'_> {
     }
 }
 
-fn start_server(sfu: &Host, server: Server, binary: &Path) -> Result<Child, XtaskError> {
+pub(super) fn start_server(sfu: &Host, server: Server, binary: &Path) -> Result<Child, XtaskError> {
     let mut command = Command::new("ip");
     command.args(sfu.exec_args()).arg(binary);
     match server {

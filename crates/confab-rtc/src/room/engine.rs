@@ -583,15 +583,7 @@ impl Engine {
             self.primary == Role::Publisher || !self.queued_data.is_empty();
         self.signal = Some(joined.client);
         self.signal_events = Some(joined.events);
-        let permissions = local
-            .permission
-            .as_ref()
-            .map(Permissions::from)
-            .unwrap_or_default();
-        if permissions != self.permissions {
-            self.permissions = permissions;
-            self.emit(RoomEvent::PermissionsChanged(permissions)).await;
-        }
+        self.apply_local_permissions(&local).await;
         for info in &join.other_participants {
             for event in self.participants.apply(info) {
                 self.emit(event).await;
@@ -925,19 +917,24 @@ impl Engine {
 
     async fn on_participant(&mut self, info: &proto::ParticipantInfo) {
         if info.sid == self.local_sid {
-            let permissions = info
-                .permission
-                .as_ref()
-                .map(Permissions::from)
-                .unwrap_or_default();
-            if permissions != self.permissions {
-                self.permissions = permissions;
-                self.emit(RoomEvent::PermissionsChanged(permissions)).await;
-            }
+            self.apply_local_permissions(info).await;
             return;
         }
         for event in self.participants.apply(info) {
             self.emit_participant_event(event).await;
+        }
+    }
+
+    /// Our own permissions as the server states them; a change is an event.
+    async fn apply_local_permissions(&mut self, local: &proto::ParticipantInfo) {
+        let permissions = local
+            .permission
+            .as_ref()
+            .map(Permissions::from)
+            .unwrap_or_default();
+        if permissions != self.permissions {
+            self.permissions = permissions;
+            self.emit(RoomEvent::PermissionsChanged(permissions)).await;
         }
     }
 

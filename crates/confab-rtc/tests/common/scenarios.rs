@@ -12,6 +12,42 @@ use confab_rtc::synthetic::{audio_counter, stream_audio, stream_video, video_cou
 
 use super::media::{counters_advance, layer_arrives};
 
+/// A camera (LiveKit's three simulcast layers) and a microphone published by one room, each
+/// fed synthetic frames until this is dropped.
+pub struct SyntheticMedia {
+    pub camera: confab_rtc::room::LocalTrack,
+    pub microphone: confab_rtc::room::LocalTrack,
+    streams: [tokio::task::JoinHandle<()>; 2],
+}
+
+impl Drop for SyntheticMedia {
+    fn drop(&mut self) {
+        for stream in &self.streams {
+            stream.abort();
+        }
+    }
+}
+
+pub async fn publish_synthetic(room: &Room) -> SyntheticMedia {
+    let camera = room
+        .publish_track(TrackOptions::camera(VideoCodec::Vp8))
+        .await
+        .expect("camera published");
+    let microphone = room
+        .publish_track(TrackOptions::microphone())
+        .await
+        .expect("microphone published");
+    let streams = [
+        stream_video(camera.clone(), Layer::ALL.into_iter().map(Some).collect()),
+        stream_audio(microphone.clone()),
+    ];
+    SyntheticMedia {
+        camera,
+        microphone,
+        streams,
+    }
+}
+
 /// Frames each receiver must see advance (about a second of video).
 const FRAMES: usize = 30;
 
@@ -86,24 +122,11 @@ pub async fn two_clients_exchange_media_chat_and_mute(url: &str, token: impl Fn(
     let (alice, mut alice_events) = join_room(url, &token("alice")).await;
     let (bob, mut bob_events) = join_room(url, &token("bob")).await;
 
-    let mut streams = Vec::new();
-    let mut microphones = Vec::new();
-    for room in [&alice, &bob] {
-        let camera = room
-            .publish_track(TrackOptions::camera(VideoCodec::Vp8))
-            .await
-            .expect("camera published");
-        let microphone = room
-            .publish_track(TrackOptions::microphone())
-            .await
-            .expect("microphone published");
-        streams.push(stream_video(
-            camera,
-            Layer::ALL.into_iter().map(Some).collect(),
-        ));
-        streams.push(stream_audio(microphone.clone()));
-        microphones.push(microphone);
-    }
+    let media = [
+        publish_synthetic(&alice).await,
+        publish_synthetic(&bob).await,
+    ];
+    let microphones = [media[0].microphone.clone(), media[1].microphone.clone()];
 
     for (events, publisher) in [(&mut alice_events, "bob"), (&mut bob_events, "alice")] {
         let [(audio_info, mut audio), (video_info, mut video)] =
@@ -175,9 +198,7 @@ pub async fn two_clients_exchange_media_chat_and_mute(url: &str, token: impl Fn(
     file_arrives(&alice, &mut bob_events, "alice").await;
     file_arrives(&bob, &mut alice_events, "bob").await;
 
-    for stream in streams {
-        stream.abort();
-    }
+    drop(media);
     alice.leave().await.expect("left");
     room_event_where(
         &mut bob_events,
