@@ -34,7 +34,7 @@ use super::track::{
     EncodedFrame, Layer, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
     SubscriptionSettings, TrackOptions, TrackOptionsKind,
 };
-use crate::signal::{self, SignalClient, SignalClosed, SignalEvent};
+use crate::signal::{self, Keepalive, SignalClient, SignalClosed, SignalEvent};
 use crate::transport::{LOSSY_LABEL, PeerTransport, Poll, RELIABLE_LABEL, Role, TransportEvent};
 
 /// Frames queued per subscribed track before the oldest reader falls behind and frames drop.
@@ -176,9 +176,9 @@ pub struct Engine {
     /// `None` while reconnecting.
     signal: Option<SignalClient>,
     signal_events: Option<mpsc::Receiver<SignalEvent>>,
-    /// How to reach the server again, and the session's latest JoinResponse.
+    /// How to reach the server again, and the session's ping interval for a resume.
     dial: Dial,
-    join: proto::JoinResponse,
+    keepalive: Keepalive,
     recovery: Option<Recovery>,
     /// Requests made while signalling was down, sent once it is back.
     deferred_requests: Vec<Request>,
@@ -269,7 +269,7 @@ impl Engine {
             signal: Some(parts.signal),
             signal_events: Some(parts.signal_events),
             dial: parts.dial,
-            join: parts.join.clone(),
+            keepalive: Keepalive::from_join(&parts.join),
             recovery: None,
             deferred_requests: Vec::new(),
             sent_reliable: ResendBuffer::default(),
@@ -338,7 +338,7 @@ impl Engine {
                 return reason;
             }
             if let Some(recovery) = &mut self.recovery {
-                recovery.tick(Instant::now(), &self.dial, &self.local_sid, &self.join);
+                recovery.tick(Instant::now(), &self.dial, &self.local_sid, self.keepalive);
             }
             if let Some(reason) = self.leave_when_drained().await {
                 return reason;
@@ -589,7 +589,7 @@ impl Engine {
                 self.emit(event).await;
             }
         }
-        self.join = join;
+        self.keepalive = Keepalive::from_join(&join);
         let mut announcements = Vec::new();
         for track in &mut self.published {
             track.mid = None;
@@ -707,15 +707,17 @@ impl Engine {
         if packet.sequence != 0 {
             // Reliable packets carry their sender's sequence; a sender that resumed may send
             // some twice.
-            let last = self
-                .received_sequences
-                .entry(packet.participant_sid.clone())
-                .or_default();
-            if packet.sequence <= *last {
-                tracing::debug!(sequence = packet.sequence, "duplicate data packet dropped");
-                return;
+            match self.received_sequences.get_mut(&packet.participant_sid) {
+                Some(last) if packet.sequence <= *last => {
+                    tracing::debug!(sequence = packet.sequence, "duplicate data packet dropped");
+                    return;
+                }
+                Some(last) => *last = packet.sequence,
+                None => {
+                    self.received_sequences
+                        .insert(packet.participant_sid.clone(), packet.sequence);
+                }
             }
-            *last = packet.sequence;
         }
         let from = packet.participant_identity.clone();
         let private = !packet.destination_identities.is_empty();

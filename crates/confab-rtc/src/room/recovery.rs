@@ -9,13 +9,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use livekit_protocol as proto;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
 use super::events::DisconnectReason;
 use crate::reconnect::ReconnectSchedule;
-use crate::signal::{self, JoinQuery, SignalError};
+use crate::signal::{self, JoinQuery, Keepalive, SignalError};
 
 /// How long media may take to come back once signalling did; then the session is rejoined.
 pub const MEDIA_RECOVERY_LIMIT: Duration = Duration::from_secs(10);
@@ -123,15 +122,13 @@ impl Recovery {
     }
 
     /// Starts the attempt that is due, or gives up on media that did not come back in time.
-    pub fn tick(&mut self, now: Instant, dial: &Dial, sid: &str, join: &proto::JoinResponse) {
+    pub fn tick(&mut self, now: Instant, dial: &Dial, sid: &str, keepalive: Keepalive) {
         match self.phase {
             Phase::Waiting(at) if at <= now => {
                 self.attempts += 1;
                 tracing::info!(attempt = self.attempts, step = ?self.step, "reconnecting");
                 let task = match self.step {
-                    Step::Resume => {
-                        tokio::spawn(resume(dial.clone(), sid.to_owned(), join.clone()))
-                    }
+                    Step::Resume => tokio::spawn(resume(dial.clone(), sid.to_owned(), keepalive)),
                     Step::Rejoin => tokio::spawn(rejoin(dial.clone())),
                 };
                 self.phase = Phase::Connecting(task);
@@ -201,9 +198,9 @@ impl Recovery {
 async fn resume(
     dial: Dial,
     sid: String,
-    join: proto::JoinResponse,
+    keepalive: Keepalive,
 ) -> Result<Reconnected, AttemptError> {
-    let resumed = signal::resume(&dial.server, &dial.token, &dial.query, &sid, &join).await?;
+    let resumed = signal::resume(&dial.server, &dial.token, &dial.query, &sid, keepalive).await?;
     Ok(Reconnected::Resumed(resumed))
 }
 
@@ -226,6 +223,8 @@ pub async fn bind_media_sockets(ip: IpAddr) -> std::io::Result<[UdpSocket; 2]> {
 
 #[cfg(test)]
 mod tests {
+    use livekit_protocol as proto;
+
     use super::*;
 
     fn unreachable() -> AttemptError {
@@ -294,10 +293,10 @@ mod tests {
             query: JoinQuery::default(),
             bind_ip: IpAddr::from([127, 0, 0, 1]),
         };
-        let join = proto::JoinResponse::default();
-        recovery.tick(start + Duration::from_secs(1), &dial, "PA_x", &join);
+        let keepalive = Keepalive::from_join(&proto::JoinResponse::default());
+        recovery.tick(start + Duration::from_secs(1), &dial, "PA_x", keepalive);
         assert!(recovery.awaits_media(), "still within the limit");
-        recovery.tick(start + MEDIA_RECOVERY_LIMIT, &dial, "PA_x", &join);
+        recovery.tick(start + MEDIA_RECOVERY_LIMIT, &dial, "PA_x", keepalive);
         assert_eq!(recovery.step(), Step::Rejoin);
         assert!(!recovery.awaits_media());
     }

@@ -173,14 +173,14 @@ pub async fn connect(server: &str, token: &str, query: &JoinQuery) -> Result<Joi
 
 /// Resumes the session of participant `sid` after the signalling connection dropped: the
 /// server keeps the participant and its tracks for a while, and answers with a
-/// `ReconnectResponse`. `keepalive_from` is the session's original JoinResponse (the
-/// server's ping interval still applies).
+/// `ReconnectResponse`. `keepalive` comes from the session's JoinResponse: the server's
+/// ping interval still applies.
 pub async fn resume(
     server: &str,
     token: &str,
     query: &JoinQuery,
     sid: &str,
-    keepalive_from: &proto::JoinResponse,
+    keepalive: Keepalive,
 ) -> Result<Resumed, SignalError> {
     let query = JoinQuery {
         resume_sid: Some(sid.to_owned()),
@@ -204,7 +204,6 @@ pub async fn resume(
         }
         other => (None, Some(other)),
     };
-    let keepalive = Keepalive::from_join(keepalive_from);
     let (client, events) = start(sink, stream, keepalive, first_event);
     Ok(Resumed {
         client,
@@ -350,13 +349,14 @@ fn response_name(response: &Response) -> &'static str {
 /// Pings at the server's interval; the connection counts as lost when nothing at all arrived
 /// for the server's timeout.
 #[derive(Debug, Clone, Copy)]
-struct Keepalive {
+pub struct Keepalive {
     interval: Option<Duration>,
     timeout: Option<Duration>,
 }
 
 impl Keepalive {
-    fn from_join(join: &proto::JoinResponse) -> Self {
+    /// The server's ping interval and timeout from its JoinResponse.
+    pub fn from_join(join: &proto::JoinResponse) -> Self {
         let seconds = |value: i32| {
             u64::try_from(value)
                 .ok()
