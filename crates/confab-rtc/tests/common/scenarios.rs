@@ -355,9 +355,11 @@ pub async fn rpc_calls_and_their_failures(url: &str, token: impl Fn(&str) -> Str
         ),
         RpcError::RESPONSE_TIMEOUT
     );
+    // That call entered the handler too; only the next call's signal counts below.
+    let mut entered = entered;
+    entered.recv().await.expect("the timed-out call reached the handler");
 
     // Bob leaves while his handler still works on Alice's call.
-    let mut entered = entered;
     let call = tokio::spawn(async move {
         let result = alice.perform_rpc("bob", "hang", "", None).await;
         (alice, result)
