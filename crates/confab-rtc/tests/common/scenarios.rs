@@ -357,7 +357,10 @@ pub async fn rpc_calls_and_their_failures(url: &str, token: impl Fn(&str) -> Str
     );
     // That call entered the handler too; only the next call's signal counts below.
     let mut entered = entered;
-    entered.recv().await.expect("the timed-out call reached the handler");
+    entered
+        .recv()
+        .await
+        .expect("the timed-out call reached the handler");
 
     // Bob leaves while his handler still works on Alice's call.
     let call = tokio::spawn(async move {
