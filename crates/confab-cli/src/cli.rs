@@ -47,8 +47,15 @@ pub struct JoinArgs {
     pub name: Option<String>,
     /// Publish a synthetic camera (3 simulcast layers) and microphone: frames carry counters,
     /// for Confab-to-Confab tests; browsers cannot decode them.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "test_media")]
     pub synthetic_media: bool,
+    /// Publish the test pattern (1280×720 VP8 in 3 simulcast layers, a frame counter and the
+    /// capture time drawn in the pixels) and a tone, decodable by every LiveKit SDK.
+    #[arg(long)]
+    pub test_media: bool,
+    /// The tone's frequency with --test-media.
+    #[arg(long, default_value_t = 440.0)]
+    pub tone_hz: f64,
     /// Send this chat message once joined (repeatable).
     #[arg(long)]
     pub chat: Vec<String>,

@@ -6,6 +6,7 @@ use confab_sfu::SfuError;
 use livekit_protocol::DisconnectReason as ServerReason;
 
 use crate::join::JoinError;
+use crate::media::MediaError;
 use crate::server::ServerError;
 
 /// `confab join`: a host removed us.
@@ -49,21 +50,25 @@ pub fn code_for_join(error: &JoinError) -> u8 {
         JoinError::ReceivedFile(confab_rtc::room::FileError::Io(_)) => IO_ERROR,
         JoinError::ReceivedFile(_) => DATA_ERROR,
         JoinError::Ended(reason) => code_for_reason(reason),
-        JoinError::Room(error) => match error {
-            RoomError::Signal(SignalError::Refused { status, .. })
-                if *status == 401 || *status == 403 =>
-            {
-                NO_PERMISSION
-            }
-            RoomError::Signal(SignalError::BadUrl(_) | SignalError::BadToken) => USAGE,
-            RoomError::Signal(
-                SignalError::LeftBeforeJoin { .. } | SignalError::RejoinRequired { .. },
-            )
-            | RoomError::NotAllowed(_) => NO_PERMISSION,
-            RoomError::Disconnected(reason) => code_for_reason(reason),
-            RoomError::Signal(_) | RoomError::ConnectTimeout(_) | RoomError::Io(_) => UNAVAILABLE,
-            _ => SOFTWARE,
-        },
+        JoinError::Room(error) | JoinError::Media(MediaError::Room(error)) => code_for_room(error),
+        // A codec or media thread failed: a bug or a broken library, not the user's doing.
+        JoinError::Media(MediaError::Pipeline(_)) => SOFTWARE,
+    }
+}
+
+fn code_for_room(error: &RoomError) -> u8 {
+    match error {
+        RoomError::Signal(SignalError::Refused { status, .. })
+            if *status == 401 || *status == 403 =>
+        {
+            NO_PERMISSION
+        }
+        RoomError::Signal(SignalError::BadUrl(_) | SignalError::BadToken) => USAGE,
+        RoomError::Signal(SignalError::LeftBeforeJoin { .. } | SignalError::RejoinRequired { .. })
+        | RoomError::NotAllowed(_) => NO_PERMISSION,
+        RoomError::Disconnected(reason) => code_for_reason(reason),
+        RoomError::Signal(_) | RoomError::ConnectTimeout(_) | RoomError::Io(_) => UNAVAILABLE,
+        _ => SOFTWARE,
     }
 }
 

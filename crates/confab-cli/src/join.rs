@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::cli::JoinArgs;
+use crate::media::{self, MediaError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
@@ -45,6 +46,8 @@ pub enum JoinError {
     Ended(DisconnectReason),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("media: {0}")]
+    Media(#[from] MediaError),
 }
 
 pub fn run(args: &JoinArgs) -> Result<(), JoinError> {
@@ -125,6 +128,11 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
         ));
         media.push(synthetic::stream_audio(microphone));
     }
+    let encoders = if args.test_media {
+        media::publish_test_media(&room, args.tone_hz).await?
+    } else {
+        Vec::new()
+    };
 
     let mut waiting_for: HashSet<String> = args.wait_for.iter().cloned().collect();
     let mut sent_outbox = false;
@@ -166,22 +174,14 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
                     RoomEvent::ByteStream(reader) => {
                         receive_file(reader, args.save_dir.clone(), saved_sender.clone());
                     }
-                    RoomEvent::TrackSubscribed { identity, info, mut track } => {
+                    RoomEvent::TrackSubscribed { identity, info, track } => {
                         println!("track-subscribed {identity} {:?} {:?} {}", info.kind, info.source, info.sid);
-                        let video = info.kind == TrackKind::Video;
-                        let who = identity.clone();
-                        frames.spawn(async move {
-                            let mut count = 0u64;
-                            while track.recv().await.is_some() {
-                                if count == 0 && video {
-                                    // Connect to first frame: the join time `bench client` reads.
-                                    let ms = connect_started.elapsed().as_secs_f64() * 1e3;
-                                    println!("first-video-frame {who} ms={ms:.1}");
-                                }
-                                count += 1;
+                        match info.kind {
+                            TrackKind::Video => {
+                                frames.spawn(media::summarise_video(track, identity, connect_started))
                             }
-                            (identity, info.sid, count)
-                        });
+                            TrackKind::Audio => frames.spawn(media::summarise_audio(track, identity)),
+                        };
                     }
                     other => print_event(&other),
                 }
@@ -200,12 +200,21 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
     for source in media {
         source.abort();
     }
+    for encoder in encoders {
+        if let Err(error) = encoder.stop() {
+            tracing::warn!(%error, "a media sender failed");
+        }
+    }
     if outcome.is_ok() {
         room.leave().await?;
         println!("left");
     }
-    while let Some(Ok((identity, track, count))) = frames.join_next().await {
-        println!("frames {identity} {track} {count}");
+    while let Some(summary) = frames.join_next().await {
+        match summary {
+            Ok(Ok(line)) => println!("{line}"),
+            Ok(Err(error)) => tracing::warn!(%error, "a received track failed"),
+            Err(error) => tracing::warn!(%error, "a received track's task failed"),
+        }
     }
     outcome
 }

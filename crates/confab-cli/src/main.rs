@@ -9,6 +9,7 @@
 mod cli;
 mod exit;
 mod join;
+mod media;
 mod server;
 
 use std::process::ExitCode;

@@ -82,6 +82,64 @@ impl I420Layout {
     }
 }
 
+/// One owned, tightly packed I420 frame: what capture produces, encoders take and decoders
+/// return.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VideoFrame {
+    layout: I420Layout,
+    data: Vec<u8>,
+}
+
+impl std::fmt::Debug for VideoFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VideoFrame({}×{})", self.layout.width, self.layout.height)
+    }
+}
+
+impl VideoFrame {
+    /// A frame of `layout` filled with black (Y 16, neutral chroma).
+    pub fn black(layout: I420Layout) -> Self {
+        let mut data = vec![128; layout.frame_len()];
+        data[..layout.luma_len()].fill(16);
+        Self { layout, data }
+    }
+
+    /// Takes a packed buffer after checking its size.
+    pub fn from_packed(layout: I420Layout, data: Vec<u8>) -> Result<Self, I420LayoutError> {
+        layout.planes(&data)?;
+        Ok(Self { layout, data })
+    }
+
+    pub fn layout(&self) -> I420Layout {
+        self.layout
+    }
+
+    pub fn width(&self) -> u32 {
+        self.layout.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.layout.height
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    pub fn planes(&self) -> I420Planes<'_> {
+        let (y, chroma) = self.data.split_at(self.layout.luma_len());
+        let (u, v) = chroma.split_at(self.layout.chroma_len());
+        I420Planes { y, u, v }
+    }
+
+    /// The Y, U and V planes, writable.
+    pub fn planes_mut(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
+        let (y, chroma) = self.data.split_at_mut(self.layout.luma_len());
+        let (u, v) = chroma.split_at_mut(self.layout.chroma_len());
+        (y, u, v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +168,18 @@ mod tests {
         assert_eq!(planes.y, &[0, 1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(planes.u, &[8, 9]);
         assert_eq!(planes.v, &[10, 11]);
+    }
+
+    #[test]
+    fn owned_frames_check_their_buffer_and_split_planes() {
+        let layout = I420Layout::new(4, 2).expect("valid");
+        assert!(VideoFrame::from_packed(layout, vec![0; 11]).is_err());
+        let mut frame = VideoFrame::black(layout);
+        assert_eq!(frame.planes().y, &[16; 8]);
+        let (_, u, _) = frame.planes_mut();
+        u[1] = 7;
+        assert_eq!(frame.planes().u, &[128, 7]);
+        assert_eq!(frame.planes().v, &[128, 128]);
     }
 
     #[test]

@@ -5,11 +5,16 @@
 //! AGC), resampling, Opus/VP8/H.264 encoding and decoding, the jitter buffer, the mixer and
 //! playout, and scaling of decoded video to the size the UI shows.
 //!
-//! So far it holds the raw frame layouts every stage agrees on; the pipeline arrives with its
-//! own issue.
+//! Today it holds the frame layouts every stage agrees on, the synthetic sources (a stamped
+//! test pattern and a tone), VP8 (libvpx) and Opus (libopus) with simulcast encoding, and the
+//! [`pipeline`] that joins them to `confab-rtc`'s tracks. Device capture, audio processing and
+//! playout arrive with the media pipeline's own issue.
 
+pub mod audio;
 pub mod audio_format;
 pub mod i420;
+pub mod pipeline;
+pub mod video;
 
 pub use audio_format::AudioFormat;
-pub use i420::{I420Layout, I420LayoutError, I420Planes};
+pub use i420::{I420Layout, I420LayoutError, I420Planes, VideoFrame};

@@ -4,9 +4,10 @@ The Python participant (libwebrtc) and `confab join` (str0m) exchange files over
 and chat over `lk.chat` text streams, both ways: each side's own handlers must see the other's
 file with the same SHA-256 and the chat text unchanged.
 
-The Python peer also publishes a tone and video, and `confab join` must receive frames of both
-(encoded; decoding is the media pipeline's job). The other direction needs real encoders:
-`confab join` publishes only synthetic frames today, which libwebrtc cannot decode.
+Media goes both ways too: `confab join --test-media` publishes the stamped test pattern (VP8,
+three simulcast layers) and a tone (Opus); libwebrtc decodes them, and the frame counters drawn
+in the pixels are read back from its decoded frames here. The Python peer publishes a tone and
+video, which `confab join` decodes and summarises (`video-decoded …`, `audio-decoded …`).
 """
 
 import asyncio
@@ -15,11 +16,16 @@ import os
 import re
 import tempfile
 
+import numpy as np
+from livekit import rtc
+
 from conftest import token
 from test_livekit_rtc import (
     DEADLINE_S,
     collect_chat,
+    dominant_frequency,
     joined,
+    on_subscribed,
     publish_colour,
     publish_tone,
     receive_one_file,
@@ -104,8 +110,7 @@ def test_files_and_chat_both_ways_with_the_python_sdk(confab_server):
             assert "chat from=python private=false hello from python" in output, output
             for kind, source in (("Audio", "Microphone"), ("Video", "Camera")):
                 assert f"track-subscribed python {kind} {source} " in output, output
-            frames = [int(n) for n in re.findall(r"^frames python TR_\w+ (\d+)$", output, re.M)]
-            assert len(frames) == 2 and min(frames) > 0, output
+            assert_decoded_python_media(output, tone_hz=440)
             received = re.search(r"^file-received from=python bytes=(\d+) sha256=(\w+) .*path=(.+)$", output, re.M)
             assert received, output
             assert int(received.group(1)) == FILE_BYTES
@@ -115,6 +120,93 @@ def test_files_and_chat_both_ways_with_the_python_sdk(confab_server):
             with open(saved, "rb") as file:
                 assert file.read() == theirs
             assert os.listdir(inbox) == ["from-python.bin"], "no partial file left behind"
+
+    asyncio.run(scenario())
+
+
+def assert_decoded_python_media(output: str, tone_hz: int):
+    """`confab join` decoded the Python peer's video and found its tone."""
+    video = re.search(r"^video-decoded python TR_\w+ frames=(\d+) failed=(\d+) ", output, re.M)
+    assert video and int(video.group(1)) > 0, output
+    audio = re.search(r"^audio-decoded python TR_\w+ frames=(\d+) concealed=\d+ tone-hz=(\S+) ", output, re.M)
+    assert audio and int(audio.group(1)) > 0, output
+    assert audio.group(2) == str(tone_hz), output
+
+
+def crc8(data: bytes) -> int:
+    """CRC-8/I-432-1, as `confab_media::video::stamp` computes it."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc ^ 0x55
+
+
+def read_stamp(luma: np.ndarray):
+    """The test pattern's stamp (16 x 4 cells over the top quarter) from a luma plane, as
+    `confab_media::video::stamp::read` reads it: (counter, capture ms) or None."""
+    height, width = luma.shape
+    bits = []
+    for bit in range(64):
+        column, row = bit % 16, bit // 16
+        left, right = column * width // 16, (column + 1) * width // 16
+        top, bottom = row * height // 16, (row + 1) * height // 16
+        dx, dy = (right - left) // 4, (bottom - top) // 4
+        cell = luma[top + dy : max(bottom - dy, top + dy + 1), left + dx : max(right - dx, left + dx + 1)]
+        bits.append(int(cell.sum()) // cell.size > 126)
+    data = bytes(int("".join("1" if b else "0" for b in bits[i : i + 8]), 2) for i in range(0, 64, 8))
+    if crc8(data[:7]) != data[7]:
+        return None
+    return int.from_bytes(data[:3], "big"), int.from_bytes(data[3:7], "big")
+
+
+async def decoded_stamps(track: rtc.Track, frames: int) -> list:
+    """Counters read from `frames` decoded frames of `track` (frames without a readable stamp
+    fail the test)."""
+    stream = rtc.VideoStream(track, format=rtc.VideoBufferType.I420)
+    counters = []
+
+    async def watch():
+        async for event in stream:
+            frame = event.frame
+            luma = np.frombuffer(bytes(frame.data), dtype=np.uint8)[: frame.width * frame.height]
+            stamp = read_stamp(luma.reshape(frame.height, frame.width))
+            assert stamp is not None, f"no readable stamp in a {frame.width}x{frame.height} frame"
+            counters.append(stamp[0])
+            if len(counters) >= frames:
+                return
+
+    try:
+        await asyncio.wait_for(watch(), DEADLINE_S)
+    finally:
+        await stream.aclose()
+    return counters
+
+
+def test_media_both_ways_with_the_python_sdk(confab_server):
+    """libwebrtc decodes Confab's test pattern (counters advance) and hears its tone; Confab
+    decodes the Python peer's video and hears its tone."""
+
+    async def scenario():
+        async with joined(confab_server, "media", "python") as python:
+            pumps = [await publish_tone(python, 660), await publish_colour(python, (0, 0, 255))]
+            video_arrived = on_subscribed(python, rtc.TrackKind.KIND_VIDEO)
+            audio_arrived = on_subscribed(python, rtc.TrackKind.KIND_AUDIO)
+            confab = await run_confab_join(
+                confab_server, "media", "confab", "--test-media", "--tone-hz", "440",
+                "--duration", "12",
+            )
+            video, _ = await video_arrived.wait("confab's video at python")
+            audio, _ = await audio_arrived.wait("confab's audio at python")
+            counters = await decoded_stamps(video, frames=30)
+            assert all(a < b for a, b in zip(counters, counters[1:])), counters
+            peak, loudness = await dominant_frequency(audio)
+            assert abs(peak - 440) < 10 and loudness > 1_000, (peak, loudness)
+            output = await finished(confab, "confab join")
+            for pump in pumps:
+                pump.cancel()
+        assert_decoded_python_media(output, tone_hz=660)
 
     asyncio.run(scenario())
 

@@ -749,6 +749,7 @@ impl Engine {
             return;
         };
         let frame = RemoteFrame {
+            codec: data.params.spec().codec.into(),
             data: data.data,
             rtp_time: data.time.numer(),
             received_at: data.network_time,

@@ -29,7 +29,7 @@ pub use files::{FileError, FileSend, SavedFile, SentFile, StreamOptions};
 pub use rpc::{RpcError, RpcFuture, RpcHandler, RpcInvocation};
 pub use streams::{ByteStreamItem, ByteStreamReader, StreamError, StreamInfo};
 pub use track::{
-    EncodedFrame, Layer, LayerSpec, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
+    EncodedFrame, FrameCodec, Layer, LayerSpec, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
     SubscriptionSettings, TrackOptions, TrackOptionsKind, VideoCodec,
 };
 

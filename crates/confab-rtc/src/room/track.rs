@@ -277,10 +277,37 @@ impl SubscriptionSettings {
     }
 }
 
+/// The codec a remote frame is in, so a receiver picks its decoder per frame (a publisher
+/// may switch codecs, e.g. a backup codec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameCodec {
+    Opus,
+    Vp8,
+    Vp9,
+    H264,
+    Av1,
+    Other,
+}
+
+impl From<str0m::format::Codec> for FrameCodec {
+    fn from(codec: str0m::format::Codec) -> Self {
+        use str0m::format::Codec;
+        match codec {
+            Codec::Opus => Self::Opus,
+            Codec::Vp8 => Self::Vp8,
+            Codec::Vp9 => Self::Vp9,
+            Codec::H264 => Self::H264,
+            Codec::Av1 => Self::Av1,
+            _ => Self::Other,
+        }
+    }
+}
+
 /// One encoded frame of a remote track.
 #[derive(Debug, Clone)]
 pub struct RemoteFrame {
     pub data: Arc<[u8]>,
+    pub codec: FrameCodec,
     /// RTP timestamp (48 kHz for audio, 90 kHz for video).
     pub rtp_time: u64,
     pub received_at: Instant,

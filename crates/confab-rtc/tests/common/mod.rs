@@ -118,6 +118,7 @@ pub async fn left_with(events: &mut mpsc::Receiver<SignalEvent>, reason: proto::
     );
 }
 
+pub mod livekit;
 pub mod media;
 pub mod relay;
 pub mod scenarios;

@@ -1,13 +1,22 @@
 //! Which simulcast layer a subscriber receives, and RTP time that stays continuous when the
 //! layer changes.
+//!
+//! Publishers do not always send every layer: libwebrtc (and our own encoder) start with only
+//! the lowest while the bandwidth estimate is low, and drop upper layers when it falls. A
+//! subscriber whose layer is not flowing gets the best flowing layer below it (or, failing
+//! that, the lowest above), and moves to its own layer at that layer's next keyframe once it
+//! flows again.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use livekit_protocol as proto;
 use str0m::media::{MediaTime, Rid};
 
 /// LiveKit's rids, lowest quality first.
 const RIDS_BY_QUALITY: [&str; 3] = ["q", "h", "f"];
+/// A layer that sent nothing for this long is not flowing (30 fps layers send every 33 ms;
+/// screen shares and throttled layers less often).
+const LAYER_GONE_AFTER: Duration = Duration::from_millis(1000);
 
 /// A subscriber's choice among the layers of one video track.
 #[derive(Debug, Clone)]
@@ -20,6 +29,8 @@ pub struct LayerSelector {
     current: Option<Rid>,
     /// The subscriber disabled the track (e.g. it is not visible).
     paused: bool,
+    /// When each layer (same order as `layers`) last sent a frame.
+    last_seen: Vec<Option<Instant>>,
     timeline: Timeline,
 }
 
@@ -63,6 +74,7 @@ impl LayerSelector {
         }
         let target = by_quality.last().map(|layer| layer.rid);
         Self {
+            last_seen: vec![None; by_quality.len()],
             layers: by_quality,
             target,
             current: None,
@@ -122,13 +134,17 @@ impl LayerSelector {
             // No simulcast: one stream, forwarded as it comes.
             return Verdict::Forward(self.timeline.map(rid, time, arrival));
         }
-        if rid == self.target && self.current != self.target {
+        if let Some(index) = self.index_of(rid) {
+            self.last_seen[index] = Some(arrival);
+        }
+        let wanted = self.flowing_choice(arrival);
+        if rid == wanted && self.current != wanted {
             if !keyframe {
                 return Verdict::Drop {
                     want_keyframe: true,
                 };
             }
-            self.current = self.target;
+            self.current = wanted;
         }
         if rid.is_some() && rid == self.current {
             Verdict::Forward(self.timeline.map(rid, time, arrival))
@@ -137,6 +153,28 @@ impl LayerSelector {
                 want_keyframe: false,
             }
         }
+    }
+}
+
+impl LayerSelector {
+    fn index_of(&self, rid: Option<Rid>) -> Option<usize> {
+        let rid = rid?;
+        self.layers.iter().position(|layer| layer.rid == rid)
+    }
+
+    /// The target when it flows; else the best flowing layer below it; else the lowest
+    /// flowing above it; else the target (nothing flows yet).
+    fn flowing_choice(&self, now: Instant) -> Option<Rid> {
+        let target = self.index_of(self.target)?;
+        let flowing = |index: &usize| {
+            self.last_seen[*index].is_some_and(|at| now.saturating_duration_since(at) < LAYER_GONE_AFTER)
+        };
+        let choice = Some(target)
+            .filter(flowing)
+            .or_else(|| (0..target).rev().find(flowing))
+            .or_else(|| (target + 1..self.layers.len()).find(flowing))
+            .unwrap_or(target);
+        Some(self.layers[choice].rid)
     }
 }
 
@@ -282,6 +320,40 @@ mod tests {
             selector.accept(f, false, at(19_000), then),
             Verdict::Drop { .. }
         ));
+    }
+
+    #[test]
+    fn a_layer_that_does_not_flow_is_stood_in_for_by_the_best_one_that_does() {
+        let mut selector = LayerSelector::new(&layers());
+        let start = Instant::now();
+        let (f, h, q) = (Some(Rid::from("f")), Some(Rid::from("h")), Some(Rid::from("q")));
+        // The publisher starts with the low layer only (its bandwidth estimate is low).
+        assert_eq!(selector.accept(q, true, at(0), start), Verdict::Forward(at(0)));
+        let soon = start + Duration::from_millis(33);
+        assert_eq!(selector.accept(q, false, at(3_000), soon), Verdict::Forward(at(3_000)));
+        // The high layer starts: wait for its keyframe, keep the low layer until then.
+        let later = start + Duration::from_millis(66);
+        assert_eq!(
+            selector.accept(f, false, at(6_000), later),
+            Verdict::Drop {
+                want_keyframe: true
+            }
+        );
+        assert_eq!(selector.accept(q, false, at(6_000), later), Verdict::Forward(at(6_000)));
+        let switch = start + Duration::from_millis(100);
+        assert_eq!(selector.accept(f, true, at(9_000), switch), Verdict::Forward(at(9_000)));
+        assert!(matches!(selector.accept(q, false, at(9_000), switch), Verdict::Drop { .. }));
+        // The high layer stops for good; after a second without it the middle layer stands in,
+        // from its next keyframe.
+        let gone = switch + LAYER_GONE_AFTER + Duration::from_millis(10);
+        assert_eq!(
+            selector.accept(h, false, at(100_000), gone),
+            Verdict::Drop {
+                want_keyframe: true
+            }
+        );
+        assert!(matches!(selector.accept(h, true, at(103_000), gone), Verdict::Forward(_)));
+        assert!(matches!(selector.accept(q, false, at(103_000), gone), Verdict::Drop { .. }));
     }
 
     #[test]

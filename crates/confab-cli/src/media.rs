@@ -1,0 +1,125 @@
+//! `confab join`'s media: publishing the test pattern and tone, and decoding what others
+//! publish into one summary line per track (what scripts and the conformance tests read).
+
+use std::collections::VecDeque;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use confab_media::audio::analysis::{dominant_frequency, rms};
+use confab_media::audio::source::ToneSource;
+use confab_media::i420::I420Layout;
+use confab_media::pipeline::{self, MediaTask, PipelineError};
+use confab_media::video::source::TestPattern;
+use confab_rtc::room::{RemoteTrack, Room, RoomError, TrackOptions, TrackOptionsKind, VideoCodec};
+use tokio::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("{0}")]
+    Room(#[from] RoomError),
+    #[error("{0}")]
+    Pipeline(#[from] PipelineError),
+}
+
+/// Publishes the stamped test pattern (the camera's full layer ladder) and a tone.
+pub async fn publish_test_media(room: &Room, tone_hz: f64) -> Result<Vec<MediaTask>, MediaError> {
+    let options = TrackOptions::camera(VideoCodec::Vp8);
+    let TrackOptionsKind::Video { width, height, .. } = options.kind else {
+        return Err(PipelineError::WrongTrack("video").into());
+    };
+    let layout = I420Layout::new(width, height).map_err(PipelineError::from)?;
+    let camera = room.publish_track(options.clone()).await?;
+    let microphone = room.publish_track(TrackOptions::microphone()).await?;
+    println!(
+        "published camera={} microphone={}",
+        camera.sid(),
+        microphone.sid()
+    );
+    Ok(vec![
+        pipeline::send_video(camera, &options, Box::new(TestPattern::new(layout, 30)))?,
+        pipeline::send_audio(microphone, Box::new(ToneSource::new(tone_hz, 0.3)), true)?,
+    ])
+}
+
+/// Decodes a video track until it ends; prints `first-video-frame` at the first decoded
+/// frame (the join time `bench client` reads) and returns the summary line.
+pub async fn summarise_video(
+    track: RemoteTrack,
+    identity: String,
+    connect_started: Instant,
+) -> Result<String, MediaError> {
+    let sid = track.sid().to_owned();
+    let mut receiver = pipeline::receive_video(track)?;
+    let mut stamped = 0u64;
+    let mut last_counter = None;
+    let mut ages = Vec::new();
+    let mut last = None;
+    while receiver.frames.changed().await.is_ok() {
+        let Some(decoded) = receiver.frames.borrow_and_update().clone() else {
+            continue;
+        };
+        if last.is_none() {
+            let ms = connect_started.elapsed().as_secs_f64() * 1e3;
+            println!("first-video-frame {identity} ms={ms:.1}");
+        }
+        if let Some(stamp) = decoded.stamp {
+            stamped += 1;
+            last_counter = Some(stamp.counter);
+            ages.push(stamp.age_ms(unix_ms()));
+        }
+        last = Some(decoded);
+    }
+    receiver.task.stop()?;
+    ages.sort_unstable();
+    let (decoded, failed, unsupported, size) = last.map_or((0, 0, 0, (0, 0)), |d| {
+        (
+            d.decoded,
+            d.failed,
+            d.unsupported,
+            (d.frame.width(), d.frame.height()),
+        )
+    });
+    Ok(format!(
+        "video-decoded {identity} {sid} frames={decoded} failed={failed} unsupported={unsupported} \
+         stamped={stamped} last-counter={} size={}x{} age-p50-ms={}",
+        last_counter.map_or("-".into(), |c| c.to_string()),
+        size.0,
+        size.1,
+        ages.get(ages.len() / 2).map_or("-".into(), |a| a.to_string()),
+    ))
+}
+
+/// Decodes an audio track until it ends; returns the summary line with the strongest
+/// frequency of the last second heard.
+pub async fn summarise_audio(track: RemoteTrack, identity: String) -> Result<String, MediaError> {
+    const WINDOW: usize = 48_000;
+    let sid = track.sid().to_owned();
+    let mut receiver = pipeline::receive_audio(track)?;
+    let (mut frames, mut concealed) = (0u64, 0u64);
+    let mut recent: VecDeque<f32> = VecDeque::with_capacity(WINDOW);
+    while let Some(frame) = receiver.frames.recv().await {
+        frames += 1;
+        if frame.concealed {
+            concealed += 1;
+            continue;
+        }
+        for sample in frame.samples {
+            if recent.len() == WINDOW {
+                recent.pop_front();
+            }
+            recent.push_back(sample);
+        }
+    }
+    receiver.task.stop()?;
+    let window: Vec<f32> = recent.into_iter().collect();
+    Ok(format!(
+        "audio-decoded {identity} {sid} frames={frames} concealed={concealed} tone-hz={} rms={:.3}",
+        dominant_frequency(&window).map_or("-".into(), |hz| format!("{hz:.0}")),
+        rms(&window),
+    ))
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}

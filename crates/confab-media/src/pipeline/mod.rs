@@ -1,0 +1,91 @@
+//! The pipeline between sources and `confab-rtc`'s tracks: capture → encode → publish, and
+//! subscribe → decode → frames and samples for rendering and playout. Each direction of each
+//! track runs on a thread of its own (encoding and decoding are CPU work that must not stall
+//! the async engine), and stops when its [`MediaTask`] is stopped or the track goes away.
+
+mod receive;
+mod send;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+pub use receive::{
+    AudioReceiver, DecodedAudio, DecodedVideo, VideoReceiver, receive_audio, receive_video,
+};
+pub use send::{send_audio, send_video};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("video codec: {0}")]
+    Video(#[from] crate::video::vp8::Vp8Error),
+    #[error("audio codec: {0}")]
+    Audio(#[from] crate::audio::opus::OpusError),
+    #[error("capture: {0}")]
+    Capture(#[from] crate::video::source::CaptureError),
+    #[error("the track is not {0}")]
+    WrongTrack(&'static str),
+    #[error("frame size: {0}")]
+    Layout(#[from] crate::i420::I420LayoutError),
+    #[error("cannot start a media thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// A running direction of one track. Dropping it stops the thread (without waiting).
+#[derive(Debug)]
+pub struct MediaTask {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<(), PipelineError>>>,
+}
+
+impl MediaTask {
+    fn spawn(
+        name: &str,
+        work: impl FnOnce(Arc<AtomicBool>) -> Result<(), PipelineError> + Send + 'static,
+    ) -> Result<Self, PipelineError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let result = work(flag);
+                if let Err(error) = &result {
+                    tracing::warn!(%error, "media thread stopped");
+                }
+                result
+            })
+            .map_err(PipelineError::Thread)?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks the thread to stop and waits until it has (at most one frame's time for senders;
+    /// receivers stop at their track's next frame or when the track ends).
+    pub fn stop(mut self) -> Result<(), PipelineError> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            // The thread panicked: that is a bug in this crate, reported as a failed task.
+            Some(Err(_)) => Err(PipelineError::Thread(std::io::Error::other(
+                "media thread panicked",
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl Drop for MediaTask {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn stopped(flag: &AtomicBool) -> bool {
+    flag.load(Ordering::Relaxed)
+}

@@ -1,0 +1,227 @@
+//! Real encoded media between two Confab clients, decoded at the other end: the stamped test
+//! pattern (VP8, three simulcast layers) and a tone (Opus), on the embedded SFU and on a real
+//! `livekit-server`. Each side reads the other's frame counters back from decoded pixels and
+//! finds the other's tone frequency in decoded audio.
+
+#[path = "../../confab-rtc/tests/common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use common::livekit::{DEV_KEY, DEV_SECRET, LiveKitServer};
+use common::join_token;
+use common::scenarios::{join_room, subscribed_audio_video};
+use confab_media::audio::analysis::{dominant_frequency, tone_share};
+use confab_media::audio::source::ToneSource;
+use confab_media::i420::I420Layout;
+use confab_media::pipeline::{self, AudioReceiver, MediaTask, VideoReceiver};
+use confab_media::video::source::TestPattern;
+use confab_rtc::room::{
+    Layer, LayerSpec, RemoteTrack, Room, SubscriptionSettings, TrackInfo, TrackOptions,
+    TrackOptionsKind, VideoCodec,
+};
+
+const KEY: &str = "APImedia";
+const SECRET: &str = "media-secret-media-secret-media-secret";
+/// Frames whose counters must be seen advancing (about two seconds of video).
+const FRAMES: usize = 40;
+/// Generous: only a failing test waits this long.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A 640×360 camera in three layers (LiveKit's ladder halved, to spare this machine's CPU in
+/// tests that run beside others; the CLI publishes the full 1280×720 ladder).
+fn small_camera() -> TrackOptions {
+    let mut options = TrackOptions::camera(VideoCodec::Vp8);
+    let layers = [(Layer::Low, 160, 90, 100_000), (Layer::Medium, 320, 180, 300_000), (Layer::High, 640, 360, 800_000)]
+        .into_iter()
+        .map(|(layer, width, height, max_bitrate_bps)| LayerSpec {
+            layer,
+            width,
+            height,
+            max_bitrate_bps,
+        })
+        .collect();
+    options.kind = TrackOptionsKind::Video {
+        codec: VideoCodec::Vp8,
+        width: 640,
+        height: 360,
+        layers,
+        detail: false,
+    };
+    options
+}
+
+/// Publishes the test pattern and a tone of `frequency`; returns the senders.
+async fn publish_test_media(room: &Room, frequency: f64) -> [MediaTask; 2] {
+    let options = small_camera();
+    let camera = room.publish_track(options.clone()).await.expect("camera");
+    let microphone = room
+        .publish_track(TrackOptions::microphone())
+        .await
+        .expect("microphone");
+    let pattern = TestPattern::new(I420Layout::new(640, 360).expect("valid"), 30);
+    [
+        pipeline::send_video(camera, &options, Box::new(pattern)).expect("video sender"),
+        pipeline::send_audio(microphone, Box::new(ToneSource::new(frequency, 0.3)), true)
+            .expect("audio sender"),
+    ]
+}
+
+/// Waits until `count` decoded frames with readable stamps were seen with advancing counters;
+/// returns the size of the last frame.
+async fn stamps_advance(receiver: &mut VideoReceiver, count: usize) -> (u32, u32) {
+    let mut counters: Vec<u32> = Vec::new();
+    let mut size = (0, 0);
+    let watch = async {
+        while counters.len() < count {
+            receiver.frames.changed().await.expect("the decoder stopped early");
+            let Some(decoded) = receiver.frames.borrow_and_update().clone() else {
+                continue;
+            };
+            let stamp = decoded.stamp.unwrap_or_else(|| {
+                panic!("a decoded frame without a readable stamp: {:?}", decoded.frame)
+            });
+            if counters.last() != Some(&stamp.counter) {
+                counters.push(stamp.counter);
+            }
+            size = (decoded.frame.width(), decoded.frame.height());
+        }
+    };
+    tokio::time::timeout(DEADLINE, watch)
+        .await
+        .unwrap_or_else(|_| panic!("only {} stamped frames in time", counters.len()));
+    assert!(
+        counters.windows(2).all(|pair| pair[0] < pair[1]),
+        "counters went backwards: {counters:?}"
+    );
+    size
+}
+
+/// Collects one second of decoded (not concealed) audio after the decoder settled.
+async fn one_second_of_audio(receiver: &mut AudioReceiver) -> Vec<f32> {
+    let mut samples = Vec::new();
+    let mut skipped = 0;
+    let listen = async {
+        while samples.len() < 48_000 {
+            let frame = receiver.frames.recv().await.expect("the decoder stopped early");
+            // The first frames carry the codec's start-up ramp.
+            if skipped < 10 {
+                skipped += 1;
+                continue;
+            }
+            if !frame.concealed {
+                samples.extend(frame.samples);
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, listen)
+        .await
+        .unwrap_or_else(|_| panic!("only {} samples in time", samples.len()));
+    samples
+}
+
+fn assert_tone(samples: &[f32], frequency: f64) {
+    assert_eq!(dominant_frequency(samples), Some(frequency));
+    let share = tone_share(samples, frequency);
+    assert!(share > 0.5, "only {share:.2} of the energy is at {frequency} Hz");
+}
+
+fn decode(tracks: [(TrackInfo, RemoteTrack); 2]) -> (AudioReceiver, VideoReceiver) {
+    let [(_, audio), (_, video)] = tracks;
+    (
+        pipeline::receive_audio(audio).expect("audio decoder"),
+        pipeline::receive_video(video).expect("video decoder"),
+    )
+}
+
+async fn two_clients_see_and_hear_each_other(url: &str, token: impl Fn(&str) -> String) {
+    let (alice, mut alice_events) = join_room(url, &token("alice")).await;
+    let (bob, mut bob_events) = join_room(url, &token("bob")).await;
+    let alice_senders = publish_test_media(&alice, 440.0).await;
+    let bob_senders = publish_test_media(&bob, 660.0).await;
+
+    let at_bob = subscribed_audio_video(&mut bob_events, "alice").await;
+    let at_alice = subscribed_audio_video(&mut alice_events, "bob").await;
+    let (mut bob_hears, mut bob_sees) = decode(at_bob);
+    let (mut alice_hears, mut alice_sees) = decode(at_alice);
+
+    let (width, height) = stamps_advance(&mut bob_sees, FRAMES).await;
+    assert!(width >= 160 && height >= 90, "{width}×{height}");
+    stamps_advance(&mut alice_sees, FRAMES).await;
+    assert_tone(&one_second_of_audio(&mut bob_hears).await, 440.0);
+    assert_tone(&one_second_of_audio(&mut alice_hears).await, 660.0);
+
+    for task in alice_senders.into_iter().chain(bob_senders) {
+        task.stop().expect("a sender ran without error");
+    }
+    alice.leave().await.expect("alice leaves");
+    bob.leave().await.expect("bob leaves");
+    for task in [bob_sees.task, alice_sees.task, bob_hears.task, alice_hears.task] {
+        task.stop().expect("a receiver ran without error");
+    }
+}
+
+/// Asking for the low layer brings decoded frames of the low layer's size, still stamped.
+async fn the_low_layer_decodes_at_its_size(url: &str, token: impl Fn(&str) -> String) {
+    let (alice, _alice_events) = join_room(url, &token("alice")).await;
+    let (bob, mut bob_events) = join_room(url, &token("bob")).await;
+    let senders = publish_test_media(&alice, 440.0).await;
+    let [_, (_, video)] = subscribed_audio_video(&mut bob_events, "alice").await;
+    request_layer(&video, Layer::Low).await;
+    let mut sees = pipeline::receive_video(video).expect("video decoder");
+    let wait_for_low = async {
+        loop {
+            sees.frames.changed().await.expect("decoder running");
+            let small = sees
+                .frames
+                .borrow_and_update()
+                .as_ref()
+                .is_some_and(|d| d.frame.width() == 160 && d.frame.height() == 90);
+            if small {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, wait_for_low)
+        .await
+        .expect("the low layer arrives");
+    assert_eq!(stamps_advance(&mut sees, 10).await, (160, 90));
+    for task in senders {
+        task.stop().expect("sender");
+    }
+    alice.leave().await.expect("leave");
+    bob.leave().await.expect("leave");
+    sees.task.stop().expect("receiver");
+}
+
+async fn request_layer(track: &RemoteTrack, layer: Layer) {
+    track
+        .set_settings(SubscriptionSettings::Layer(layer))
+        .await
+        .expect("settings sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_embedded_sfu() {
+    let sfu = common::start_sfu(KEY, SECRET).await;
+    let url = format!("http://{}", sfu.local_addr());
+    two_clients_see_and_hear_each_other(&url, |identity| {
+        join_token(KEY, SECRET, "decoded", identity)
+    })
+    .await;
+    the_low_layer_decodes_at_its_size(&url, |identity| join_token(KEY, SECRET, "layers", identity))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_livekit_server() {
+    let server = LiveKitServer::start();
+    two_clients_see_and_hear_each_other(&server.url, |identity| {
+        join_token(DEV_KEY, DEV_SECRET, "decoded", identity)
+    })
+    .await;
+    the_low_layer_decodes_at_its_size(&server.url, |identity| {
+        join_token(DEV_KEY, DEV_SECRET, "layers", identity)
+    })
+    .await;
+}

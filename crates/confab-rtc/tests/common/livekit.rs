@@ -1,0 +1,82 @@
+//! A real `livekit-server --dev` for tests: the binary `cargo xtask test` builds and names in
+//! `CONFAB_LIVEKIT_SERVER`, on loopback ports of its own.
+
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `livekit-server --dev` credentials.
+pub const DEV_KEY: &str = "devkey";
+pub const DEV_SECRET: &str = "secret";
+const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A `livekit-server --dev` on loopback ports of its own; killed on drop.
+pub struct LiveKitServer {
+    child: Child,
+    pub url: String,
+}
+
+impl LiveKitServer {
+    pub fn start() -> Self {
+        let binary = std::env::var("CONFAB_LIVEKIT_SERVER").expect(
+            "CONFAB_LIVEKIT_SERVER must name a livekit-server binary (cargo xtask test builds one)",
+        );
+        let port = free_tcp_port();
+        let config = format!(
+            "port: {port}\nrtc:\n  tcp_port: {}\n  udp_port: {}\n",
+            free_tcp_port(),
+            free_udp_port()
+        );
+        let child = Command::new(&binary)
+            .args(["--dev", "--bind", "127.0.0.1", "--node-ip", "127.0.0.1"])
+            .args(["--config-body", &config])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
+        let mut server = Self {
+            child,
+            url: format!("ws://127.0.0.1:{port}"),
+        };
+        server.wait_until_listening(port);
+        server
+    }
+
+    /// Polls the signalling port: the server gives no other sign that it is ready.
+    fn wait_until_listening(&mut self, port: u16) {
+        let started = Instant::now();
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("livekit-server exited early: {status}");
+            }
+            assert!(
+                started.elapsed() < STARTUP_DEADLINE,
+                "livekit-server did not listen on {port} within {STARTUP_DEADLINE:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for LiveKitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free TCP port")
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port")
+}
+
