@@ -4,28 +4,41 @@ LiveKit's Python SDK (libwebrtc), the same work against the same server in the s
 - Join time: a participant connects and waits for the first frame of a video track that is
   already being published (by a Python participant sending 640x360 VP8 at 30 fps). For the
   Python SDK: from `Room.connect()` to the first decoded frame of its `VideoStream`. For
-  Confab: from the start of `Room::connect` to the first *encoded* frame (Confab has no video
-  decoder yet), as `confab join` reports it (`first-video-frame … ms=`).
+  Confab: from the start of `Room::connect` to the first decoded frame, as `confab join`
+  reports it (`first-video-frame … ms=`).
 - File throughput: one sender, one receiver, a file of `--file-mb` MB over byte streams
   through the server. Timed at the receiver, from the stream's header to the last byte
   (Python) or to the file saved and its SHA-256 checked (Confab: `file-received … ms=`).
 
+- Publishing CPU: one process publishes 1280x720 at 30 fps in three simulcast layers (VP8)
+  of moving content while a Python participant subscribes to it (so the server wants every
+  layer); the publisher's own CPU time (user + system, all threads, from /proc) over a window
+  after a warm-up, as CPU-seconds per minute. Confab: `confab join --test-media` (its stamped
+  test pattern; the tone is published too). Python: `--publish-pattern` below, the same kind
+  of pattern prepared as I420 frames beforehand, so only the SDK's work is measured.
+
 Rounds alternate between the two clients. Prints one line per sample:
-`SAMPLE <join|file> <confab|python> <milliseconds>`, and `FILE_BYTES <n>`.
+`SAMPLE <join|file|publish-cpu> <confab|python> <value>` (milliseconds; CPU-seconds per
+minute), and `FILE_BYTES <n>`.
 """
 
 import argparse
 import asyncio
 import os
 import re
+import sys
 import tempfile
 import time
+
+import numpy as np
 
 from livekit import api, rtc
 from sfu_load import wait_for_server
 
 WIDTH, HEIGHT, FPS = 640, 360, 30
 PLI_THROTTLE_S = 1.5
+PUBLISH_WIDTH, PUBLISH_HEIGHT = 1280, 720
+PUBLISH_WARMUP_S, PUBLISH_WINDOW_S = 5, 30
 
 
 def token(args, room: str, identity: str) -> str:
@@ -166,8 +179,83 @@ async def confab_file_ms(args, room_name: str, path: str, inbox: str) -> float:
     return float(found.group(2))
 
 
+def pattern_frames(count: int) -> list:
+    """I420 frames of a gradient with a bar moving across it (like Confab's test pattern)."""
+    w, h = PUBLISH_WIDTH, PUBLISH_HEIGHT
+    luma = (48 + (np.add.outer(np.arange(h) * 96 // h, np.arange(w) * 96 // w)) // 2).astype(np.uint8)
+    chroma = np.full(((h + 1) // 2) * ((w + 1) // 2) * 2, 128, dtype=np.uint8).tobytes()
+    bar = w // 16
+    frames = []
+    for index in range(count):
+        y = luma.copy()
+        left = index * (w - bar) // (count - 1)
+        y[h // 4 :, left : left + bar] = 220
+        frames.append(y.tobytes() + chroma)
+    return frames
+
+
+async def publish_pattern(args):
+    """`--publish-pattern`: publish 720p30 simulcast until killed (a process of its own, so its
+    CPU time is the SDK's alone)."""
+    room = rtc.Room()
+    await room.connect(args.url, token(args, args.room, args.identity))
+    source = rtc.VideoSource(PUBLISH_WIDTH, PUBLISH_HEIGHT)
+    track = rtc.LocalVideoTrack.create_video_track("camera", source)
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, simulcast=True)
+    await room.local_participant.publish_track(track, options)
+    frames = pattern_frames(60)
+    print("PUBLISHING", flush=True)
+    started = time.perf_counter()
+    for index in range(10**9):
+        frame = rtc.VideoFrame(
+            PUBLISH_WIDTH, PUBLISH_HEIGHT, rtc.VideoBufferType.I420, frames[index % len(frames)]
+        )
+        source.capture_frame(frame)
+        # The camera's clock: the next frame is due at a fixed rate.
+        await asyncio.sleep(max(0.0, started + (index + 1) / FPS - time.perf_counter()))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (all its threads)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def publisher_cpu_per_minute(args, command: list, ready: bytes, room_name: str) -> float:
+    watcher = await connect(args, room_name, "watcher")
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        while ready not in await asyncio.wait_for(process.stdout.readline(), 30):
+            pass
+        # The measurement window: warm-up first (encoders and the bandwidth estimate settle).
+        await asyncio.sleep(PUBLISH_WARMUP_S)
+        before = cpu_seconds(process.pid)
+        await asyncio.sleep(PUBLISH_WINDOW_S)
+        used = cpu_seconds(process.pid) - before
+        if process.returncode is not None:
+            raise RuntimeError("the publisher ended during the measurement")
+        return used * 60 / PUBLISH_WINDOW_S
+    finally:
+        process.kill()
+        await process.wait()
+        await watcher.disconnect()
+
+
 async def main(args):
     wait_for_server(args.url)
+    for round_ in range(args.publish_rounds):
+        room_name = f"publish-{round_}"
+        python = [sys.executable, __file__, "--publish-pattern", "--url", args.url,
+                  "--api-key", args.api_key, "--api-secret", args.api_secret,
+                  "--confab", args.confab, "--room", room_name, "--identity", "py-publisher"]
+        sample("publish-cpu", "python", await publisher_cpu_per_minute(args, python, b"PUBLISHING", room_name))
+        confab = [args.confab, "join", args.url, "--token", token(args, room_name, "cf-publisher"),
+                  "--test-media", "--duration", "120"]
+        sample("publish-cpu", "confab", await publisher_cpu_per_minute(args, confab, b"published camera=", room_name))
+
     source = await connect(args, "join", "source")
     pump = await publish_video(source)
     # A warm-up, not a synchronisation: the source's encoder settles before round one.
@@ -203,4 +291,9 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--file-mb", type=int, default=20)
     parser.add_argument("--file-rounds", type=int, default=3)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--publish-rounds", type=int, default=2)
+    parser.add_argument("--publish-pattern", action="store_true")
+    parser.add_argument("--room")
+    parser.add_argument("--identity")
+    arguments = parser.parse_args()
+    asyncio.run(publish_pattern(arguments) if arguments.publish_pattern else main(arguments))

@@ -64,7 +64,9 @@ fn code_for_room(error: &RoomError) -> u8 {
             NO_PERMISSION
         }
         RoomError::Signal(SignalError::BadUrl(_) | SignalError::BadToken) => USAGE,
-        RoomError::Signal(SignalError::LeftBeforeJoin { .. } | SignalError::RejoinRequired { .. })
+        RoomError::Signal(
+            SignalError::LeftBeforeJoin { .. } | SignalError::RejoinRequired { .. },
+        )
         | RoomError::NotAllowed(_) => NO_PERMISSION,
         RoomError::Disconnected(reason) => code_for_reason(reason),
         RoomError::Signal(_) | RoomError::ConnectTimeout(_) | RoomError::Io(_) => UNAVAILABLE,

@@ -84,7 +84,8 @@ pub async fn summarise_video(
         last_counter.map_or("-".into(), |c| c.to_string()),
         size.0,
         size.1,
-        ages.get(ages.len() / 2).map_or("-".into(), |a| a.to_string()),
+        ages.get(ages.len() / 2)
+            .map_or("-".into(), |a| a.to_string()),
     ))
 }
 

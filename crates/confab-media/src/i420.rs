@@ -92,7 +92,11 @@ pub struct VideoFrame {
 
 impl std::fmt::Debug for VideoFrame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "VideoFrame({}×{})", self.layout.width, self.layout.height)
+        write!(
+            f,
+            "VideoFrame({}×{})",
+            self.layout.width, self.layout.height
+        )
     }
 }
 

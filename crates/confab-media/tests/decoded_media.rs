@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::livekit::{DEV_KEY, DEV_SECRET, LiveKitServer};
 use common::join_token;
+use common::livekit::{DEV_KEY, DEV_SECRET, LiveKitServer};
 use common::scenarios::{join_room, subscribed_audio_video};
 use confab_media::audio::analysis::{dominant_frequency, tone_share};
 use confab_media::audio::source::ToneSource;
@@ -32,15 +32,19 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// tests that run beside others; the CLI publishes the full 1280×720 ladder).
 fn small_camera() -> TrackOptions {
     let mut options = TrackOptions::camera(VideoCodec::Vp8);
-    let layers = [(Layer::Low, 160, 90, 100_000), (Layer::Medium, 320, 180, 300_000), (Layer::High, 640, 360, 800_000)]
-        .into_iter()
-        .map(|(layer, width, height, max_bitrate_bps)| LayerSpec {
-            layer,
-            width,
-            height,
-            max_bitrate_bps,
-        })
-        .collect();
+    let layers = [
+        (Layer::Low, 160, 90, 100_000),
+        (Layer::Medium, 320, 180, 300_000),
+        (Layer::High, 640, 360, 800_000),
+    ]
+    .into_iter()
+    .map(|(layer, width, height, max_bitrate_bps)| LayerSpec {
+        layer,
+        width,
+        height,
+        max_bitrate_bps,
+    })
+    .collect();
     options.kind = TrackOptionsKind::Video {
         codec: VideoCodec::Vp8,
         width: 640,
@@ -74,12 +78,19 @@ async fn stamps_advance(receiver: &mut VideoReceiver, count: usize) -> (u32, u32
     let mut size = (0, 0);
     let watch = async {
         while counters.len() < count {
-            receiver.frames.changed().await.expect("the decoder stopped early");
+            receiver
+                .frames
+                .changed()
+                .await
+                .expect("the decoder stopped early");
             let Some(decoded) = receiver.frames.borrow_and_update().clone() else {
                 continue;
             };
             let stamp = decoded.stamp.unwrap_or_else(|| {
-                panic!("a decoded frame without a readable stamp: {:?}", decoded.frame)
+                panic!(
+                    "a decoded frame without a readable stamp: {:?}",
+                    decoded.frame
+                )
             });
             if counters.last() != Some(&stamp.counter) {
                 counters.push(stamp.counter);
@@ -103,7 +114,11 @@ async fn one_second_of_audio(receiver: &mut AudioReceiver) -> Vec<f32> {
     let mut skipped = 0;
     let listen = async {
         while samples.len() < 48_000 {
-            let frame = receiver.frames.recv().await.expect("the decoder stopped early");
+            let frame = receiver
+                .frames
+                .recv()
+                .await
+                .expect("the decoder stopped early");
             // The first frames carry the codec's start-up ramp.
             if skipped < 10 {
                 skipped += 1;
@@ -123,7 +138,10 @@ async fn one_second_of_audio(receiver: &mut AudioReceiver) -> Vec<f32> {
 fn assert_tone(samples: &[f32], frequency: f64) {
     assert_eq!(dominant_frequency(samples), Some(frequency));
     let share = tone_share(samples, frequency);
-    assert!(share > 0.5, "only {share:.2} of the energy is at {frequency} Hz");
+    assert!(
+        share > 0.5,
+        "only {share:.2} of the energy is at {frequency} Hz"
+    );
 }
 
 fn decode(tracks: [(TrackInfo, RemoteTrack); 2]) -> (AudioReceiver, VideoReceiver) {
@@ -156,7 +174,12 @@ async fn two_clients_see_and_hear_each_other(url: &str, token: impl Fn(&str) -> 
     }
     alice.leave().await.expect("alice leaves");
     bob.leave().await.expect("bob leaves");
-    for task in [bob_sees.task, alice_sees.task, bob_hears.task, alice_hears.task] {
+    for task in [
+        bob_sees.task,
+        alice_sees.task,
+        bob_hears.task,
+        alice_hears.task,
+    ] {
         task.stop().expect("a receiver ran without error");
     }
 }

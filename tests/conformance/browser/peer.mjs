@@ -108,6 +108,13 @@ async function handle(command) {
         tracks: await page.evaluate(() => window.peer.publisherStats()),
       });
       break;
+    case "stamp":
+      say({ tab: command.tab, event: "stamp", ...(await page.evaluate((from) => window.peer.stamp(from), command.from)) });
+      break;
+    case "send-file":
+      await page.evaluate(([name, data]) => window.peer.sendFile(name, data), [command.name, command.data]);
+      say({ tab: command.tab, event: "file-sent" });
+      break;
     case "chat":
       await page.evaluate((text) => window.peer.chat(text), command.text);
       say({ tab: command.tab, event: "sent" });

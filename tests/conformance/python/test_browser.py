@@ -6,13 +6,16 @@ Tabs run `tests/conformance/browser/page.html` with fake camera and microphone, 
 """
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 
 from conftest import has_testnet, token
+from test_confab_client import finished, run_confab_join
 from test_livekit_rtc import DEADLINE_S, collect_chat, joined, wait_for_participants
 
 # Chrome's send-side bandwidth estimate starts at libwebrtc's default (300 kbit/s) or at the
@@ -377,3 +380,75 @@ def test_the_publisher_bandwidth_estimate_follows_congestion_feedback(confab_ser
             )
 
     asyncio.run(scenario())
+
+
+def test_a_tab_and_confab_join_see_and_hear_each_other_and_exchange_chat_and_files(confab_server):
+    """Confab's client engine beside livekit-client: the tab decodes Confab's test pattern (the
+    counters read back from its pixels advance), Confab decodes the tab's camera and microphone,
+    and chat and files go both ways with equal hashes."""
+
+    async def scenario():
+        ours, theirs = os.urandom(300_000), os.urandom(300_000)
+        with tempfile.TemporaryDirectory() as directory:
+            our_path = os.path.join(directory, "from-confab.bin")
+            inbox = os.path.join(directory, "inbox")
+            with open(our_path, "wb") as file:
+                file.write(ours)
+            async with BrowserPeers.open(confab_server, [token("duo", "tab")]) as browser:
+                await browser.joined(0)
+                confab = await run_confab_join(
+                    confab_server, "duo", "confab", "--test-media", "--wait-for", "tab",
+                    "--send-file", our_path, "--save-dir", inbox, "--exit-after-files", "1",
+                )
+                await browser.wait_for_media(0, "confab")
+                counters = await stamps_advance(browser, "confab", count=5)
+                assert all(a < b for a, b in zip(counters, counters[1:])), counters
+
+                file = await browser.expect("confab's file at the tab", lambda e: e["event"] == "file")
+                assert (file["from"], file["name"]) == ("confab", "from-confab.bin")
+                assert file["sha256"] == hashlib.sha256(ours).hexdigest()
+
+                # Chat first: it travels on the same ordered channel as the file, so it is in
+                # before the file that ends `confab join`.
+                await browser.send({"cmd": "chat", "tab": 0, "text": "hello from the tab"})
+                await browser.expect("the chat to be sent", lambda e: e["event"] == "sent")
+                data = base64.b64encode(theirs).decode()
+                await browser.send({"cmd": "send-file", "tab": 0, "name": "from-tab.bin", "data": data})
+                output = await finished(confab, "confab join")
+
+            assert "chat from=tab private=false hello from the tab" in output, output
+            for kind in ("video", "audio"):
+                decoded = re.search(rf"^{kind}-decoded tab TR_\w+ frames=(\d+) ", output, re.M)
+                assert decoded and int(decoded.group(1)) > 0, output
+            received = re.search(r"^file-received from=tab bytes=(\d+) sha256=(\w+) ", output, re.M)
+            assert received, output
+            assert int(received.group(1)) == len(theirs)
+            assert received.group(2) == hashlib.sha256(theirs).hexdigest()
+
+    asyncio.run(scenario())
+
+
+async def stamps_advance(browser: BrowserPeers, sender: str, count: int) -> list:
+    """Reads the stamp of the frame the tab shows for `sender` until `count` distinct counters
+    were seen. Once one frame had a stamp, every later one must have one too."""
+    counters = []
+
+    async def read():
+        await browser.send({"cmd": "stamp", "tab": 0, "from": sender})
+        return await browser.expect("a stamp", lambda e: e["event"] == "stamp")
+
+    async def loop():
+        while len(counters) < count:
+            shown = await read()
+            stamp = shown["stamp"]
+            assert stamp is not None or not counters, f"an unreadable frame after stamped ones: {shown}"
+            if stamp is not None and (not counters or counters[-1] != stamp["counter"]):
+                counters.append(stamp["counter"])
+            # The element shows a new frame every 33 ms; nothing signals it.
+            await asyncio.sleep(0.1)
+
+    try:
+        await asyncio.wait_for(loop(), 3 * DEADLINE_S)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"only {counters} read from the tab's frames") from None
+    return counters

@@ -1,7 +1,8 @@
 //! `cargo xtask bench client [--rounds N]`: Confab's client engine (`confab join`) beside
 //! LiveKit's Python SDK doing the same against the same `livekit-server`, in the same run, in
-//! the private test network: join time (connect → first video frame) and file throughput
-//! through the server. The driver is `tests/bench/client_bench.py`.
+//! the private test network: join time (connect → first decoded video frame), file throughput
+//! through the server and the CPU of publishing 720p30 simulcast. The driver is
+//! `tests/bench/client_bench.py`.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -19,13 +20,15 @@ pub const DEFAULT_ROUNDS: u32 = 20;
 const FILE_MB: u32 = 20;
 const FILE_ROUNDS: u32 = 3;
 
-/// Every sample of one run, in milliseconds.
+/// Every sample of one run: milliseconds, and CPU-seconds per minute for publishing.
 #[derive(Debug, Default)]
 struct Samples {
     join_confab: Vec<f64>,
     join_python: Vec<f64>,
     file_confab: Vec<f64>,
     file_python: Vec<f64>,
+    publish_cpu_confab: Vec<f64>,
+    publish_cpu_python: Vec<f64>,
     file_bytes: u64,
 }
 
@@ -41,6 +44,8 @@ impl Samples {
                     ("join", "python") => &mut self.join_python,
                     ("file", "confab") => &mut self.file_confab,
                     ("file", "python") => &mut self.file_python,
+                    ("publish-cpu", "confab") => &mut self.publish_cpu_confab,
+                    ("publish-cpu", "python") => &mut self.publish_cpu_python,
                     _ => return,
                 };
                 list.push(ms);
@@ -101,7 +106,15 @@ fn drive(command: &mut std::process::Command) -> Result<Samples, XtaskError> {
         program: "client_bench.py".into(),
         source,
     })?;
-    if !status.success() || samples.join_confab.is_empty() || samples.file_confab.is_empty() {
+    let incomplete = [
+        &samples.join_confab,
+        &samples.file_confab,
+        &samples.publish_cpu_confab,
+        &samples.publish_cpu_python,
+    ]
+    .iter()
+    .any(|list| list.is_empty());
+    if !status.success() || incomplete {
         return Err(XtaskError::Unexpected(format!(
             "the client benchmark did not finish ({status})"
         )));
@@ -134,6 +147,8 @@ fn render(samples: &Samples, rounds: u32) -> String {
     let theirs_p50 = percentile(&samples.join_python, 50.0);
     let ours_rate = median_throughput(samples.file_bytes, &samples.file_confab);
     let theirs_rate = median_throughput(samples.file_bytes, &samples.file_python);
+    let ours_cpu = percentile(&samples.publish_cpu_confab, 50.0);
+    let theirs_cpu = percentile(&samples.publish_cpu_python, 50.0);
     format!(
         "## Client: confab join vs LiveKit's Python SDK\n\n{} · {} · `cargo xtask bench client --rounds {rounds}`\n\n\
          Both clients against the same `{}` (`--dev`) in one network namespace, the clients in \
@@ -141,31 +156,41 @@ fn render(samples: &Samples, rounds: u32) -> String {
          first frame of a video track already published (640×360 VP8 simulcast at 30 fps by a \
          Python participant), joins 1.5 s apart (livekit-server asks a publisher for at most one \
          keyframe per second and track, and a new subscriber waits for one: back-to-back joins \
-         measured that throttle, about 1.1 s for both clients); for the Python SDK the first *decoded* frame of its `VideoStream`, \
-         for Confab the first *encoded* frame (it has no video decoder yet, issue 5), so Confab's \
-         figure leaves out one decode. File: {} MB over byte streams, sender and receiver of the \
-         same client, timed at the receiver from the stream header to the last byte (Python) or \
-         to the file saved with its SHA-256 checked (Confab); {} transfers each. CPU for \
-         publishing 720p30 simulcast is not measured: Confab has no encoder yet (issue 5).\n\n\
+         measured that throttle, about 1.1 s for both clients); the first *decoded* frame for both \
+         (the Python SDK's `VideoStream`, Confab's VP8 decoder). File: {} MB over byte streams, \
+         sender and receiver of the same client, timed at the receiver from the stream header to \
+         the last byte (Python) or to the file saved with its SHA-256 checked (Confab); {} \
+         transfers each. Publishing CPU: one process publishes 1280×720 at 30 fps in three VP8 \
+         simulcast layers of moving content (Confab: `confab join --test-media`, its stamped \
+         test pattern plus a tone; Python: a gradient with a moving bar prepared as I420 frames \
+         beforehand) while a Python participant subscribes; the publisher's user + system CPU \
+         over 30 s after a 5 s warm-up, as CPU-seconds per minute (60 = one core busy), median \
+         of {} rounds each.\n\n\
          | measure | confab join | Python SDK | ratio (confab / Python) | goal |\n\
          | --- | --- | --- | --- | --- |\n\
          | join p50 | {ours_p50:.0} ms | {theirs_p50:.0} ms | {:.2}× | ≤ 300 ms and ≤ 0.5× |\n\
          | join p95 | {:.0} ms | {:.0} ms | {:.2}× | |\n\
-         | file throughput (median) | {ours_rate:.1} MB/s | {theirs_rate:.1} MB/s | {:.2}× | ≥ 3× |\n\n\
-         Samples ({} join rounds): confab {:?} ms; Python {:?} ms.\n",
+         | file throughput (median) | {ours_rate:.1} MB/s | {theirs_rate:.1} MB/s | {:.2}× | ≥ 3× |\n\
+         | publishing 720p30 simulcast (median) | {ours_cpu:.1} CPU-s/min | {theirs_cpu:.1} CPU-s/min | {:.2}× | |\n\n\
+         Samples ({} join rounds): confab {:?} ms; Python {:?} ms. Publishing CPU-s/min: confab \
+         {:?}; Python {:?}.\n",
         report::today(),
         report::machine(),
         Server::LiveKit.label(),
         samples.file_bytes / 1_000_000,
         FILE_ROUNDS,
+        samples.publish_cpu_confab.len(),
         ours_p50 / theirs_p50.max(1e-9),
         percentile(&samples.join_confab, 95.0),
         percentile(&samples.join_python, 95.0),
         percentile(&samples.join_confab, 95.0) / percentile(&samples.join_python, 95.0).max(1e-9),
         ours_rate / theirs_rate.max(1e-9),
+        ours_cpu / theirs_cpu.max(1e-9),
         samples.join_confab.len(),
         rounded(&samples.join_confab),
         rounded(&samples.join_python),
+        rounded(&samples.publish_cpu_confab),
+        rounded(&samples.publish_cpu_python),
     )
 }
 
@@ -185,6 +210,7 @@ mod tests {
             "SAMPLE join python 300",
             "FILE_BYTES 2000000",
             "SAMPLE file confab 1000",
+            "SAMPLE publish-cpu confab 12.5",
             "noise",
         ] {
             samples.read(line);
@@ -192,6 +218,7 @@ mod tests {
         assert_eq!(samples.join_confab, [120.5]);
         assert_eq!(samples.join_python, [300.0]);
         assert_eq!(samples.file_bytes, 2_000_000);
+        assert_eq!(samples.publish_cpu_confab, [12.5]);
         assert!((median_throughput(samples.file_bytes, &samples.file_confab) - 2.0).abs() < 1e-9);
     }
 

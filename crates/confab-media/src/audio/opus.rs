@@ -1,7 +1,9 @@
 //! Opus at 48 kHz mono in 20 ms frames, set up as WebRTC sends voice: VoIP mode, in-band FEC
 //! (so a lost frame can be rebuilt from the next one), DTX (almost nothing during silence).
 
-use opusic_c::{Application, Bitrate, Channels, Decoder, Encoder, ErrorCode, InbandFec, SampleRate};
+use opusic_c::{
+    Application, Bitrate, Channels, Decoder, Encoder, ErrorCode, InbandFec, SampleRate,
+};
 
 /// Samples per channel in one 20 ms frame at 48 kHz.
 pub const FRAME_SAMPLES: usize = 960;
@@ -153,7 +155,11 @@ mod tests {
         }
         // Skip the codec's start-up (its look-ahead and the first frames' ramp).
         let settled = &decoded[FRAME_SAMPLES * 10..];
-        assert!(tone_share(settled, 440.0) > 0.8, "{}", tone_share(settled, 440.0));
+        assert!(
+            tone_share(settled, 440.0) > 0.8,
+            "{}",
+            tone_share(settled, 440.0)
+        );
         assert!(tone_share(settled, 1000.0) < 0.05);
     }
 
@@ -182,10 +188,17 @@ mod tests {
     #[test]
     fn bad_input_is_an_error() {
         let mut encoder = OpusEncoder::new(OpusSettings::default()).expect("encoder");
-        assert!(matches!(encoder.encode(&[0.0; 100]), Err(OpusError::FrameSize(100))));
+        assert!(matches!(
+            encoder.encode(&[0.0; 100]),
+            Err(OpusError::FrameSize(100))
+        ));
         let mut decoder = OpusDecoder::new().expect("decoder");
         // A code-3 packet claiming 63 frames of 60 ms cannot fit in 20 ms of output.
         assert!(decoder.decode(&[0xff, 0xff, 0xff]).is_err());
-        assert!(decoder.decode(&encoder.encode(&[0.0; FRAME_SAMPLES]).expect("encode")).is_ok());
+        assert!(
+            decoder
+                .decode(&encoder.encode(&[0.0; FRAME_SAMPLES]).expect("encode"))
+                .is_ok()
+        );
     }
 }

@@ -98,7 +98,8 @@ pub fn receive_video(mut track: RemoteTrack) -> Result<VideoReceiver, PipelineEr
                     if let Some(error) = error {
                         tracing::debug!(track = track.sid(), %error, "frame not decodable");
                     }
-                    let due = last_request.is_none_or(|at| at.elapsed() >= KEYFRAME_REQUEST_SPACING);
+                    let due =
+                        last_request.is_none_or(|at| at.elapsed() >= KEYFRAME_REQUEST_SPACING);
                     if due {
                         last_request = Some(Instant::now());
                         if runtime.block_on(track.request_keyframe()).is_err() {

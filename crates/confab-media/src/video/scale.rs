@@ -42,10 +42,14 @@ fn scale_plane(source: &[u8], from: (usize, usize), target: &mut [u8], to: (usiz
     for (row, target_row) in target.chunks_exact_mut(target_width).enumerate() {
         let (top, bottom) = span(row, source_height, target_height);
         sums.fill(0);
-        for source_row in source[top * source_width..bottom * source_width].chunks_exact(source_width)
+        for source_row in
+            source[top * source_width..bottom * source_width].chunks_exact(source_width)
         {
             for (sum, &(left, right)) in sums.iter_mut().zip(&columns) {
-                *sum += source_row[left..right].iter().map(|&p| u32::from(p)).sum::<u32>();
+                *sum += source_row[left..right]
+                    .iter()
+                    .map(|&p| u32::from(p))
+                    .sum::<u32>();
             }
         }
         let rows = (bottom - top) as u32;

@@ -73,7 +73,11 @@ impl SimulcastEncoder {
         rtp_time: u64,
         controls: &EncodeControls,
     ) -> Result<Vec<LayerFrame>, Vp8Error> {
-        let bitrates = allocate(&self.targets, &controls.active, controls.available_bitrate_bps);
+        let bitrates = allocate(
+            &self.targets,
+            &controls.active,
+            controls.available_bitrate_bps,
+        );
         let mut out = Vec::with_capacity(self.targets.len());
         // The previous layer's scaled frame: each layer scales from the one above it when
         // that is smaller than the capture, halving the work.
@@ -112,11 +116,7 @@ impl SimulcastEncoder {
 /// lowest first; a layer that cannot get a third of its maximum is switched off rather than
 /// sent blurred, except the lowest, which always gets what there is.
 pub fn allocate(targets: &[LayerTarget], active: &[bool], available: u64) -> Vec<u32> {
-    let mut left = if available == 0 {
-        u64::MAX
-    } else {
-        available
-    };
+    let mut left = if available == 0 { u64::MAX } else { available };
     targets
         .iter()
         .enumerate()
@@ -157,10 +157,7 @@ mod tests {
     #[test]
     fn bandwidth_goes_to_the_lowest_layers_first() {
         let all = [true, true, true];
-        assert_eq!(
-            allocate(&targets(), &all, 0),
-            [100_000, 300_000, 800_000]
-        );
+        assert_eq!(allocate(&targets(), &all, 0), [100_000, 300_000, 800_000]);
         assert_eq!(
             allocate(&targets(), &all, 600_000),
             [100_000, 300_000, 0],
@@ -186,7 +183,9 @@ mod tests {
     fn each_active_layer_decodes_to_its_size_with_the_stamp() {
         let mut encoder = SimulcastEncoder::new(targets(), 30, false).expect("encoder");
         let mut pattern = TestPattern::new(I420Layout::new(640, 360).expect("valid"), 30);
-        let mut decoders: Vec<Vp8Decoder> = (0..3).map(|_| Vp8Decoder::new().expect("decoder")).collect();
+        let mut decoders: Vec<Vp8Decoder> = (0..3)
+            .map(|_| Vp8Decoder::new().expect("decoder"))
+            .collect();
         let mut controls = EncodeControls {
             keyframe: false,
             active: vec![true, true, true],

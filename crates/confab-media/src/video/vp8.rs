@@ -123,7 +123,10 @@ impl Vp8Encoder {
         encoder.control(vpx::vp8e_enc_control_id::VP8E_SET_CPUUSED, speed)?;
         encoder.control(vpx::vp8e_enc_control_id::VP8E_SET_NOISE_SENSITIVITY, 0)?;
         encoder.control(vpx::vp8e_enc_control_id::VP8E_SET_STATIC_THRESHOLD, 1)?;
-        encoder.control(vpx::vp8e_enc_control_id::VP8E_SET_MAX_INTRA_BITRATE_PCT, 300)?;
+        encoder.control(
+            vpx::vp8e_enc_control_id::VP8E_SET_MAX_INTRA_BITRATE_PCT,
+            300,
+        )?;
         if settings.detail {
             encoder.control(vpx::vp8e_enc_control_id::VP8E_SET_SCREEN_CONTENT_MODE, 1)?;
         }
@@ -433,7 +436,10 @@ mod tests {
                     .expect("encode")
                     .expect("a frame every time (no drops configured)");
                 assert_eq!(encoded.keyframe, index == 0, "only the first is a keyframe");
-                let decoded = decoder.decode(&encoded.data).expect("decode").expect("frame");
+                let decoded = decoder
+                    .decode(&encoded.data)
+                    .expect("decode")
+                    .expect("frame");
                 assert_eq!((decoded.width(), decoded.height()), (width, height));
                 counters.push(read(&decoded).expect("stamp readable").counter);
             }

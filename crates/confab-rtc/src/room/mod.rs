@@ -29,8 +29,8 @@ pub use files::{FileError, FileSend, SavedFile, SentFile, StreamOptions};
 pub use rpc::{RpcError, RpcFuture, RpcHandler, RpcInvocation};
 pub use streams::{ByteStreamItem, ByteStreamReader, StreamError, StreamInfo};
 pub use track::{
-    EncodedFrame, FrameCodec, Layer, LayerSpec, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
-    SubscriptionSettings, TrackOptions, TrackOptionsKind, VideoCodec,
+    EncodedFrame, FrameCodec, Layer, LayerSpec, LocalTrack, PublisherFeedback, RemoteFrame,
+    RemoteTrack, SubscriptionSettings, TrackOptions, TrackOptionsKind, VideoCodec,
 };
 
 use crate::signal::{self, JoinQuery, SignalError};

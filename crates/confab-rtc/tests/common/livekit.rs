@@ -79,4 +79,3 @@ fn free_udp_port() -> u16 {
         .map(|a| a.port())
         .expect("a free UDP port")
 }
-
