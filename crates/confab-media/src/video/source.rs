@@ -78,10 +78,19 @@ impl VideoSource for TestPattern {
 
     /// Paces itself to the frame rate, like a camera's driver: the sleep is the device's
     /// clock, not a wait for another part of the program.
+    /// A reader that falls more than a frame behind loses the frames it missed, as with a
+    /// real camera: counters jump, timing does not drift.
     fn capture(&mut self) -> Result<CapturedFrame, CaptureError> {
+        let now = Instant::now();
         let due = self.started + self.frame_interval * self.counter;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
+        match due.checked_duration_since(now) {
+            Some(wait) => std::thread::sleep(wait),
+            None if now.duration_since(due) > self.frame_interval => {
+                let elapsed = now.duration_since(self.started).as_nanos();
+                let frames = elapsed / self.frame_interval.as_nanos().max(1);
+                self.counter = u32::try_from(frames).unwrap_or(u32::MAX);
+            }
+            None => {}
         }
         Ok(self.render())
     }
@@ -141,6 +150,17 @@ mod tests {
             [0, 1, 2]
         );
         assert!(stamps[0].age_ms(before + 5_000) <= 5_000);
+    }
+
+    #[test]
+    fn a_late_reader_skips_the_frames_it_missed() {
+        let mut pattern = TestPattern::new(I420Layout::new(320, 180).expect("valid"), 1000);
+        let first = read(&pattern.capture().expect("frame").frame).expect("stamp");
+        // A reader busy for 20 frame intervals (the camera's clock runs on meanwhile).
+        std::thread::sleep(Duration::from_millis(20));
+        let next = read(&pattern.capture().expect("frame").frame).expect("stamp");
+        assert_eq!(first.counter, 0);
+        assert!(next.counter >= 19, "{next:?}");
     }
 
     #[test]
