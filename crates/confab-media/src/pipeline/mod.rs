@@ -29,6 +29,8 @@ pub enum PipelineError {
     Layout(#[from] crate::i420::I420LayoutError),
     #[error("cannot start a media thread: {0}")]
     Thread(std::io::Error),
+    #[error("the media thread panicked (a bug in confab-media)")]
+    Panicked,
 }
 
 /// A running direction of one track. Dropping it stops the thread (without waiting).
@@ -67,10 +69,7 @@ impl MediaTask {
         self.stop.store(true, Ordering::Relaxed);
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
-            // The thread panicked: that is a bug in this crate, reported as a failed task.
-            Some(Err(_)) => Err(PipelineError::Thread(std::io::Error::other(
-                "media thread panicked",
-            ))),
+            Some(Err(_)) => Err(PipelineError::Panicked),
             None => Ok(()),
         }
     }
