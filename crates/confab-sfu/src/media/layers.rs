@@ -5,7 +5,9 @@
 //! the lowest while the bandwidth estimate is low, and drop upper layers when it falls. A
 //! subscriber whose layer is not flowing gets the best flowing layer below it (or, failing
 //! that, the lowest above), and moves to its own layer at that layer's next keyframe once it
-//! flows again.
+//! flows again. A new downtrack first waits a moment for its own layer: layers start within
+//! milliseconds of each other, and standing in at once would forward the same picture from
+//! each layer in turn.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,8 @@ const RIDS_BY_QUALITY: [&str; 3] = ["q", "h", "f"];
 /// A layer that sent nothing for this long is not flowing (30 fps layers send every 33 ms;
 /// screen shares and throttled layers less often).
 const LAYER_GONE_AFTER: Duration = Duration::from_millis(1000);
+/// How long a new downtrack waits for its own layer before another stands in.
+const STAND_IN_AFTER: Duration = Duration::from_millis(300);
 
 /// A subscriber's choice among the layers of one video track.
 #[derive(Debug, Clone)]
@@ -31,6 +35,8 @@ pub struct LayerSelector {
     paused: bool,
     /// When each layer (same order as `layers`) last sent a frame.
     last_seen: Vec<Option<Instant>>,
+    /// When the first frame of any layer arrived.
+    first_seen: Option<Instant>,
     timeline: Timeline,
 }
 
@@ -75,6 +81,7 @@ impl LayerSelector {
         let target = by_quality.last().map(|layer| layer.rid);
         Self {
             last_seen: vec![None; by_quality.len()],
+            first_seen: None,
             layers: by_quality,
             target,
             current: None,
@@ -136,6 +143,7 @@ impl LayerSelector {
         }
         if let Some(index) = self.index_of(rid) {
             self.last_seen[index] = Some(arrival);
+            self.first_seen.get_or_insert(arrival);
         }
         let wanted = self.flowing_choice(arrival);
         if rid == wanted && self.current != wanted {
@@ -162,16 +170,19 @@ impl LayerSelector {
         self.layers.iter().position(|layer| layer.rid == rid)
     }
 
-    /// The target when it flows; else the best flowing layer below it; else the lowest
-    /// flowing above it; else the target (nothing flows yet).
+    /// The target when it flows (or the downtrack is new); else the best flowing layer below
+    /// it; else the lowest flowing above it; else the target (nothing flows).
     fn flowing_choice(&self, now: Instant) -> Option<Rid> {
         let target = self.index_of(self.target)?;
+        let settled = self
+            .first_seen
+            .is_some_and(|at| now.saturating_duration_since(at) >= STAND_IN_AFTER);
         let flowing = |index: &usize| {
             self.last_seen[*index]
                 .is_some_and(|at| now.saturating_duration_since(at) < LAYER_GONE_AFTER)
         };
         let choice = Some(target)
-            .filter(flowing)
+            .filter(|target| flowing(target) || !settled)
             .or_else(|| (0..target).rev().find(flowing))
             .or_else(|| (target + 1..self.layers.len()).find(flowing))
             .unwrap_or(target);
@@ -332,36 +343,51 @@ mod tests {
             Some(Rid::from("h")),
             Some(Rid::from("q")),
         );
-        // The publisher starts with the low layer only (its bandwidth estimate is low).
+        // The publisher starts with the low layer only (its bandwidth estimate is low). A new
+        // downtrack waits a moment for its own layer, then the low layer stands in from its
+        // next keyframe.
         assert_eq!(
             selector.accept(q, true, at(0), start),
-            Verdict::Forward(at(0))
+            Verdict::Drop {
+                want_keyframe: false
+            }
         );
-        let soon = start + Duration::from_millis(33);
+        let settled = start + STAND_IN_AFTER;
         assert_eq!(
-            selector.accept(q, false, at(3_000), soon),
-            Verdict::Forward(at(3_000))
-        );
-        // The high layer starts: wait for its keyframe, keep the low layer until then.
-        let later = start + Duration::from_millis(66);
-        assert_eq!(
-            selector.accept(f, false, at(6_000), later),
+            selector.accept(q, false, at(3_000), settled),
             Verdict::Drop {
                 want_keyframe: true
             }
         );
+        assert!(matches!(
+            selector.accept(q, true, at(3_000), settled),
+            Verdict::Forward(_)
+        ));
+        let soon = settled + Duration::from_millis(33);
+        assert!(matches!(
+            selector.accept(q, false, at(6_000), soon),
+            Verdict::Forward(_)
+        ));
+        // The high layer starts: wait for its keyframe, keep the low layer until then.
+        let later = soon + Duration::from_millis(33);
         assert_eq!(
-            selector.accept(q, false, at(6_000), later),
-            Verdict::Forward(at(6_000))
+            selector.accept(f, false, at(9_000), later),
+            Verdict::Drop {
+                want_keyframe: true
+            }
         );
-        let switch = start + Duration::from_millis(100);
+        assert!(matches!(
+            selector.accept(q, false, at(9_000), later),
+            Verdict::Forward(_)
+        ));
+        let switch = later + Duration::from_millis(33);
         // (Output time continues from the low layer's; the timeline has its own test.)
         assert!(matches!(
-            selector.accept(f, true, at(9_000), switch),
+            selector.accept(f, true, at(12_000), switch),
             Verdict::Forward(_)
         ));
         assert!(matches!(
-            selector.accept(q, false, at(9_000), switch),
+            selector.accept(q, false, at(12_000), switch),
             Verdict::Drop { .. }
         ));
         // The high layer stops for good; after a second without it the middle layer stands in,
@@ -381,6 +407,20 @@ mod tests {
             selector.accept(q, false, at(103_000), gone),
             Verdict::Drop { .. }
         ));
+    }
+
+    #[test]
+    fn layers_that_start_together_forward_one_picture_once() {
+        let mut selector = LayerSelector::new(&layers());
+        let start = Instant::now();
+        let forwarded = ["q", "h", "f"]
+            .into_iter()
+            .filter(|rid| {
+                let verdict = selector.accept(Some(Rid::from(*rid)), true, at(0), start);
+                matches!(verdict, Verdict::Forward(_))
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(forwarded, ["f"]);
     }
 
     #[test]
