@@ -1,7 +1,7 @@
 //! Real encoded media between two Confab clients, decoded at the other end: the stamped test
 //! pattern (VP8, three simulcast layers) and a tone (Opus), on the embedded SFU and on a real
-//! `livekit-server`. Each side reads the other's frame counters back from decoded pixels and
-//! finds the other's tone frequency in decoded audio.
+//! `livekit-server`, and through a lossy, slow link. Each side reads the other's frame counters
+//! back from decoded pixels and finds the other's tone frequency in decoded audio.
 
 #[path = "../../confab-rtc/tests/common/mod.rs"]
 mod common;
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::join_token;
 use common::livekit::{DEV_KEY, DEV_SECRET, LiveKitServer};
+use common::relay::{OUTAGE_CLIENT_IP, RELAY_MEDIA_IP, Relay};
 use common::scenarios::{join_room, subscribed_audio_video};
 use confab_media::audio::analysis::{dominant_frequency, tone_share};
 use confab_media::audio::source::ToneSource;
@@ -17,8 +18,8 @@ use confab_media::i420::I420Layout;
 use confab_media::pipeline::{self, AudioReceiver, MediaTask, VideoReceiver};
 use confab_media::video::source::TestPattern;
 use confab_rtc::room::{
-    Layer, LayerSpec, RemoteTrack, Room, SubscriptionSettings, TrackInfo, TrackOptions,
-    TrackOptionsKind, VideoCodec,
+    Layer, LayerSpec, RemoteTrack, Room, RoomOptions, SubscriptionSettings, TrackInfo,
+    TrackOptions, TrackOptionsKind, VideoCodec,
 };
 
 const KEY: &str = "APImedia";
@@ -261,4 +262,90 @@ async fn on_livekit_server() {
         join_token(DEV_KEY, DEV_SECRET, "layers", identity)
     })
     .await;
+}
+
+/// The share of the frames published during a window of `frames` published frames that were
+/// decoded: the decoder's own count against the span of stamp counters it saw.
+async fn decoded_share(receiver: &mut VideoReceiver, frames: u32) -> f64 {
+    let mut first: Option<(u32, u64)> = None;
+    let watch = async {
+        loop {
+            receiver
+                .frames
+                .changed()
+                .await
+                .expect("the decoder stopped early");
+            let Some(decoded) = receiver.frames.borrow_and_update().clone() else {
+                continue;
+            };
+            let Some(stamp) = decoded.stamp else {
+                panic!(
+                    "a decoded frame without a readable stamp: {:?}",
+                    decoded.frame
+                );
+            };
+            let (counter, count) = *first.get_or_insert((stamp.counter, decoded.decoded));
+            let published = stamp.counter.saturating_sub(counter);
+            if published >= frames {
+                return (decoded.decoded - count) as f64 / f64::from(published);
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, watch)
+        .await
+        .expect("frames kept arriving through the lossy link")
+}
+
+/// 5 % loss and 100 ms delay each way on Alice's link: NACK/RTX and keyframe requests keep
+/// her video and Bob's decodable, and FEC and concealment keep the tones audible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_five_percent_loss_and_100_ms_delay() {
+    let sfu = common::start_sfu_with(KEY, SECRET, |config| {
+        config.media.node_ip = Some(RELAY_MEDIA_IP);
+    })
+    .await;
+    let relay = Relay::start(sfu.local_addr(), sfu.media_addr().port()).await;
+    relay.impair(0.05, Duration::from_millis(100));
+    let token = |identity| join_token(KEY, SECRET, "lossy", identity);
+    let alice_options = RoomOptions {
+        bind_ip: Some(OUTAGE_CLIENT_IP),
+        ..RoomOptions::default()
+    };
+    let (alice, mut alice_events) = Room::connect(&relay.url, &token("alice"), alice_options)
+        .await
+        .expect("alice joined");
+    let bob_url = format!("http://{}", sfu.local_addr());
+    let (bob, mut bob_events) = join_room(&bob_url, &token("bob")).await;
+    let senders = [
+        publish_test_media(&alice, 440.0).await,
+        publish_test_media(&bob, 660.0).await,
+    ];
+    for (events, publisher, frequency) in [
+        (&mut bob_events, "alice", 440.0),
+        (&mut alice_events, "bob", 660.0),
+    ] {
+        let (mut hears, mut sees) = decode(subscribed_audio_video(events, publisher).await);
+        // Five seconds of video.
+        let share = decoded_share(&mut sees, 150).await;
+        let heard = one_second_of_audio(&mut hears).await;
+        eprintln!(
+            "{publisher}'s media through the lossy link: {share:.3} of video frames decoded, \
+             {} of 50 audio frames concealed",
+            heard.1
+        );
+        assert!(
+            share >= 0.9,
+            "only {share:.3} of {publisher}'s frames were decoded"
+        );
+        assert_tone(heard, frequency);
+        sees.task.stop().expect("video receiver");
+        hears.task.stop().expect("audio receiver");
+    }
+    eprintln!("datagrams the relay dropped: {}", relay.lost());
+    assert!(relay.lost() > 0, "the link was lossy");
+    for task in senders.into_iter().flatten() {
+        task.stop().expect("sender");
+    }
+    alice.leave().await.expect("leave");
+    bob.leave().await.expect("leave");
 }

@@ -172,6 +172,8 @@ fn render(samples: &Samples, rounds: u32) -> String {
          | join p95 | {:.0} ms | {:.0} ms | {:.2}× | |\n\
          | file throughput (median) | {ours_rate:.1} MB/s | {theirs_rate:.1} MB/s | {:.2}× | ≥ 3× |\n\
          | publishing 720p30 simulcast (median) | {ours_cpu:.1} CPU-s/min | {theirs_cpu:.1} CPU-s/min | {:.2}× | |\n\n\
+         Goals: join p50 ≤ 300 ms {}; join p50 ≤ 0.5× the Python SDK's {}; file throughput ≥ 3× \
+         {}. (With 2 rounds, the \"median\" is the lower sample.)\n\n\
          Samples ({} join rounds): confab {:?} ms; Python {:?} ms. Publishing CPU-s/min: confab \
          {:?}; Python {:?}.\n",
         report::today(),
@@ -186,12 +188,19 @@ fn render(samples: &Samples, rounds: u32) -> String {
         percentile(&samples.join_confab, 95.0) / percentile(&samples.join_python, 95.0).max(1e-9),
         ours_rate / theirs_rate.max(1e-9),
         ours_cpu / theirs_cpu.max(1e-9),
+        verdict(ours_p50 <= 300.0),
+        verdict(ours_p50 <= 0.5 * theirs_p50),
+        verdict(ours_rate >= 3.0 * theirs_rate),
         samples.join_confab.len(),
         rounded(&samples.join_confab),
         rounded(&samples.join_python),
         rounded(&samples.publish_cpu_confab),
         rounded(&samples.publish_cpu_python),
     )
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**not met**" }
 }
 
 fn rounded(values: &[f64]) -> Vec<i64> {
