@@ -15,8 +15,9 @@ use common::scenarios::{join_room, subscribed_audio_video};
 use confab_media::audio::analysis::{dominant_frequency, tone_share};
 use confab_media::audio::source::ToneSource;
 use confab_media::i420::I420Layout;
-use confab_media::pipeline::{self, AudioReceiver, MediaTask, VideoReceiver};
+use confab_media::pipeline::{self, AudioReceiver, DecodedVideo, MediaTask, VideoReceiver};
 use confab_media::video::source::TestPattern;
+use confab_media::video::stamp::FrameStamp;
 use confab_rtc::room::{
     Layer, LayerSpec, RemoteTrack, Room, RoomOptions, SubscriptionSettings, TrackInfo,
     TrackOptions, TrackOptionsKind, VideoCodec,
@@ -72,6 +73,27 @@ async fn publish_test_media(room: &Room, frequency: f64) -> [MediaTask; 2] {
     ]
 }
 
+/// The next decoded frame, which must carry a readable stamp.
+async fn next_stamped(receiver: &mut VideoReceiver) -> (DecodedVideo, FrameStamp) {
+    loop {
+        receiver
+            .frames
+            .changed()
+            .await
+            .expect("the decoder stopped early");
+        let Some(decoded) = receiver.frames.borrow_and_update().clone() else {
+            continue;
+        };
+        let Some(stamp) = decoded.stamp else {
+            panic!(
+                "a decoded frame without a readable stamp: {:?}",
+                decoded.frame
+            );
+        };
+        return (decoded, stamp);
+    }
+}
+
 /// Waits until `count` decoded frames with readable stamps were seen with advancing counters;
 /// returns the size of the last frame.
 async fn stamps_advance(receiver: &mut VideoReceiver, count: usize) -> (u32, u32) {
@@ -79,20 +101,7 @@ async fn stamps_advance(receiver: &mut VideoReceiver, count: usize) -> (u32, u32
     let mut size = (0, 0);
     let watch = async {
         while counters.len() < count {
-            receiver
-                .frames
-                .changed()
-                .await
-                .expect("the decoder stopped early");
-            let Some(decoded) = receiver.frames.borrow_and_update().clone() else {
-                continue;
-            };
-            let stamp = decoded.stamp.unwrap_or_else(|| {
-                panic!(
-                    "a decoded frame without a readable stamp: {:?}",
-                    decoded.frame
-                )
-            });
+            let (decoded, stamp) = next_stamped(receiver).await;
             if counters.last() != Some(&stamp.counter) {
                 counters.push(stamp.counter);
             }
@@ -270,20 +279,7 @@ async fn decoded_share(receiver: &mut VideoReceiver, frames: u32) -> f64 {
     let mut first: Option<(u32, u64)> = None;
     let watch = async {
         loop {
-            receiver
-                .frames
-                .changed()
-                .await
-                .expect("the decoder stopped early");
-            let Some(decoded) = receiver.frames.borrow_and_update().clone() else {
-                continue;
-            };
-            let Some(stamp) = decoded.stamp else {
-                panic!(
-                    "a decoded frame without a readable stamp: {:?}",
-                    decoded.frame
-                );
-            };
+            let (decoded, stamp) = next_stamped(receiver).await;
             let (counter, count) = *first.get_or_insert((stamp.counter, decoded.decoded));
             let published = stamp.counter.saturating_sub(counter);
             if published >= frames {
