@@ -73,10 +73,6 @@ impl MediaTask {
             None => Ok(()),
         }
     }
-
-    pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
-    }
 }
 
 impl Drop for MediaTask {

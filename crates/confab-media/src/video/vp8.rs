@@ -45,14 +45,14 @@ pub struct Vp8Frame {
 
 /// A VP8 encoder for one resolution (one simulcast layer).
 pub struct Vp8Encoder {
-    context: Box<vpx::vpx_codec_ctx_t>,
+    context: Context,
     config: vpx::vpx_codec_enc_cfg_t,
     layout: I420Layout,
     frame_duration: u64,
 }
 
-// SAFETY: the context is only used through `&mut self`; libvpx contexts may move between
-// threads as long as one thread uses them at a time.
+// SAFETY: the context is `Send` (see `Context`); the kept configuration's only pointers (the
+// two-pass statistics buffers) are null in one-pass mode and never dereferenced by us.
 unsafe impl Send for Vp8Encoder {}
 
 impl Vp8Encoder {
@@ -96,21 +96,16 @@ impl Vp8Encoder {
         config.kf_mode = vpx::vpx_kf_mode::VPX_KF_AUTO;
         config.kf_max_dist = 3000;
 
-        let mut context = Box::new(MaybeUninit::<vpx::vpx_codec_ctx_t>::zeroed());
-        // SAFETY: `context` is zeroed storage that libvpx initialises; `config` is valid.
-        let status = unsafe {
+        // SAFETY: `context` is zeroed storage for libvpx to initialise; `config` is valid.
+        let context = Context::init("vpx_codec_enc_init", |context| unsafe {
             vpx::vpx_codec_enc_init_ver(
-                context.as_mut_ptr(),
+                context,
                 vpx::vpx_codec_vp8_cx(),
                 &config,
                 0,
                 vpx::VPX_ENCODER_ABI_VERSION as c_int,
             )
-        };
-        check(status, "vpx_codec_enc_init", None)?;
-        // SAFETY: initialised by the successful call above; `MaybeUninit<T>` has T's layout.
-        let context: Box<vpx::vpx_codec_ctx_t> =
-            unsafe { Box::from_raw(Box::into_raw(context).cast()) };
+        })?;
         let mut encoder = Self {
             context,
             config,
@@ -135,8 +130,8 @@ impl Vp8Encoder {
 
     fn control(&mut self, id: vpx::vp8e_enc_control_id, value: c_int) -> Result<(), Vp8Error> {
         // SAFETY: the context is initialised; these controls take one int.
-        let status = unsafe { vpx::vpx_codec_control_(&mut *self.context, id as c_int, value) };
-        check(status, "vpx_codec_control", Some(&mut self.context))
+        let status = unsafe { vpx::vpx_codec_control_(self.context.raw(), id as c_int, value) };
+        check(status, "vpx_codec_control", Some(self.context.raw()))
     }
 
     pub fn layout(&self) -> I420Layout {
@@ -151,8 +146,8 @@ impl Vp8Encoder {
         }
         self.config.rc_target_bitrate = target;
         // SAFETY: the context is initialised and `config` is the one it was made with.
-        let status = unsafe { vpx::vpx_codec_enc_config_set(&mut *self.context, &self.config) };
-        check(status, "vpx_codec_enc_config_set", Some(&mut self.context))
+        let status = unsafe { vpx::vpx_codec_enc_config_set(self.context.raw(), &self.config) };
+        check(status, "vpx_codec_enc_config_set", Some(self.context.raw()))
     }
 
     /// Encodes `frame` (which must have the encoder's size) at `rtp_time` (90 kHz ticks).
@@ -197,7 +192,7 @@ impl Vp8Encoder {
         // only reads it during the call (no lag frames are configured).
         let status = unsafe {
             vpx::vpx_codec_encode(
-                &mut *self.context,
+                self.context.raw(),
                 wrapped,
                 rtp_time as vpx::vpx_codec_pts_t,
                 self.frame_duration as _,
@@ -205,13 +200,13 @@ impl Vp8Encoder {
                 vpx::VPX_DL_REALTIME as _,
             )
         };
-        check(status, "vpx_codec_encode", Some(&mut self.context))?;
+        check(status, "vpx_codec_encode", Some(self.context.raw()))?;
         let mut out: Option<Vp8Frame> = None;
         let mut iterator: vpx::vpx_codec_iter_t = ptr::null();
         loop {
             // SAFETY: iterates the packets of the frame just encoded; each is valid until the
             // next call on this context, and copied out before that.
-            let packet = unsafe { vpx::vpx_codec_get_cx_data(&mut *self.context, &mut iterator) };
+            let packet = unsafe { vpx::vpx_codec_get_cx_data(self.context.raw(), &mut iterator) };
             if packet.is_null() {
                 break;
             }
@@ -245,18 +240,9 @@ impl Vp8Encoder {
     }
 }
 
-impl Drop for Vp8Encoder {
-    fn drop(&mut self) {
-        // SAFETY: the context was initialised in `new` and is destroyed once.
-        unsafe {
-            vpx::vpx_codec_destroy(&mut *self.context);
-        }
-    }
-}
-
 /// A VP8 decoder; frames come out as packed I420.
 pub struct Vp8Decoder {
-    context: Box<vpx::vpx_codec_ctx_t>,
+    context: Context,
 }
 
 impl std::fmt::Debug for Vp8Encoder {
@@ -274,9 +260,6 @@ impl std::fmt::Debug for Vp8Decoder {
     }
 }
 
-// SAFETY: as for the encoder: one user at a time through `&mut self`.
-unsafe impl Send for Vp8Decoder {}
-
 impl Vp8Decoder {
     pub fn new() -> Result<Self, Vp8Error> {
         let config = vpx::vpx_codec_dec_cfg_t {
@@ -284,20 +267,16 @@ impl Vp8Decoder {
             w: 0,
             h: 0,
         };
-        let mut context = Box::new(MaybeUninit::<vpx::vpx_codec_ctx_t>::zeroed());
-        // SAFETY: zeroed storage initialised by libvpx; `config` is valid for the call.
-        let status = unsafe {
+        // SAFETY: zeroed storage for libvpx to initialise; `config` is valid for the call.
+        let context = Context::init("vpx_codec_dec_init", |context| unsafe {
             vpx::vpx_codec_dec_init_ver(
-                context.as_mut_ptr(),
+                context,
                 vpx::vpx_codec_vp8_dx(),
                 &config,
                 0,
                 vpx::VPX_DECODER_ABI_VERSION as c_int,
             )
-        };
-        check(status, "vpx_codec_dec_init", None)?;
-        // SAFETY: initialised by the successful call above.
-        let context = unsafe { Box::from_raw(Box::into_raw(context).cast()) };
+        })?;
         Ok(Self { context })
     }
 
@@ -312,19 +291,19 @@ impl Vp8Decoder {
         // SAFETY: libvpx reads `length` bytes of `data` during the call.
         let status = unsafe {
             vpx::vpx_codec_decode(
-                &mut *self.context,
+                self.context.raw(),
                 data.as_ptr(),
                 length,
                 ptr::null_mut(),
                 0,
             )
         };
-        check(status, "vpx_codec_decode", Some(&mut self.context))?;
+        check(status, "vpx_codec_decode", Some(self.context.raw()))?;
         let mut iterator: vpx::vpx_codec_iter_t = ptr::null();
         let mut last = None;
         loop {
             // SAFETY: images stay valid until the next decode call; copied out at once.
-            let image = unsafe { vpx::vpx_codec_get_frame(&mut *self.context, &mut iterator) };
+            let image = unsafe { vpx::vpx_codec_get_frame(self.context.raw(), &mut iterator) };
             if image.is_null() {
                 break;
             }
@@ -335,11 +314,40 @@ impl Vp8Decoder {
     }
 }
 
-impl Drop for Vp8Decoder {
+/// An initialised libvpx context (encoder or decoder), boxed so that its address never
+/// changes, destroyed exactly once when dropped.
+struct Context(Box<vpx::vpx_codec_ctx_t>);
+
+// SAFETY: the context is only used through `&mut`; libvpx contexts may move between threads
+// as long as one thread uses them at a time.
+unsafe impl Send for Context {}
+
+impl Context {
+    /// Runs `init` (an encoder or decoder init call) on zeroed storage; the context exists
+    /// only if it succeeded.
+    fn init(
+        call: &'static str,
+        init: impl FnOnce(*mut vpx::vpx_codec_ctx_t) -> vpx::vpx_codec_err_t,
+    ) -> Result<Self, Vp8Error> {
+        let mut storage = Box::new(MaybeUninit::<vpx::vpx_codec_ctx_t>::zeroed());
+        check(init(storage.as_mut_ptr()), call, None)?;
+        // SAFETY: initialised by the successful call; `MaybeUninit<T>` has T's layout.
+        Ok(Self(unsafe {
+            Box::from_raw(Box::into_raw(storage).cast())
+        }))
+    }
+
+    fn raw(&mut self) -> &mut vpx::vpx_codec_ctx_t {
+        &mut self.0
+    }
+}
+
+impl Drop for Context {
     fn drop(&mut self) {
-        // SAFETY: initialised in `new`, destroyed once.
+        // SAFETY: initialised in `init` (a failed init never makes a `Context`); destroyed
+        // once, here.
         unsafe {
-            vpx::vpx_codec_destroy(&mut *self.context);
+            vpx::vpx_codec_destroy(self.raw());
         }
     }
 }
