@@ -3,6 +3,8 @@
 //! not encoded, a keyframe request restarts every layer, and the bandwidth estimate is shared
 //! out lowest layer first (the layer everyone can receive must never starve).
 
+use std::borrow::Cow;
+
 use crate::i420::{I420Layout, VideoFrame};
 use crate::video::scale::scale;
 use crate::video::vp8::{Vp8Encoder, Vp8Error, Vp8Frame, Vp8Settings};
@@ -79,9 +81,9 @@ impl SimulcastEncoder {
             controls.available_bitrate_bps,
         );
         let mut out = Vec::with_capacity(self.targets.len());
-        // The previous layer's scaled frame: each layer scales from the one above it when
-        // that is smaller than the capture, halving the work.
-        let mut cache: Option<VideoFrame> = None;
+        // Each layer scales from the one above it (halving the work), and a layer at the
+        // capture's own size encodes the capture itself, uncopied.
+        let mut source: Cow<'_, VideoFrame> = Cow::Borrowed(frame);
         for layer in (0..self.targets.len()).rev() {
             let active = controls.active.get(layer).copied().unwrap_or(true);
             if !active || bitrates[layer] == 0 {
@@ -89,23 +91,19 @@ impl SimulcastEncoder {
                 continue;
             }
             let target = self.targets[layer].layout;
-            let source = cache.as_ref().unwrap_or(frame);
-            let scaled = if source.layout() == target {
-                source.clone()
-            } else {
-                scale(source, target)
-            };
+            if source.layout() != target {
+                source = Cow::Owned(scale(&source, target));
+            }
             let encoder = &mut self.encoders[layer];
             encoder.set_bitrate(bitrates[layer])?;
             let keyframe = controls.keyframe || self.needs_keyframe[layer];
-            if let Some(encoded) = encoder.encode(&scaled, rtp_time, keyframe)? {
+            if let Some(encoded) = encoder.encode(&source, rtp_time, keyframe)? {
                 self.needs_keyframe[layer] = false;
                 out.push(LayerFrame {
                     layer,
                     frame: encoded,
                 });
             }
-            cache = Some(scaled);
         }
         out.reverse();
         Ok(out)
