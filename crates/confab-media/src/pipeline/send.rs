@@ -1,7 +1,5 @@
 //! Capture → encode → `LocalTrack::send`, steered by the track's [`PublisherFeedback`].
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use confab_rtc::room::{
@@ -106,7 +104,7 @@ pub fn send_audio(
         ..OpusSettings::default()
     })?;
     let runtime = Handle::current();
-    MediaTask::spawn("confab-audio-send", move |stop: Arc<AtomicBool>| {
+    MediaTask::spawn("confab-audio-send", move |stop| {
         let mut frames = 0u32;
         while !stopped(&stop) {
             let samples = source.capture()?;
