@@ -17,6 +17,8 @@ const SUBNET_PREFIX: &str = "10.77.0";
 pub struct Testnet {
     namespaces: Vec<String>,
     hosts: Vec<Host>,
+    /// The namespace of the bridge every host hangs off.
+    pub switch: String,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +26,8 @@ pub struct Host {
     pub name: &'static str,
     pub namespace: String,
     pub ip: String,
+    /// Its port on the bridge.
+    port: String,
 }
 
 impl Testnet {
@@ -35,6 +39,7 @@ impl Testnet {
         let mut testnet = Self {
             namespaces: Vec::new(),
             hosts: Vec::new(),
+            switch: switch.clone(),
         };
         ip(&["netns", "add", &switch]).map_err(needs_privileges)?;
         testnet.namespaces.push(switch.clone());
@@ -63,6 +68,7 @@ impl Testnet {
                 name,
                 namespace,
                 ip: ip_address,
+                port,
             });
         }
         Ok(testnet)
@@ -71,7 +77,47 @@ impl Testnet {
     pub fn host(&self, name: &str) -> Option<&Host> {
         self.hosts.iter().find(|host| host.name == name)
     }
+
+    /// Makes the bridge a firewall that silently drops every UDP datagram `host` sends or
+    /// is sent, as many corporate networks do; TCP passes. The drops are counted in the
+    /// `nft` table [`FIREWALL_TABLE`] of [`Self::switch`].
+    pub fn drop_udp_of(&self, host: &Host) -> Result<(), XtaskError> {
+        let nft = |args: &[&str]| {
+            let mut full = vec!["netns", "exec", self.switch.as_str(), "nft"];
+            full.extend_from_slice(args);
+            ip(&full)
+        };
+        nft(&["add", "table", "bridge", FIREWALL_TABLE])?;
+        nft(&[
+            "add",
+            "chain",
+            "bridge",
+            FIREWALL_TABLE,
+            "forward",
+            "{ type filter hook forward priority 0; policy accept; }",
+        ])?;
+        for direction in ["iifname", "oifname"] {
+            nft(&[
+                "add",
+                "rule",
+                "bridge",
+                FIREWALL_TABLE,
+                "forward",
+                direction,
+                &host.port,
+                "meta",
+                "l4proto",
+                "udp",
+                "counter",
+                "drop",
+            ])?;
+        }
+        Ok(())
+    }
 }
+
+/// The `nft` table (bridge family, in the switch's namespace) of [`Testnet::drop_udp_of`].
+pub const FIREWALL_TABLE: &str = "confab_firewall";
 
 impl Host {
     /// Arguments to `ip` that run the rest of the command line inside this host.

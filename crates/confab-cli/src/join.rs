@@ -13,6 +13,7 @@ use confab_rtc::room::{
     RoomOptions, StreamOptions, TrackKind, TrackOptions, VideoCodec,
 };
 use confab_rtc::synthetic;
+use confab_rtc::transport::Role;
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -332,6 +333,14 @@ fn print_event(event: &RoomEvent) {
                 ConnectionState::Resumed => "resumed",
                 ConnectionState::Rejoined => "rejoined",
             }
+        ),
+        RoomEvent::MediaPath { role, path } => println!(
+            "media-path {} {}",
+            match role {
+                Role::Publisher => "publisher",
+                Role::Subscriber => "subscriber",
+            },
+            path.as_str()
         ),
         _ => {}
     }

@@ -7,8 +7,9 @@
 //! Its state machines are sans-IO: time and packets are inputs.
 //!
 //! Layers, bottom up: [`signal`] (the WebSocket), [`transport`] (one str0m connection,
-//! sans-IO), and [`room`] (the engine task and the `Room` handle the app uses).
+//! sans-IO), [`ice_tcp`] (its TCP connections when UDP is blocked), and [`room`] (the engine task and the `Room` handle the app uses).
 
+pub mod ice_tcp;
 pub mod reconnect;
 pub mod room;
 pub mod signal;

@@ -6,7 +6,7 @@
 //! come out of [`PeerTransport::poll`]. The engine owns the sockets and the clock.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use str0m::change::{SdpAnswer, SdpApi, SdpOffer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid, Pt, Rid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
 
 /// LiveKit's reliable (ordered, retransmitted) data channel.
@@ -100,12 +100,32 @@ pub enum TransportEvent {
     },
     /// The send-side bandwidth estimate changed.
     Bitrate(Bitrate),
+    /// Media now goes over this path (UDP, or TCP when UDP got no answer).
+    Path(MediaPath),
+}
+
+/// How a connection's media reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaPath {
+    Udp,
+    /// ICE-TCP to one of the server's passive TCP candidates.
+    Tcp,
+}
+
+impl MediaPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Udp => "udp",
+            Self::Tcp => "tcp",
+        }
+    }
 }
 
 /// What [`PeerTransport::poll`] gives the engine to do.
 #[derive(Debug)]
 pub enum Poll {
     Transmit {
+        path: MediaPath,
         destination: SocketAddr,
         contents: Vec<u8>,
     },
@@ -119,6 +139,11 @@ pub struct PeerTransport {
     role: Role,
     rtc: Rtc,
     local: SocketAddr,
+    /// Our active ICE-TCP candidate (the discard port: its connections get their own ports).
+    tcp_local: SocketAddr,
+    /// The path media (anything but STUN) last went out on, and whether the engine was told.
+    path: Option<MediaPath>,
+    path_told: bool,
     pending_offer: Option<SdpPendingOffer>,
     channels: HashMap<&'static str, ChannelId>,
     connected: bool,
@@ -128,7 +153,9 @@ pub struct PeerTransport {
 }
 
 impl PeerTransport {
-    /// A connection that gathers one host candidate, `local` (the socket the engine reads).
+    /// A connection with two host candidates: UDP on `local` (the socket the engine reads)
+    /// and active TCP from the same address (connections the engine makes, see
+    /// [`crate::ice_tcp`]).
     pub fn new(role: Role, now: Instant, local: SocketAddr) -> Result<Self, TransportError> {
         let mut builder = Rtc::builder()
             .clear_codecs()
@@ -145,10 +172,20 @@ impl PeerTransport {
         let mut rtc = builder.build(now);
         let candidate = Candidate::host(local, Protocol::Udp)?;
         rtc.add_local_candidate(candidate);
+        let tcp_local = active_tcp_address(local.ip());
+        let tcp_candidate = Candidate::builder()
+            .tcp()
+            .host(tcp_local)
+            .tcptype(TcpType::Active)
+            .build()?;
+        rtc.add_local_candidate(tcp_candidate);
         Ok(Self {
             role,
             rtc,
             local,
+            tcp_local,
+            path: None,
+            path_told: true,
             pending_offer: None,
             channels: HashMap::new(),
             connected: false,
@@ -255,13 +292,20 @@ impl PeerTransport {
         self.advance(now)
     }
 
-    /// A candidate the server trickled (`candidate:…` SDP attribute value).
+    /// A candidate the server trickled (`candidate:…` SDP attribute value). Of TCP
+    /// candidates only passive ones are used: we connect, we never listen.
     pub fn add_remote_candidate(
         &mut self,
         now: Instant,
         candidate: &str,
     ) -> Result<(), TransportError> {
         let candidate = Candidate::from_sdp_string(candidate)?;
+        if candidate.proto() != Protocol::Udp && candidate.tcptype() != Some(TcpType::Passive) {
+            return Err(TransportError::Rtc(format!(
+                "{} candidate without tcptype passive",
+                candidate.proto()
+            )));
+        }
         self.rtc.add_remote_candidate(candidate);
         self.advance(now)
     }
@@ -278,6 +322,23 @@ impl PeerTransport {
         Ok(())
     }
 
+    /// A datagram that arrived on the ICE-TCP connection to `source`.
+    pub fn receive_tcp(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        contents: &[u8],
+    ) -> Result<(), TransportError> {
+        let receive = Receive::new(Protocol::Tcp, source, self.tcp_local, contents)?;
+        self.rtc.handle_input(Input::Receive(now, receive))?;
+        Ok(())
+    }
+
+    /// The path media last went out on (`None` before ICE has chosen one).
+    pub fn media_path(&self) -> Option<MediaPath> {
+        self.path
+    }
+
     /// Lets time pass. str0m's ICE agent only acts on a timeout input, so every change of
     /// the session description or the candidates is followed by one.
     pub fn advance(&mut self, now: Instant) -> Result<(), TransportError> {
@@ -287,13 +348,29 @@ impl PeerTransport {
 
     /// The next thing to do. Call until it returns [`Poll::Wait`].
     pub fn poll(&mut self) -> Result<Poll, TransportError> {
+        if !self.path_told
+            && let Some(path) = self.path
+        {
+            self.path_told = true;
+            return Ok(Poll::Event(TransportEvent::Path(path)));
+        }
         loop {
             match self.rtc.poll_output()? {
                 Output::Timeout(at) => return Ok(Poll::Wait(at)),
                 Output::Transmit(transmit) => {
+                    let path = match transmit.proto {
+                        Protocol::Udp => MediaPath::Udp,
+                        _ => MediaPath::Tcp,
+                    };
+                    let contents: Vec<u8> = transmit.contents.into();
+                    if !is_stun(&contents) && self.path != Some(path) {
+                        self.path = Some(path);
+                        self.path_told = false;
+                    }
                     return Ok(Poll::Transmit {
+                        path,
                         destination: transmit.destination,
-                        contents: transmit.contents.into(),
+                        contents,
                     });
                 }
                 Output::Event(event) => {
@@ -450,6 +527,17 @@ impl PeerTransport {
     pub fn close(&mut self) {
         self.rtc.disconnect();
     }
+}
+
+/// Where our active ICE-TCP candidate says it is: its IP and the discard port, as RFC 6544
+/// asks of active candidates (each connection gets its own port when it is made).
+fn active_tcp_address(ip: IpAddr) -> SocketAddr {
+    SocketAddr::new(ip, 9)
+}
+
+/// STUN's first byte is 0 or 1 (RFC 7983); DTLS starts at 20 and RTP at 128.
+fn is_stun(datagram: &[u8]) -> bool {
+    datagram.first().is_some_and(|byte| *byte < 2)
 }
 
 /// RTP audio level (−dBov) above which a frame counts as voice.

@@ -4,7 +4,14 @@
 and names the SFU's namespace and address (CONFAB_SFU_NETNS, CONFAB_SFU_IP); the server then
 runs there, advertising only that address. Without them (a developer running pytest by hand)
 the server runs on loopback, which is enough for the tests that need no libwebrtc.
+
+`livekit_server` runs a real `livekit-server` (CONFAB_LIVEKIT_SERVER) in the SFU's namespace
+for the tests of our client engine against it; CONFAB_FIREWALLED_NETNS names a host whose UDP
+the test network's bridge drops (counted in the nft table CONFAB_FIREWALL_TABLE of the
+namespace CONFAB_FIREWALL_NETNS).
 """
+
+import json
 
 import contextlib
 import os
@@ -27,6 +34,10 @@ RELAY_SCRIPT = os.path.join(os.path.dirname(__file__), "lossy_relay.py")
 RELAY_LOSS = 0.05
 # The relay's address in the test network: the SFU's /24 with this last octet.
 RELAY_HOST_OCTET = 250
+# livekit-server's ports beside ours (its own defaults plus ten).
+LIVEKIT_SIGNAL_PORT = 7890
+LIVEKIT_TCP_PORT = 7891
+LIVEKIT_UDP_PORT = 7892
 
 
 @dataclass
@@ -41,17 +52,17 @@ def _free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_for_listener(host: str, port: int, server: subprocess.Popen) -> None:
+def _wait_for_listener(host: str, port: int, server: subprocess.Popen, what="confab server") -> None:
     deadline = time.monotonic() + STARTUP_DEADLINE_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"confab server exited early with {server.returncode}")
+            raise RuntimeError(f"{what} exited early with {server.returncode}")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise TimeoutError(f"confab server did not listen on {host}:{port} in {STARTUP_DEADLINE_S} s")
+    raise TimeoutError(f"{what} did not listen on {host}:{port} in {STARTUP_DEADLINE_S} s")
 
 
 def token(room: str, identity: str, **grants) -> str:
@@ -75,6 +86,59 @@ def confab_server():
     """Yields the server's URLs; stops it (SIGTERM) afterwards."""
     with _running_server() as server:
         yield server
+
+
+@pytest.fixture()
+def livekit_server():
+    """A real `livekit-server` in the SFU's namespace with the same API key, signalling on
+    LIVEKIT_SIGNAL_PORT, ICE-TCP on LIVEKIT_TCP_PORT (passive candidates) and UDP on
+    LIVEKIT_UDP_PORT; stopped afterwards."""
+    namespace = os.environ.get("CONFAB_SFU_NETNS")
+    binary = os.environ.get("CONFAB_LIVEKIT_SERVER")
+    assert namespace and binary, "run through `cargo xtask test` (it builds the test network)"
+    host = os.environ["CONFAB_SFU_IP"]
+    config = (
+        f"port: {LIVEKIT_SIGNAL_PORT}\n"
+        f"rtc:\n  tcp_port: {LIVEKIT_TCP_PORT}\n  udp_port: {LIVEKIT_UDP_PORT}\n"
+    )
+    command = ["ip", "netns", "exec", namespace, binary, "--bind", host, "--node-ip", host]
+    command += ["--keys", f"{API_KEY}: {API_SECRET}", "--config-body", config]
+    artifacts = os.environ.get("CONFAB_ARTIFACTS", tempfile.gettempdir())
+    os.makedirs(artifacts, exist_ok=True)
+    with open(os.path.join(artifacts, "livekit-server.log"), "ab") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=log)
+    try:
+        _wait_for_listener(host, LIVEKIT_SIGNAL_PORT, server, "livekit-server")
+        url = f"{host}:{LIVEKIT_SIGNAL_PORT}"
+        yield Server(http_url=f"http://{url}", ws_url=f"ws://{url}")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def firewalled_namespace() -> str:
+    """The namespace of the host whose UDP the test network drops."""
+    namespace = os.environ.get("CONFAB_FIREWALLED_NETNS")
+    assert namespace, "run through `cargo xtask test` (it builds the test network)"
+    return namespace
+
+
+def udp_dropped_by_the_firewall() -> int:
+    """UDP datagrams the firewall has dropped so far, both ways."""
+    table = os.environ["CONFAB_FIREWALL_TABLE"]
+    listing = subprocess.run(
+        ["ip", "netns", "exec", os.environ["CONFAB_FIREWALL_NETNS"]]
+        + ["nft", "-j", "list", "table", "bridge", table],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    dropped = 0
+    for item in json.loads(listing)["nftables"]:
+        for expression in item.get("rule", {}).get("expr", []):
+            if "counter" in expression:
+                dropped += expression["counter"]["packets"]
+    return dropped
 
 
 @pytest.fixture()

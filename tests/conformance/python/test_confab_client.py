@@ -37,9 +37,12 @@ from test_livekit_rtc import (
 FILE_BYTES = 3 * 1024 * 1024
 
 
-async def run_confab_join(server, room: str, identity: str, *flags: str):
-    """Starts `confab join` as `identity`; returns the process (stdout piped, lines of events)."""
+async def run_confab_join(server, room: str, identity: str, *flags: str, netns=None):
+    """Starts `confab join` as `identity` (in network namespace `netns` when given); returns
+    the process (stdout piped, lines of events)."""
+    prefix = ["ip", "netns", "exec", netns] if netns else []
     return await asyncio.create_subprocess_exec(
+        *prefix,
         os.environ["CONFAB_BIN"],
         "join",
         server.ws_url,
@@ -190,11 +193,6 @@ async def decoded_stamps(track: rtc.Track, frames: int) -> list:
     return counters
 
 
-@pytest.mark.skip(
-    reason="passes alone (5 of 5) but timed out in 3 of 4 full-tier runs; cause not found yet. "
-    "Not counted as proof: see the issue note. The browser test covers a libwebrtc peer "
-    "decoding our stamped video."
-)
 def test_media_both_ways_with_the_python_sdk(confab_server):
     """libwebrtc decodes Confab's test pattern (counters advance) and hears its tone; Confab
     decodes the Python peer's video and hears its tone."""

@@ -30,7 +30,7 @@ const BUILD_PACKAGES: &[&str] = &[
 ];
 
 /// Needed only by the test tiers (virtual display, WebDriver, headless Chromium, virtual audio,
-/// package inspection, network namespaces for the test network).
+/// package inspection, network namespaces for the test network and a firewall in one of them).
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -42,6 +42,7 @@ const TEST_PACKAGES: &[&str] = &[
     "pulseaudio",
     "rpm",
     "iproute2",
+    "nftables",
 ];
 
 fn wanted(workspace: &Workspace, purpose: Purpose) -> Vec<&'static str> {

@@ -34,8 +34,11 @@ use super::track::{
     EncodedFrame, Layer, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
     SubscriptionSettings, TrackOptions, TrackOptionsKind,
 };
+use crate::ice_tcp::TcpPaths;
 use crate::signal::{self, Keepalive, SignalClient, SignalClosed, SignalEvent};
-use crate::transport::{LOSSY_LABEL, PeerTransport, Poll, RELIABLE_LABEL, Role, TransportEvent};
+use crate::transport::{
+    LOSSY_LABEL, MediaPath, PeerTransport, Poll, RELIABLE_LABEL, Role, TransportEvent,
+};
 
 /// Frames queued per subscribed track before the oldest reader falls behind and frames drop.
 const REMOTE_FRAME_QUEUE: usize = 256;
@@ -132,11 +135,12 @@ pub async fn send_packet(
     written(queue_packet(commands, packet, reliable).await?).await
 }
 
-/// One of the two transports with its socket.
+/// One of the two transports with its UDP socket and its ICE-TCP connections.
 #[derive(Debug)]
 struct Link {
     transport: PeerTransport,
     socket: UdpSocket,
+    tcp: TcpPaths,
     wake_at: Instant,
 }
 
@@ -146,6 +150,7 @@ impl Link {
         Ok(Self {
             transport: PeerTransport::new(role, now, local)?,
             socket,
+            tcp: TcpPaths::new(local.ip()),
             wake_at: now,
         })
     }
@@ -379,6 +384,12 @@ impl Engine {
                     if let Ok((length, source)) = received {
                         receive(&mut self.subscriber, source, &subscriber_buffer[..length]);
                     }
+                }
+                (source, contents) = self.publisher.tcp.recv() => {
+                    receive_tcp(&mut self.publisher, source, &contents);
+                }
+                (source, contents) = self.subscriber.tcp.recv() => {
+                    receive_tcp(&mut self.subscriber, source, &contents);
                 }
                 () = tokio::time::sleep_until(wake_at.into()) => {
                     let now = Instant::now();
@@ -621,6 +632,7 @@ impl Engine {
                         break;
                     }
                     Ok(Poll::Transmit {
+                        path: MediaPath::Udp,
                         destination,
                         contents,
                     }) => {
@@ -628,6 +640,11 @@ impl Engine {
                             tracing::debug!(%error, %destination, "datagram not sent");
                         }
                     }
+                    Ok(Poll::Transmit {
+                        path: MediaPath::Tcp,
+                        destination,
+                        contents,
+                    }) => link.tcp.send(destination, contents),
                     Ok(Poll::Event(event)) => self.on_transport_event(role, event).await,
                     Err(error) => {
                         tracing::warn!(%error, ?role, "transport poll");
@@ -688,6 +705,10 @@ impl Engine {
                 if let Some(track) = self.published.iter().find(|t| t.mid == Some(mid)) {
                     track.feedback.send_modify(|f| f.keyframe_requests += 1);
                 }
+            }
+            TransportEvent::Path(path) => {
+                tracing::info!(?role, path = path.as_str(), "media path");
+                self.emit(RoomEvent::MediaPath { role, path }).await;
             }
             TransportEvent::Bitrate(bitrate) => {
                 let bps = bitrate.as_u64();
@@ -1382,6 +1403,12 @@ async fn recovery_outcome(
 fn receive(link: &mut Link, source: SocketAddr, contents: &[u8]) {
     if let Err(error) = link.transport.receive(Instant::now(), source, contents) {
         tracing::trace!(%error, %source, local = %link.transport.local(), "datagram ignored");
+    }
+}
+
+fn receive_tcp(link: &mut Link, source: SocketAddr, contents: &[u8]) {
+    if let Err(error) = link.transport.receive_tcp(Instant::now(), source, contents) {
+        tracing::trace!(%error, %source, "ICE-TCP datagram ignored");
     }
 }
 

@@ -68,6 +68,11 @@ pub enum RoomEvent {
     ByteStream(ByteStreamReader),
     /// The connection state changed.
     Connection(ConnectionState),
+    /// One transport's media now goes over `path`: UDP, or ICE-TCP when UDP got no answer.
+    MediaPath {
+        role: crate::transport::Role,
+        path: crate::transport::MediaPath,
+    },
     /// The room is over for us; the last event.
     Disconnected(DisconnectReason),
 }

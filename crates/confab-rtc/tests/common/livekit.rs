@@ -22,8 +22,10 @@ impl LiveKitServer {
             "CONFAB_LIVEKIT_SERVER must name a livekit-server binary (cargo xtask test builds one)",
         );
         let port = free_tcp_port();
+        // Media on loopback only: by default the server gathers candidates on every interface
+        // but loopback, and clients would reach it on this machine's own network address.
         let config = format!(
-            "port: {port}\nrtc:\n  tcp_port: {}\n  udp_port: {}\n",
+            "port: {port}\nrtc:\n  tcp_port: {}\n  udp_port: {}\n  enable_loopback_candidate: true\n  interfaces:\n    includes: [lo]\n",
             free_tcp_port(),
             free_udp_port()
         );
