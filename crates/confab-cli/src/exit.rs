@@ -25,6 +25,8 @@ pub const IO_ERROR: u8 = 74;
 pub const TEMPORARY_FAILURE: u8 = 75;
 /// The server refused the token, or the token does not allow what was asked.
 pub const NO_PERMISSION: u8 = 77;
+/// The server's TLS certificate is not trusted here (or this system trusts no roots).
+pub const CONFIG: u8 = 78;
 
 /// Bad flags or configuration.
 pub const USAGE: u8 = 64;
@@ -64,6 +66,7 @@ fn code_for_room(error: &RoomError) -> u8 {
             NO_PERMISSION
         }
         RoomError::Signal(SignalError::BadUrl(_) | SignalError::BadToken) => USAGE,
+        RoomError::Signal(SignalError::UntrustedCertificate(_) | SignalError::Tls(_)) => CONFIG,
         RoomError::Signal(
             SignalError::LeftBeforeJoin { .. } | SignalError::RejoinRequired { .. },
         )

@@ -6,6 +6,7 @@
 //! server asked for, and delivers everything else as [`SignalEvent`]s. Each way the connection
 //! can end is one [`SignalClosed`] value, delivered exactly once as the last event.
 
+mod tls;
 pub mod url;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,6 +44,10 @@ pub enum SignalError {
     Refused { status: u16, reason: String },
     #[error("could not reach the server: {0}")]
     Unreachable(String),
+    #[error("the server's certificate is not trusted: {0}")]
+    UntrustedCertificate(String),
+    #[error("TLS is not available: {0}")]
+    Tls(String),
     #[error("the server did not answer the join within {0:?}")]
     JoinTimeout(Duration),
     #[error("the server closed the connection before the join completed")]
@@ -236,8 +241,17 @@ async fn open(
         HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| SignalError::BadToken)?;
     request.headers_mut().insert(AUTHORIZATION, bearer);
     tracing::debug!(%url, "connecting");
-    match tokio_tungstenite::connect_async(request).await {
+    let connector = if url.starts_with("wss://") {
+        Some(tokio_tungstenite::Connector::Rustls(tls::client_config()?))
+    } else {
+        None
+    };
+    match tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector).await {
         Ok((socket, _)) => Ok(socket.split()),
+        Err(tungstenite::Error::Io(error)) => Err(match tls::certificate_error(&error) {
+            Some(problem) => SignalError::UntrustedCertificate(problem),
+            None => SignalError::Unreachable(error.to_string()),
+        }),
         Err(tungstenite::Error::Http(response)) => {
             let status = response.status().as_u16();
             let body = response.into_body().unwrap_or_default();
