@@ -69,7 +69,8 @@ pub fn send_video(
     })
 }
 
-/// What the feedback asks of the encoder now; a new keyframe request is consumed.
+/// What the feedback asks of the encoder now; a new keyframe request is consumed. A muted
+/// track encodes no layer (each starts again with a keyframe when it is unmuted).
 fn controls_for(
     layers: &[LayerSpec],
     feedback: &PublisherFeedback,
@@ -83,7 +84,9 @@ fn controls_for(
         // simulcast layers in their quality updates.
         active: layers
             .iter()
-            .map(|spec| layers.len() == 1 || layer_wanted(feedback, spec.layer))
+            .map(|spec| {
+                !feedback.muted && (layers.len() == 1 || layer_wanted(feedback, spec.layer))
+            })
             .collect(),
         available_bitrate_bps: feedback.available_bitrate_bps,
     }
@@ -93,7 +96,8 @@ fn layer_wanted(feedback: &PublisherFeedback, layer: Layer) -> bool {
     feedback.active_layers[layer.index()]
 }
 
-/// Publishes `source` on the audio `track` as Opus (FEC on; DTX as `dtx` says).
+/// Publishes `source` on the audio `track` as Opus (FEC on; DTX as `dtx` says); nothing is
+/// encoded while the track is muted.
 pub fn send_audio(
     track: LocalTrack,
     mut source: Box<dyn AudioSource>,
@@ -105,13 +109,17 @@ pub fn send_audio(
     })?;
     let runtime = Handle::current();
     MediaTask::spawn("confab-audio-send", move |stop| {
+        let feedback = track.feedback();
         let mut frames = 0u32;
         while !stopped(&stop) {
             let samples = source.capture()?;
             let captured_at = Instant::now();
-            let packet = encoder.encode(&samples)?;
             let timestamp = crate::audio::opus::FRAME_DURATION * frames;
             frames += 1;
+            if feedback.borrow().muted {
+                continue;
+            }
+            let packet = encoder.encode(&samples)?;
             // DTX's "nothing changed" packets carry no audio; WebRTC does not send them.
             if packet.len() <= 2 {
                 continue;
@@ -150,6 +158,7 @@ mod tests {
             keyframe_requests: 1,
             active_layers: [true, false, false],
             available_bitrate_bps: 400_000,
+            muted: false,
         };
         let first = controls_for(&layers, &feedback, &mut seen);
         assert!(first.keyframe);
@@ -171,5 +180,19 @@ mod tests {
             ..PublisherFeedback::default()
         };
         assert_eq!(controls_for(&layers, &feedback, &mut 0).active, [true]);
+    }
+
+    #[test]
+    fn a_muted_track_encodes_no_layer_at_all() {
+        let feedback = PublisherFeedback {
+            muted: true,
+            ..PublisherFeedback::default()
+        };
+        assert_eq!(
+            controls_for(&camera_layers(), &feedback, &mut 0).active,
+            [false, false, false]
+        );
+        let single = &camera_layers()[2..];
+        assert_eq!(controls_for(single, &feedback, &mut 0).active, [false]);
     }
 }

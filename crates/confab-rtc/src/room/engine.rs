@@ -890,9 +890,8 @@ impl Engine {
             }
             Response::Mute(mute) => {
                 if let Some(track) = self.published.iter_mut().find(|t| t.sid == mute.sid)
-                    && track.muted != mute.muted
+                    && track.set_muted(mute.muted)
                 {
-                    track.muted = mute.muted;
                     self.emit(RoomEvent::LocalTrackMuted {
                         track_sid: mute.sid,
                         muted: mute.muted,
@@ -1035,7 +1034,10 @@ impl Engine {
             )));
             return;
         };
-        let (feedback, feedback_receiver) = watch::channel(PublisherFeedback::default());
+        let (feedback, feedback_receiver) = watch::channel(PublisherFeedback {
+            muted: options.muted,
+            ..PublisherFeedback::default()
+        });
         let (sid_watch, sid) = watch::channel(info.sid.clone());
         let kind = options.kind();
         let track = Published {
@@ -1158,10 +1160,9 @@ impl Engine {
                 let Some(track) = self.published.iter_mut().find(|t| t.cid == cid) else {
                     return;
                 };
-                if track.muted == muted {
+                if !track.set_muted(muted) {
                     return;
                 }
-                track.muted = muted;
                 let request = Request::Mute(proto::MuteTrackRequest {
                     sid: track.sid.clone(),
                     muted,

@@ -31,6 +31,17 @@ pub struct Published {
 }
 
 impl Published {
+    /// Mutes or unmutes the track here and tells its encoder (through the feedback).
+    /// Returns whether anything changed.
+    pub fn set_muted(&mut self, muted: bool) -> bool {
+        if self.muted == muted {
+            return false;
+        }
+        self.muted = muted;
+        self.feedback.send_modify(|feedback| feedback.muted = muted);
+        true
+    }
+
     pub fn wanted_codecs(&self) -> &'static [Codec] {
         match self.options.kind {
             TrackOptionsKind::Audio { .. } => &[Codec::Opus],

@@ -181,6 +181,9 @@ pub struct PublisherFeedback {
     pub active_layers: [bool; 3],
     /// The send-side bandwidth estimate for all our video, in bits per second.
     pub available_bitrate_bps: u64,
+    /// The track is muted (by us, or by a host): nothing it encodes would be sent, so the
+    /// encoder should rest until it is unmuted.
+    pub muted: bool,
 }
 
 impl Default for PublisherFeedback {
@@ -189,6 +192,7 @@ impl Default for PublisherFeedback {
             keyframe_requests: 0,
             active_layers: [true; 3],
             available_bitrate_bps: 0,
+            muted: false,
         }
     }
 }

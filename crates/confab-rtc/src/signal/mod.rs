@@ -167,6 +167,7 @@ pub async fn connect(server: &str, token: &str, query: &JoinQuery) -> Result<Joi
             )));
         }
     };
+    tracing::debug!("join response");
     let keepalive = Keepalive::from_join(&join);
     let (client, events) = start(sink, stream, keepalive, None);
     Ok(Joined {
@@ -434,6 +435,7 @@ async fn run<K, S>(
                 },
                 Ok(Some(message)) => {
                     last_heard = Instant::now();
+                    tracing::trace!(message = response_name(&message), "signal message in");
                     if events.send(SignalEvent::Message(Box::new(message))).await.is_err() {
                         // Nobody listens any more: same as dropping the client.
                         let _ = sink.close().await;

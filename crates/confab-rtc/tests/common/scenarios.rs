@@ -143,7 +143,8 @@ pub async fn two_clients_exchange_media_chat_and_mute(url: &str, token: impl Fn(
         layer_arrives(&mut video, Layer::Low).await;
     }
 
-    // Alice mutes her microphone: Bob sees it, then sees the unmute.
+    // Alice mutes her microphone: Bob sees it, then sees the unmute; meanwhile her encoder is
+    // told to rest (the track's feedback), and to work again.
     microphones[0].set_muted(true).await.expect("mute");
     let muted_sid = microphones[0].sid().to_owned();
     for muted in [true, false] {
@@ -155,6 +156,7 @@ pub async fn two_clients_exchange_media_chat_and_mute(url: &str, token: impl Fn(
                 if identity == "alice" && *track_sid == muted_sid && *m == muted)
         })
         .await;
+        assert_eq!(microphones[0].feedback().borrow().muted, muted);
     }
 
     // Chat both ways, then data with a topic.
