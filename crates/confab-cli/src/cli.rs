@@ -59,6 +59,9 @@ pub struct JoinArgs {
     /// Send this chat message once joined (repeatable).
     #[arg(long)]
     pub chat: Vec<String>,
+    /// Once joined, send the chat message `tick N` (N = 1, 2, …) every this many seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub chat_every: Option<f64>,
     /// Send this file to everyone once joined (repeatable).
     #[arg(long)]
     pub send_file: Vec<PathBuf>,
@@ -107,6 +110,14 @@ pub struct ServerArgs {
     /// API keys as `key: secret` lines (required without --dev).
     #[arg(long, env = "CONFAB_KEYS", hide_env_values = true)]
     pub keys: Option<String>,
+}
+
+/// A period in seconds: finite and above zero.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(seconds),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +176,23 @@ mod tests {
         assert_eq!(args.send_file.len(), 2);
         assert_eq!(args.chat, ["hi"]);
         assert_eq!(args.topic, "files");
+    }
+
+    #[test]
+    fn a_chat_period_must_be_positive() {
+        let parse = |period: &str| {
+            Cli::try_parse_from(["confab", "join", "ws://h", "--chat-every", period])
+        };
+        for bad in ["0", "-1", "soon", "inf"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let Ok(Cli {
+            command: Command::Join(args),
+        }) = parse("0.5")
+        else {
+            panic!("0.5 s is a period");
+        };
+        assert_eq!(args.chat_every, Some(0.5));
     }
 
     #[test]

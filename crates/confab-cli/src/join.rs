@@ -143,6 +143,9 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
     let deadline = args
         .duration
         .map(|seconds| tokio::time::Instant::now() + Duration::from_secs_f64(seconds));
+    // Its own future beside the event loop: a tick waits while the connection recovers, and
+    // events must still be read meanwhile.
+    let mut ticking = Box::pin(send_ticks(&room, args.chat_every));
 
     let outcome = loop {
         if !sent_outbox && waiting_for.is_empty() {
@@ -194,10 +197,12 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
                 }
                 Err(error) => break Err(JoinError::ReceivedFile(error)),
             },
+            error = &mut ticking, if sent_outbox => break Err(error),
             () = until_deadline => break Ok(()),
             _ = tokio::signal::ctrl_c() => break Ok(()),
         }
     };
+    drop(ticking);
     for source in media {
         source.abort();
     }
@@ -218,6 +223,25 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
         }
     }
     outcome
+}
+
+/// Sends `tick 1`, `tick 2`, … every `period` seconds, in order (a tick sent while the
+/// connection recovers waits until the room is back). Never ends without a period; otherwise
+/// ends only when a message cannot be sent.
+async fn send_ticks(room: &Room, period: Option<f64>) -> JoinError {
+    let Some(period) = period else {
+        return std::future::pending().await;
+    };
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(period));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for tick in 1u64.. {
+        ticker.tick().await;
+        match room.send_chat(&format!("tick {tick}"), &[]).await {
+            Ok(sent) => println!("chat-sent {} tick {tick}", sent.id),
+            Err(error) => return error.into(),
+        }
+    }
+    std::future::pending().await
 }
 
 /// Chat messages, then files, once everyone awaited is present.

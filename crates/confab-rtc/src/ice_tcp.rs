@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
@@ -27,6 +27,10 @@ const SEND_QUEUE: usize = 1024;
 /// Datagrams read from every connection and not yet taken by the engine.
 const RECEIVE_QUEUE: usize = 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// After a connection to a candidate closes or fails, datagrams to it are dropped this long
+/// before it is tried again: without a network, every transmit would otherwise start a
+/// connection attempt that fails at once (ICE checks retry on their own schedule anyway).
+const RETRY_AFTER: Duration = Duration::from_millis(500);
 /// Queued datagrams written with one system call at most.
 const WRITE_BATCH: usize = 64;
 
@@ -35,6 +39,8 @@ const WRITE_BATCH: usize = 64;
 pub struct TcpPaths {
     local_ip: IpAddr,
     connections: HashMap<SocketAddr, Connection>,
+    /// Candidates whose connection ended, and when they may be tried again.
+    resting: HashMap<SocketAddr, Instant>,
     input_sender: mpsc::Sender<Input>,
     input: mpsc::Receiver<Input>,
 }
@@ -61,19 +67,33 @@ impl TcpPaths {
         Self {
             local_ip,
             connections: HashMap::new(),
+            resting: HashMap::new(),
             input_sender,
             input,
         }
     }
 
-    /// Sends one datagram to `destination`, connecting first if there is no connection yet.
-    /// Like UDP, it may be dropped: when the connection is down or its queue is full.
+    /// Sends one datagram to `destination`, connecting first if there is no connection yet
+    /// and the datagram is a STUN message: a connection must begin with a connectivity check
+    /// (RFC 6544; LiveKit's server closes one that begins with anything else, which is what
+    /// media on a pair whose connection broke would otherwise do). Like UDP, a datagram may be
+    /// dropped: when there is no connection for it, or its queue is full.
     pub fn send(&mut self, destination: SocketAddr, contents: Vec<u8>) {
         if contents.len() > MAX_DATAGRAM {
             tracing::debug!(%destination, bytes = contents.len(), "datagram too large for TCP framing");
             return;
         }
         if !self.connections.contains_key(&destination) {
+            if !is_stun(&contents) {
+                tracing::trace!(%destination, "no ICE-TCP connection for media yet; dropped");
+                return;
+            }
+            if let Some(until) = self.resting.get(&destination) {
+                if Instant::now() < *until {
+                    return;
+                }
+                self.resting.remove(&destination);
+            }
             if self.connections.len() >= MAX_CONNECTIONS {
                 tracing::debug!(%destination, "too many ICE-TCP connections; datagram dropped");
                 return;
@@ -102,6 +122,7 @@ impl TcpPaths {
                 Input::Datagram { source, contents } => return (source, contents),
                 Input::Closed(address) => {
                     self.connections.remove(&address);
+                    self.resting.insert(address, Instant::now() + RETRY_AFTER);
                 }
             }
         }
@@ -196,6 +217,11 @@ async fn write_datagrams(
     Ok(())
 }
 
+/// STUN's first byte is 0 or 1 (RFC 7983); DTLS starts at 20 and RTP at 128.
+pub(crate) fn is_stun(datagram: &[u8]) -> bool {
+    datagram.first().is_some_and(|byte| *byte < 2)
+}
+
 /// Appends `datagram` with its RFC 4571 length (callers keep it within [`MAX_DATAGRAM`]).
 fn frame_into(out: &mut Vec<u8>, datagram: &[u8]) {
     let length = u16::try_from(datagram.len()).unwrap_or(u16::MAX);
@@ -288,8 +314,11 @@ mod tests {
             }
         });
         let mut paths = TcpPaths::new(IpAddr::from([127, 0, 0, 1]));
-        paths.send(address, b"abc".to_vec());
-        paths.send(address, b"hello".to_vec());
+        // Media cannot open a connection; a STUN message does, and media follows it.
+        paths.send(address, vec![128, 1, 2]);
+        assert!(paths.connections.is_empty(), "media opened a connection");
+        paths.send(address, b"\x00abc".to_vec());
+        paths.send(address, b"\x80hello".to_vec());
         let wait = Duration::from_secs(5);
         let first = tokio::time::timeout(wait, paths.recv())
             .await
@@ -297,8 +326,8 @@ mod tests {
         let second = tokio::time::timeout(wait, paths.recv())
             .await
             .expect("reply");
-        assert_eq!(first, (address, b"cba".to_vec()));
-        assert_eq!(second, (address, b"olleh".to_vec()));
+        assert_eq!(first, (address, b"cba\x00".to_vec()));
+        assert_eq!(second, (address, b"olleh\x80".to_vec()));
         assert_eq!(paths.connections.len(), 1, "one connection carries both");
         drop(paths);
         tokio::time::timeout(wait, echo)
@@ -308,12 +337,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_connection_is_forgotten_and_retried() {
+    async fn a_refused_connection_is_forgotten_and_retried_after_a_rest() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
         let address = listener.local_addr().expect("address");
         drop(listener);
         let mut paths = TcpPaths::new(IpAddr::from([127, 0, 0, 1]));
-        paths.send(address, b"nobody".to_vec());
+        paths.send(address, b"\x00nobody".to_vec());
         // The refusal removes the connection inside `recv`, which then waits for data.
         let waited = tokio::time::timeout(Duration::from_secs(2), paths.recv()).await;
         assert!(waited.is_err(), "no datagram from a refused connection");
@@ -321,5 +350,15 @@ mod tests {
             paths.connections.is_empty(),
             "the refused connection is forgotten"
         );
+        assert!(paths.resting.contains_key(&address), "the candidate rests");
+        // While it rests a datagram opens no connection; once the rest is over, one does.
+        paths
+            .resting
+            .insert(address, Instant::now() + Duration::from_secs(60));
+        paths.send(address, b"\x00again".to_vec());
+        assert!(paths.connections.is_empty(), "no new attempt while resting");
+        paths.resting.insert(address, Instant::now());
+        paths.send(address, b"\x00later".to_vec());
+        assert_eq!(paths.connections.len(), 1, "tried again after the rest");
     }
 }

@@ -18,6 +18,8 @@ use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid, Pt
 use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
 
+use crate::ice_tcp::is_stun;
+
 /// LiveKit's reliable (ordered, retransmitted) data channel.
 pub const RELIABLE_LABEL: &str = "_reliable";
 /// LiveKit's lossy (unordered, never retransmitted) data channel.
@@ -540,11 +542,6 @@ impl PeerTransport {
 /// asks of active candidates (each connection gets its own port when it is made).
 fn active_tcp_address(ip: IpAddr) -> SocketAddr {
     SocketAddr::new(ip, 9)
-}
-
-/// STUN's first byte is 0 or 1 (RFC 7983); DTLS starts at 20 and RTP at 128.
-fn is_stun(datagram: &[u8]) -> bool {
-    datagram.first().is_some_and(|byte| *byte < 2)
 }
 
 /// RTP audio level (−dBov) above which a frame counts as voice.

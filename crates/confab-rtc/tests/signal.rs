@@ -269,3 +269,21 @@ async fn leaving_sends_a_client_initiated_leave() {
     let event = next_event(&mut joined.events).await;
     assert_eq!(event, SignalEvent::Closed(SignalClosed::ClosedByClient));
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_the_upgrade_is_given_up_after_the_open_timeout() {
+    // The TCP connection is accepted (the kernel's backlog), but no HTTP answer ever comes:
+    // what a silently dropping network or a wedged proxy looks like.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let url = format!("ws://{}", listener.local_addr().expect("address"));
+    let query = JoinQuery::default();
+    let connecting = signal::connect(&url, "t", &query);
+    let outcome = tokio::time::timeout(signal::OPEN_TIMEOUT + DEADLINE, connecting)
+        .await
+        .expect("the connect gives up by itself");
+    let Err(SignalError::Unreachable(why)) = outcome else {
+        panic!("expected Unreachable, got {:?}", outcome.map(|_| ()));
+    };
+    assert!(why.contains("no connection within"), "{why}");
+    drop(listener);
+}

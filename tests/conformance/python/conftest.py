@@ -112,8 +112,14 @@ def livekit_server():
         url = f"{host}:{LIVEKIT_SIGNAL_PORT}"
         yield Server(http_url=f"http://{url}", ws_url=f"ws://{url}")
     finally:
+        # A first SIGTERM drains rooms for a while (a participant it still counts keeps it
+        # waiting); the test is over, so a server that lingers is killed.
         server.terminate()
-        server.wait(timeout=20)
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=20)
 
 
 def firewalled_namespace() -> str:
@@ -121,6 +127,25 @@ def firewalled_namespace() -> str:
     namespace = os.environ.get("CONFAB_FIREWALLED_NETNS")
     assert namespace, "run through `cargo xtask test` (it builds the test network)"
     return namespace
+
+
+@contextlib.contextmanager
+def outage_of_the_firewalled_host():
+    """The firewalled host's network goes away until the block ends, as when a laptop's Wi-Fi
+    drops: its link goes down (sends fail, nothing arrives) and its open TCP connections to
+    the server are aborted by its own kernel (`ss -K`), unseen by the server."""
+    namespace = firewalled_namespace()
+    link = ["ip", "-n", namespace, "link", "set", "eth0"]
+    subprocess.run(link + ["down"], check=True)
+    try:
+        subprocess.run(
+            ["ip", "netns", "exec", namespace, "ss", "-K", "dst", os.environ["CONFAB_SFU_IP"]],
+            check=True,
+            capture_output=True,
+        )
+        yield
+    finally:
+        subprocess.run(link + ["up"], check=True)
 
 
 def udp_dropped_by_the_firewall() -> int:

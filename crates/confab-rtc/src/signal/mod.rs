@@ -27,6 +27,9 @@ pub use url::{JoinQuery, PROTOCOL_VERSION, rtc_url};
 
 /// How long the server may take to answer the join (LiveKit's SDKs wait 15 s as well).
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long opening the WebSocket (TCP, TLS, upgrade) may take. A network that drops packets
+/// silently would otherwise hold a connect for the kernel's SYN retries (about two minutes).
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Requests waiting to be written; a full queue makes [`SignalClient::send`] wait.
 const OUTBOX_CAPACITY: usize = 256;
 /// Events waiting to be read; a full queue pauses reading from the server.
@@ -247,7 +250,13 @@ async fn open(
     } else {
         None
     };
-    match tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector).await {
+    let opening = tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector);
+    let Ok(opened) = tokio::time::timeout(OPEN_TIMEOUT, opening).await else {
+        return Err(SignalError::Unreachable(format!(
+            "no connection within {OPEN_TIMEOUT:?}"
+        )));
+    };
+    match opened {
         Ok((socket, _)) => Ok(socket.split()),
         Err(tungstenite::Error::Io(error)) => Err(match tls::certificate_error(&error) {
             Some(problem) => SignalError::UntrustedCertificate(problem),
