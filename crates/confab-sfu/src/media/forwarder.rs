@@ -633,7 +633,7 @@ impl Forwarder {
                     downtrack.selector.apply_settings(settings);
                     let target = downtrack.selector.target();
                     if target != before || !downtrack.selector.is_paused() {
-                        keyframes.push((track_sid.clone(), target));
+                        keyframes.push((track_sid.clone(), downtrack.selector.keyframe_layer(now)));
                     }
                 }
             }
@@ -889,7 +889,9 @@ impl Forwarder {
                         s.downtracks
                             .iter()
                             .find(|(_, d)| d.mid == Some(request.mid))
-                            .map(|(track_sid, d)| (track_sid.clone(), d.selector.target()))
+                            .map(|(track_sid, d)| {
+                                (track_sid.clone(), d.selector.keyframe_layer(now))
+                            })
                     });
                 if let Some((track_sid, rid)) = track {
                     self.request_keyframe(now, &track_sid, rid);
@@ -963,7 +965,8 @@ impl Forwarder {
                     Verdict::Forward(time) => time,
                     Verdict::Drop { want_keyframe } => {
                         if want_keyframe {
-                            wanted_keyframe = Some(downtrack.selector.target());
+                            // The layer of this frame: the one waiting for its keyframe.
+                            wanted_keyframe = Some(media.rid);
                         }
                         continue;
                     }
@@ -1000,7 +1003,7 @@ impl Forwarder {
                 s.downtracks
                     .iter()
                     .filter(|(_, d)| d.kind == MediaKind::Video)
-                    .map(|(track_sid, d)| (track_sid.clone(), d.selector.target()))
+                    .map(|(track_sid, d)| (track_sid.clone(), d.selector.keyframe_layer(now)))
                     .collect()
             })
             .unwrap_or_default();

@@ -53,7 +53,8 @@ struct Layer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Forward(MediaTime),
-    /// Not forwarded; ask the publisher for a keyframe on the target layer if `true`.
+    /// Not forwarded; if `true`, ask the publisher for a keyframe on this frame's layer (the
+    /// layer the subscriber waits to switch to).
     Drop {
         want_keyframe: bool,
     },
@@ -118,6 +119,15 @@ impl LayerSelector {
 
     pub fn target(&self) -> Option<Rid> {
         self.target
+    }
+
+    /// The layer a keyframe is needed on, at `now`: the one this subscriber gets or is about
+    /// to switch to — a stand-in while the target does not flow. Asking for the target's
+    /// keyframe instead leaves a stand-in waiting for a keyframe that never comes (publishers
+    /// send keyframes on request), and the request itself fails while the target has never
+    /// sent. `None` without simulcast.
+    pub fn keyframe_layer(&self, now: Instant) -> Option<Rid> {
+        self.flowing_choice(now)
     }
 
     pub fn is_paused(&self) -> bool {
@@ -352,6 +362,11 @@ mod tests {
                 want_keyframe: false
             }
         );
+        assert_eq!(
+            selector.keyframe_layer(start),
+            f,
+            "a new downtrack waits for its own"
+        );
         let settled = start + STAND_IN_AFTER;
         assert_eq!(
             selector.accept(q, false, at(3_000), settled),
@@ -359,6 +374,9 @@ mod tests {
                 want_keyframe: true
             }
         );
+        // The keyframe it waits for is the stand-in's, not the target's (which never sent).
+        assert_eq!(selector.target(), f);
+        assert_eq!(selector.keyframe_layer(settled), q);
         assert!(matches!(
             selector.accept(q, true, at(3_000), settled),
             Verdict::Forward(_)
@@ -399,6 +417,7 @@ mod tests {
                 want_keyframe: true
             }
         );
+        assert_eq!(selector.keyframe_layer(gone), h);
         assert!(matches!(
             selector.accept(h, true, at(103_000), gone),
             Verdict::Forward(_)
