@@ -319,33 +319,22 @@ impl PeerTransport {
         self.advance(now)
     }
 
-    /// A datagram that arrived on this connection's socket.
+    /// A datagram that arrived on `path`: the UDP socket, or the ICE-TCP connection to
+    /// `source`.
     pub fn receive(
         &mut self,
         now: Instant,
+        path: MediaPath,
         source: SocketAddr,
         contents: &[u8],
     ) -> Result<(), TransportError> {
-        let receive = Receive::new(Protocol::Udp, source, self.local, contents)?;
+        let (protocol, local) = match path {
+            MediaPath::Udp => (Protocol::Udp, self.local),
+            MediaPath::Tcp => (Protocol::Tcp, self.tcp_local),
+        };
+        let receive = Receive::new(protocol, source, local, contents)?;
         self.rtc.handle_input(Input::Receive(now, receive))?;
         Ok(())
-    }
-
-    /// A datagram that arrived on the ICE-TCP connection to `source`.
-    pub fn receive_tcp(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        contents: &[u8],
-    ) -> Result<(), TransportError> {
-        let receive = Receive::new(Protocol::Tcp, source, self.tcp_local, contents)?;
-        self.rtc.handle_input(Input::Receive(now, receive))?;
-        Ok(())
-    }
-
-    /// The path media last went out on (`None` before ICE has chosen one).
-    pub fn media_path(&self) -> Option<MediaPath> {
-        self.path
     }
 
     /// Lets time pass. str0m's ICE agent only acts on a timeout input, so every change of

@@ -138,6 +138,17 @@ def assert_decoded_python_media(output: str, tone_hz: int):
     assert audio.group(2) == str(tone_hz), output
 
 
+async def python_sees_and_hears_confab(video_arrived, audio_arrived, tone_hz: int):
+    """Once Confab's tracks reach the Python peer: libwebrtc decodes 30 of its frames with
+    advancing stamps, and Confab's tone is the loudest frequency of its audio."""
+    video, _ = await video_arrived.wait("confab's video at python")
+    audio, _ = await audio_arrived.wait("confab's audio at python")
+    counters = await decoded_stamps(video, frames=30)
+    assert all(a < b for a, b in zip(counters, counters[1:])), counters
+    peak, loudness = await dominant_frequency(audio)
+    assert abs(peak - tone_hz) < 10 and loudness > 1_000, (peak, loudness)
+
+
 def crc8(data: bytes) -> int:
     """CRC-8/I-432-1, as `confab_media::video::stamp` computes it."""
     crc = 0
@@ -218,12 +229,7 @@ def test_media_both_ways_with_the_python_sdk(confab_server):
                 confab_server, "media", "confab", "--test-media", "--tone-hz", "440",
                 "--duration", "12",
             )
-            video, _ = await video_arrived.wait("confab's video at python")
-            audio, _ = await audio_arrived.wait("confab's audio at python")
-            counters = await decoded_stamps(video, frames=30)
-            assert all(a < b for a, b in zip(counters, counters[1:])), counters
-            peak, loudness = await dominant_frequency(audio)
-            assert abs(peak - 440) < 10 and loudness > 1_000, (peak, loudness)
+            await python_sees_and_hears_confab(video_arrived, audio_arrived, tone_hz=440)
             output = await finished(confab, "confab join")
             for pump in pumps:
                 pump.cancel()

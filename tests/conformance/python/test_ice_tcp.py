@@ -28,13 +28,13 @@ from test_confab_client import (
     assert_decoded_python_media,
     decoded_stamps,
     finished,
+    python_sees_and_hears_confab,
     run_confab_join,
 )
 from test_livekit_rtc import (
     DEADLINE_S,
     Event,
     collect_chat,
-    dominant_frequency,
     joined,
     on_subscribed,
     publish_colour,
@@ -62,12 +62,7 @@ def test_confab_behind_a_udp_firewall_talks_to_a_python_peer_over_ice_tcp(liveki
                 "confab",
                 "through the firewall",
             )
-            video, _ = await video_arrived.wait("confab's video at python")
-            audio, _ = await audio_arrived.wait("confab's audio at python")
-            counters = await decoded_stamps(video, frames=30)
-            assert all(a < b for a, b in zip(counters, counters[1:])), counters
-            peak, loudness = await dominant_frequency(audio)
-            assert abs(peak - 440) < 10 and loudness > 1_000, (peak, loudness)
+            await python_sees_and_hears_confab(video_arrived, audio_arrived, tone_hz=440)
             output = await finished(confab, "confab join")
             for pump in pumps:
                 pump.cancel()

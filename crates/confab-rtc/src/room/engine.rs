@@ -377,19 +377,21 @@ impl Engine {
                 Some((cid, frame)) = self.frames.recv() => self.on_frame(&cid, frame),
                 received = self.publisher.socket.recv_from(&mut publisher_buffer) => {
                     if let Ok((length, source)) = received {
-                        receive(&mut self.publisher, source, &publisher_buffer[..length]);
+                        let datagram = &publisher_buffer[..length];
+                        receive(&mut self.publisher, MediaPath::Udp, source, datagram);
                     }
                 }
                 received = self.subscriber.socket.recv_from(&mut subscriber_buffer) => {
                     if let Ok((length, source)) = received {
-                        receive(&mut self.subscriber, source, &subscriber_buffer[..length]);
+                        let datagram = &subscriber_buffer[..length];
+                        receive(&mut self.subscriber, MediaPath::Udp, source, datagram);
                     }
                 }
                 (source, contents) = self.publisher.tcp.recv() => {
-                    receive_tcp(&mut self.publisher, source, &contents);
+                    receive(&mut self.publisher, MediaPath::Tcp, source, &contents);
                 }
                 (source, contents) = self.subscriber.tcp.recv() => {
-                    receive_tcp(&mut self.subscriber, source, &contents);
+                    receive(&mut self.subscriber, MediaPath::Tcp, source, &contents);
                 }
                 () = tokio::time::sleep_until(wake_at.into()) => {
                     let now = Instant::now();
@@ -1401,15 +1403,13 @@ async fn recovery_outcome(
     }
 }
 
-fn receive(link: &mut Link, source: SocketAddr, contents: &[u8]) {
-    if let Err(error) = link.transport.receive(Instant::now(), source, contents) {
-        tracing::trace!(%error, %source, local = %link.transport.local(), "datagram ignored");
-    }
-}
-
-fn receive_tcp(link: &mut Link, source: SocketAddr, contents: &[u8]) {
-    if let Err(error) = link.transport.receive_tcp(Instant::now(), source, contents) {
-        tracing::trace!(%error, %source, "ICE-TCP datagram ignored");
+fn receive(link: &mut Link, path: MediaPath, source: SocketAddr, contents: &[u8]) {
+    if let Err(error) = link
+        .transport
+        .receive(Instant::now(), path, source, contents)
+    {
+        let (local, path) = (link.transport.local(), path.as_str());
+        tracing::trace!(%error, %source, %local, path, "datagram ignored");
     }
 }
 
