@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,10 +49,13 @@ pub struct JoinArgs {
     /// for Confab-to-Confab tests; browsers cannot decode them.
     #[arg(long, conflicts_with = "test_media")]
     pub synthetic_media: bool,
-    /// Publish the test pattern (1280×720 VP8 in 3 simulcast layers, a frame counter and the
+    /// Publish the test pattern (1280×720 in 3 simulcast layers, a frame counter and the
     /// capture time drawn in the pixels) and a tone, decodable by every LiveKit SDK.
     #[arg(long)]
     pub test_media: bool,
+    /// The codec --test-media asks the server for (it may answer with the other).
+    #[arg(long, value_enum, default_value_t = CliVideoCodec::Vp8)]
+    pub video_codec: CliVideoCodec,
     /// The tone's frequency with --test-media.
     #[arg(long, default_value_t = 440.0)]
     pub tone_hz: f64,
@@ -199,5 +202,21 @@ mod tests {
     fn rejects_an_address_that_is_not_an_ip() {
         let parsed = Cli::try_parse_from(["confab", "server", "--bind", "localhost:7880"]);
         assert!(parsed.is_err());
+    }
+}
+
+/// The video codecs `confab join` can publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CliVideoCodec {
+    Vp8,
+    H264,
+}
+
+impl From<CliVideoCodec> for confab_rtc::room::VideoCodec {
+    fn from(codec: CliVideoCodec) -> Self {
+        match codec {
+            CliVideoCodec::Vp8 => Self::Vp8,
+            CliVideoCodec::H264 => Self::H264,
+        }
     }
 }

@@ -130,7 +130,7 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
         media.push(synthetic::stream_audio(microphone));
     }
     let encoders = if args.test_media {
-        media::publish_test_media(&room, args.tone_hz).await?
+        media::publish_test_media(&room, args.tone_hz, args.video_codec.into()).await?
     } else {
         Vec::new()
     };
@@ -325,6 +325,10 @@ fn print_event(event: &RoomEvent) {
             track_sid,
             muted,
         } => println!("track-muted {identity} {track_sid} {muted}"),
+        RoomEvent::TrackUnsubscribed {
+            identity,
+            track_sid,
+        } => println!("track-unsubscribed {identity} {track_sid}"),
         RoomEvent::Chat(chat) => println!(
             "chat from={} private={} {}",
             chat.from.as_deref().unwrap_or("server"),

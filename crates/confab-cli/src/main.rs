@@ -24,14 +24,10 @@ fn main() -> ExitCode {
             eprintln!("confab: {e}");
             exit::code_for(&e)
         }),
-        cli::Command::Join(args) => {
-            // Overlaps the crypto library's first-use cost with starting up and signalling.
-            std::thread::spawn(confab_rtc::warm_up);
-            join::run(&args).map_err(|e| {
-                eprintln!("confab: {e}");
-                exit::code_for_join(&e)
-            })
-        }
+        cli::Command::Join(args) => join::run(&args).map_err(|e| {
+            eprintln!("confab: {e}");
+            exit::code_for_join(&e)
+        }),
     };
     match code {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,9 @@ use confab_media::audio::source::ToneSource;
 use confab_media::i420::I420Layout;
 use confab_media::pipeline::{self, MediaTask, PipelineError};
 use confab_media::video::source::TestPattern;
-use confab_rtc::room::{RemoteTrack, Room, RoomError, TrackOptions, TrackOptionsKind, VideoCodec};
+use confab_rtc::room::{
+    FrameCodec, RemoteTrack, Room, RoomError, TrackOptions, TrackOptionsKind, VideoCodec,
+};
 use tokio::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,9 +22,13 @@ pub enum MediaError {
     Pipeline(#[from] PipelineError),
 }
 
-/// Publishes the stamped test pattern (the camera's full layer ladder) and a tone.
-pub async fn publish_test_media(room: &Room, tone_hz: f64) -> Result<Vec<MediaTask>, MediaError> {
-    let options = TrackOptions::camera(VideoCodec::Vp8);
+/// Publishes the stamped test pattern (the camera's full layer ladder, in `codec`) and a tone.
+pub async fn publish_test_media(
+    room: &Room,
+    tone_hz: f64,
+    codec: VideoCodec,
+) -> Result<Vec<MediaTask>, MediaError> {
+    let options = TrackOptions::camera(codec);
     let TrackOptionsKind::Video { width, height, .. } = options.kind else {
         return Err(PipelineError::WrongTrack("video").into());
     };
@@ -70,7 +76,7 @@ pub async fn summarise_video(
     }
     receiver.task.stop()?;
     ages.sort_unstable();
-    let (decoded, failed, unsupported, size) = last.map_or((0, 0, 0, (0, 0)), |d| {
+    let (decoded, failed, unsupported, size) = last.as_ref().map_or((0, 0, 0, (0, 0)), |d| {
         (
             d.decoded,
             d.failed,
@@ -78,15 +84,27 @@ pub async fn summarise_video(
             (d.frame.width(), d.frame.height()),
         )
     });
+    let codec = last.map_or("-", |d| codec_name(d.codec));
     Ok(format!(
-        "video-decoded {identity} {sid} frames={decoded} failed={failed} unsupported={unsupported} \
-         stamped={stamped} last-counter={} size={}x{} age-p50-ms={}",
+        "video-decoded {identity} {sid} codec={codec} frames={decoded} failed={failed} \
+         unsupported={unsupported} stamped={stamped} last-counter={} size={}x{} age-p50-ms={}",
         last_counter.map_or("-".into(), |c| c.to_string()),
         size.0,
         size.1,
         ages.get(ages.len() / 2)
             .map_or("-".into(), |a| a.to_string()),
     ))
+}
+
+fn codec_name(codec: FrameCodec) -> &'static str {
+    match codec {
+        FrameCodec::Vp8 => "vp8",
+        FrameCodec::H264 => "h264",
+        FrameCodec::Vp9 => "vp9",
+        FrameCodec::Av1 => "av1",
+        FrameCodec::Opus => "opus",
+        FrameCodec::Other => "other",
+    }
 }
 
 /// Decodes an audio track until it ends; returns the summary line with the strongest

@@ -1,6 +1,6 @@
 //! Real encoded media between two Confab clients, decoded at the other end: the stamped test
-//! pattern (VP8, three simulcast layers) and a tone (Opus), on the embedded SFU and on a real
-//! `livekit-server`, and through a lossy, slow link. Each side reads the other's frame counters
+//! pattern (VP8 or H.264, three simulcast layers) and a tone (Opus), on the embedded SFU and on
+//! a real `livekit-server`, through a lossy, slow link and through a narrowing uplink. Each side reads the other's frame counters
 //! back from decoded pixels and finds the other's tone frequency in decoded audio.
 
 #[path = "../../confab-rtc/tests/common/mod.rs"]
@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::join_token;
 use common::livekit::{DEV_KEY, DEV_SECRET, LiveKitServer};
 use common::relay::{OUTAGE_CLIENT_IP, RELAY_MEDIA_IP, Relay};
-use common::scenarios::{join_room, subscribed_audio_video};
+use common::scenarios::{join_room, room_event_where, subscribed_audio_video};
 use confab_media::audio::analysis::{dominant_frequency, tone_share};
 use confab_media::audio::source::ToneSource;
 use confab_media::i420::I420Layout;
@@ -19,8 +19,8 @@ use confab_media::pipeline::{self, AudioReceiver, DecodedVideo, MediaTask, Video
 use confab_media::video::source::TestPattern;
 use confab_media::video::stamp::FrameStamp;
 use confab_rtc::room::{
-    Layer, LayerSpec, RemoteTrack, Room, RoomOptions, SubscriptionSettings, TrackInfo,
-    TrackOptions, TrackOptionsKind, VideoCodec,
+    FrameCodec, Layer, LayerSpec, RemoteTrack, Room, RoomEvent, RoomOptions, SubscriptionSettings,
+    TrackInfo, TrackOptions, TrackOptionsKind, TrackSource, VideoCodec,
 };
 
 const KEY: &str = "APImedia";
@@ -30,10 +30,10 @@ const FRAMES: usize = 40;
 /// Generous: only a failing test waits this long.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// A 640×360 camera in three layers (LiveKit's ladder halved, to spare this machine's CPU in
-/// tests that run beside others; the CLI publishes the full 1280×720 ladder).
-fn small_camera() -> TrackOptions {
-    let mut options = TrackOptions::camera(VideoCodec::Vp8);
+/// A 640×360 camera in three layers of `codec` (LiveKit's ladder halved, to spare this
+/// machine's CPU in tests that run beside others; the CLI publishes the full 1280×720 ladder).
+fn small_camera(codec: VideoCodec) -> TrackOptions {
+    let mut options = TrackOptions::camera(codec);
     let layers = [
         (Layer::Low, 160, 90, 100_000),
         (Layer::Medium, 320, 180, 300_000),
@@ -48,7 +48,7 @@ fn small_camera() -> TrackOptions {
     })
     .collect();
     options.kind = TrackOptionsKind::Video {
-        codec: VideoCodec::Vp8,
+        codec,
         width: 640,
         height: 360,
         layers,
@@ -57,9 +57,9 @@ fn small_camera() -> TrackOptions {
     options
 }
 
-/// Publishes the test pattern and a tone of `frequency`; returns the senders.
-async fn publish_test_media(room: &Room, frequency: f64) -> [MediaTask; 2] {
-    let options = small_camera();
+/// Publishes the test pattern in `codec` and a tone of `frequency`; returns the senders.
+async fn publish_test_media(room: &Room, frequency: f64, codec: VideoCodec) -> [MediaTask; 2] {
+    let options = small_camera(codec);
     let camera = room.publish_track(options.clone()).await.expect("camera");
     let microphone = room
         .publish_track(TrackOptions::microphone())
@@ -73,25 +73,30 @@ async fn publish_test_media(room: &Room, frequency: f64) -> [MediaTask; 2] {
     ]
 }
 
-/// The next decoded frame, which must carry a readable stamp.
-async fn next_stamped(receiver: &mut VideoReceiver) -> (DecodedVideo, FrameStamp) {
+/// The next decoded frame.
+async fn next_decoded(receiver: &mut VideoReceiver) -> DecodedVideo {
     loop {
         receiver
             .frames
             .changed()
             .await
             .expect("the decoder stopped early");
-        let Some(decoded) = receiver.frames.borrow_and_update().clone() else {
-            continue;
-        };
-        let Some(stamp) = decoded.stamp else {
-            panic!(
-                "a decoded frame without a readable stamp: {:?}",
-                decoded.frame
-            );
-        };
-        return (decoded, stamp);
+        if let Some(decoded) = receiver.frames.borrow_and_update().clone() {
+            return decoded;
+        }
     }
+}
+
+/// The next decoded frame, which must carry a readable stamp.
+async fn next_stamped(receiver: &mut VideoReceiver) -> (DecodedVideo, FrameStamp) {
+    let decoded = next_decoded(receiver).await;
+    let Some(stamp) = decoded.stamp else {
+        panic!(
+            "a decoded frame without a readable stamp: {:?}",
+            decoded.frame
+        );
+    };
+    (decoded, stamp)
 }
 
 /// Waits until `count` decoded frames with readable stamps were seen with advancing counters;
@@ -176,11 +181,13 @@ fn decode(tracks: [(TrackInfo, RemoteTrack); 2]) -> (AudioReceiver, VideoReceive
     )
 }
 
+/// Alice publishes VP8 and Bob H.264: each decodes the other's stamped frames in that codec
+/// and hears the other's tone.
 async fn two_clients_see_and_hear_each_other(url: &str, token: impl Fn(&str) -> String) {
     let (alice, mut alice_events) = join_room(url, &token("alice")).await;
     let (bob, mut bob_events) = join_room(url, &token("bob")).await;
-    let alice_senders = publish_test_media(&alice, 440.0).await;
-    let bob_senders = publish_test_media(&bob, 660.0).await;
+    let alice_senders = publish_test_media(&alice, 440.0, VideoCodec::Vp8).await;
+    let bob_senders = publish_test_media(&bob, 660.0, VideoCodec::H264).await;
 
     let at_bob = subscribed_audio_video(&mut bob_events, "alice").await;
     let at_alice = subscribed_audio_video(&mut alice_events, "bob").await;
@@ -190,6 +197,13 @@ async fn two_clients_see_and_hear_each_other(url: &str, token: impl Fn(&str) -> 
     let (width, height) = stamps_advance(&mut bob_sees, FRAMES).await;
     assert!(width >= 160 && height >= 90, "{width}×{height}");
     stamps_advance(&mut alice_sees, FRAMES).await;
+    for (sees, codec) in [
+        (&bob_sees, FrameCodec::Vp8),
+        (&alice_sees, FrameCodec::H264),
+    ] {
+        let decoded = sees.frames.borrow().as_ref().map(|d| d.codec);
+        assert_eq!(decoded, Some(codec));
+    }
     assert_tone(one_second_of_audio(&mut bob_hears).await, 440.0);
     assert_tone(one_second_of_audio(&mut alice_hears).await, 660.0);
 
@@ -212,30 +226,49 @@ async fn two_clients_see_and_hear_each_other(url: &str, token: impl Fn(&str) -> 
 async fn the_low_layer_decodes_at_its_size(url: &str, token: impl Fn(&str) -> String) {
     let (alice, _alice_events) = join_room(url, &token("alice")).await;
     let (bob, mut bob_events) = join_room(url, &token("bob")).await;
-    let senders = publish_test_media(&alice, 440.0).await;
+    let senders = publish_test_media(&alice, 440.0, VideoCodec::Vp8).await;
     let [_, (_, video)] = subscribed_audio_video(&mut bob_events, "alice").await;
     request_layer(&video, Layer::Low).await;
     let mut sees = pipeline::receive_video(video).expect("video decoder");
-    let wait_for_low = async {
-        loop {
-            sees.frames.changed().await.expect("decoder running");
-            let small = sees
-                .frames
-                .borrow_and_update()
-                .as_ref()
-                .is_some_and(|d| d.frame.width() == 160 && d.frame.height() == 90);
-            if small {
-                return;
-            }
-        }
-    };
-    tokio::time::timeout(DEADLINE, wait_for_low)
-        .await
-        .expect("the low layer arrives");
+    decoded_until(&mut sees, "160×90 frame of the low layer", |d| {
+        d.frame.width() == 160 && d.frame.height() == 90
+    })
+    .await;
     assert_eq!(stamps_advance(&mut sees, 10).await, (160, 90));
     for task in senders {
         task.stop().expect("sender");
     }
+    alice.leave().await.expect("leave");
+    bob.leave().await.expect("leave");
+    sees.task.stop().expect("receiver");
+}
+
+/// A screen share is a track of its own: source `ScreenShare`, one layer at the screen's size,
+/// encoded for detail (H.264's screen-content mode here). Bob receives it as such and decodes
+/// it at full size with advancing stamps.
+async fn a_screen_share_arrives_as_its_own_source(url: &str, token: impl Fn(&str) -> String) {
+    let (alice, _alice_events) = join_room(url, &token("alice")).await;
+    let (bob, mut bob_events) = join_room(url, &token("bob")).await;
+    let options = TrackOptions::screen_share(VideoCodec::H264, 640, 360);
+    let screen = alice.publish_track(options.clone()).await.expect("screen");
+    let pattern = TestPattern::new(I420Layout::new(640, 360).expect("valid"), 30);
+    let sender = pipeline::send_video(screen, &options, Box::new(pattern)).expect("sender");
+    let subscribed = room_event_where(
+        &mut bob_events,
+        "alice's screen",
+        |event| matches!(event, RoomEvent::TrackSubscribed { identity, .. } if identity == "alice"),
+    )
+    .await;
+    let RoomEvent::TrackSubscribed { info, track, .. } = subscribed else {
+        unreachable!("matched above")
+    };
+    assert_eq!(info.source, TrackSource::ScreenShare);
+    assert!(!info.simulcast, "{info:?}");
+    let mut sees = pipeline::receive_video(track).expect("video decoder");
+    assert_eq!(stamps_advance(&mut sees, 10).await, (640, 360));
+    let decoded = sees.frames.borrow().as_ref().map(|d| d.codec);
+    assert_eq!(decoded, Some(FrameCodec::H264));
+    sender.stop().expect("sender");
     alice.leave().await.expect("leave");
     bob.leave().await.expect("leave");
     sees.task.stop().expect("receiver");
@@ -258,6 +291,10 @@ async fn on_the_embedded_sfu() {
     .await;
     the_low_layer_decodes_at_its_size(&url, |identity| join_token(KEY, SECRET, "layers", identity))
         .await;
+    a_screen_share_arrives_as_its_own_source(&url, |identity| {
+        join_token(KEY, SECRET, "screen", identity)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,6 +306,10 @@ async fn on_livekit_server() {
     .await;
     the_low_layer_decodes_at_its_size(&server.url, |identity| {
         join_token(DEV_KEY, DEV_SECRET, "layers", identity)
+    })
+    .await;
+    a_screen_share_arrives_as_its_own_source(&server.url, |identity| {
+        join_token(DEV_KEY, DEV_SECRET, "screen", identity)
     })
     .await;
 }
@@ -313,8 +354,8 @@ async fn through_five_percent_loss_and_100_ms_delay() {
     let bob_url = format!("http://{}", sfu.local_addr());
     let (bob, mut bob_events) = join_room(&bob_url, &token("bob")).await;
     let senders = [
-        publish_test_media(&alice, 440.0).await,
-        publish_test_media(&bob, 660.0).await,
+        publish_test_media(&alice, 440.0, VideoCodec::Vp8).await,
+        publish_test_media(&bob, 660.0, VideoCodec::Vp8).await,
     ];
     for (events, publisher, frequency) in [
         (&mut bob_events, "alice", 440.0),
@@ -344,4 +385,90 @@ async fn through_five_percent_loss_and_100_ms_delay() {
     }
     alice.leave().await.expect("leave");
     bob.leave().await.expect("leave");
+}
+
+/// Decoded frames of `receiver` until one is `wanted`; `what` names it in the failure.
+async fn decoded_until(
+    receiver: &mut VideoReceiver,
+    what: &str,
+    mut wanted: impl FnMut(&DecodedVideo) -> bool,
+) -> DecodedVideo {
+    let watch = async {
+        loop {
+            let decoded = next_decoded(receiver).await;
+            if wanted(&decoded) {
+                return decoded;
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, watch)
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within {DEADLINE:?}"))
+}
+
+/// The send-side bandwidth estimate steers the encoder. Alice's video first climbs to its top
+/// layer (640×360, which Bob asked for by default). Then her uplink narrows to 500 kbit/s: her
+/// estimate falls under it, the encoder stops the top layer (which needs a third of its
+/// 800 kbit/s beyond the 400 the lower two take), and the SFU gives Bob the middle layer
+/// instead, still decoding with advancing stamps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narrowing_uplink_turns_the_top_layer_off() {
+    const UPLINK_BPS: u64 = 500_000;
+    let sfu = common::start_sfu_with(KEY, SECRET, |config| {
+        config.media.node_ip = Some(RELAY_MEDIA_IP);
+    })
+    .await;
+    let relay = Relay::start(sfu.local_addr(), sfu.media_addr().port()).await;
+    let token = |identity| join_token(KEY, SECRET, "uplink", identity);
+    let alice_options = RoomOptions {
+        bind_ip: Some(OUTAGE_CLIENT_IP),
+        ..RoomOptions::default()
+    };
+    let (alice, _alice_events) = Room::connect(&relay.url, &token("alice"), alice_options)
+        .await
+        .expect("alice joined");
+    let bob_url = format!("http://{}", sfu.local_addr());
+    let (bob, mut bob_events) = join_room(&bob_url, &token("bob")).await;
+    let options = small_camera(VideoCodec::Vp8);
+    let camera = alice.publish_track(options.clone()).await.expect("camera");
+    let pattern = TestPattern::new(I420Layout::new(640, 360).expect("valid"), 30);
+    let sender = pipeline::send_video(camera.clone(), &options, Box::new(pattern)).expect("sender");
+    let subscribed = room_event_where(
+        &mut bob_events,
+        "alice's camera",
+        |event| matches!(event, RoomEvent::TrackSubscribed { identity, .. } if identity == "alice"),
+    )
+    .await;
+    let RoomEvent::TrackSubscribed { track, .. } = subscribed else {
+        unreachable!("matched above")
+    };
+    let mut sees = pipeline::receive_video(track).expect("video decoder");
+
+    decoded_until(&mut sees, "640×360 frame before the squeeze", |d| {
+        d.frame.width() == 640
+    })
+    .await;
+    let before = camera.feedback().borrow().available_bitrate_bps;
+    relay.limit_upload(UPLINK_BPS, Duration::from_millis(200));
+    let mut feedback = camera.feedback();
+    let squeezed = tokio::time::timeout(
+        DEADLINE,
+        feedback.wait_for(|f| f.available_bitrate_bps > 0 && f.available_bitrate_bps < UPLINK_BPS),
+    )
+    .await
+    .map(|f| f.map(|f| f.available_bitrate_bps));
+    let after = squeezed
+        .unwrap_or_else(|_| panic!("the estimate stayed at {:?}", *feedback.borrow()))
+        .expect("the track is published");
+    eprintln!("estimate before the squeeze {before} bit/s, after {after} bit/s");
+    decoded_until(&mut sees, "middle-layer frame after the squeeze", |d| {
+        d.frame.width() == 320
+    })
+    .await;
+    assert_eq!(stamps_advance(&mut sees, 10).await, (320, 180));
+
+    sender.stop().expect("sender");
+    alice.leave().await.expect("leave");
+    bob.leave().await.expect("leave");
+    sees.task.stop().expect("receiver");
 }

@@ -18,13 +18,3 @@ pub mod transport;
 
 pub use reconnect::ReconnectSchedule;
 pub use room::{Room, RoomError, RoomEvent, RoomOptions};
-
-/// Seeds the crypto library's random generator. The first use in a process takes ~60 ms (aws-lc
-/// gathers entropy) and would otherwise fall inside the first join, when the transports make
-/// their DTLS certificates. Call it early (at startup, on a thread of its own); later calls
-/// cost a fraction of a millisecond.
-pub fn warm_up() {
-    let _ = str0m::crypto::from_feature_flags()
-        .dtls_provider
-        .generate_certificate();
-}

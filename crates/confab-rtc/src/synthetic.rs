@@ -69,20 +69,54 @@ pub fn audio_counter(data: &[u8]) -> Option<u32> {
         .then(|| u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
-/// Sends frames in real time (paced by a timer: this is a media source, not a wait) (30 fps video on every layer given, or 50 fps audio) until the
-/// task is aborted.
+/// Sends frames in real time (paced by a timer: this is a media source, not a wait): 30 fps
+/// video on every layer given, each frame a keyframe, until the task is aborted.
 pub fn stream_video(track: LocalTrack, layers: Vec<Option<Layer>>) -> JoinHandle<()> {
+    stream_video_frames(track, layers, Keyframes::Always)
+}
+
+/// [`stream_video`] as a real encoder sends once its first keyframe is past: a keyframe only
+/// when the track's feedback counts a new keyframe request (PLI/FIR), every other frame a
+/// delta frame, which a receiver can only use after a keyframe of its layer. So a receiver
+/// that gets any frame proves the keyframe requests along its path work.
+pub fn stream_video_keyframes_on_request(
+    track: LocalTrack,
+    layers: Vec<Option<Layer>>,
+) -> JoinHandle<()> {
+    stream_video_frames(track, layers, Keyframes::OnRequest)
+}
+
+#[derive(Clone, Copy)]
+enum Keyframes {
+    Always,
+    OnRequest,
+}
+
+fn stream_video_frames(
+    track: LocalTrack,
+    layers: Vec<Option<Layer>>,
+    keyframes: Keyframes,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let started = Instant::now();
+        let feedback = track.feedback();
+        let mut requests_answered = 0;
         let mut ticks = tokio::time::interval(Duration::from_millis(33));
         for counter in 0u32.. {
             ticks.tick().await;
+            let requests = feedback.borrow().keyframe_requests;
+            let keyframe = match keyframes {
+                Keyframes::Always => true,
+                Keyframes::OnRequest => requests != requests_answered,
+            };
+            requests_answered = requests;
             for layer in &layers {
-                if track
-                    .send(video_frame(counter, *layer, started))
-                    .await
-                    .is_err()
-                {
+                let mut frame = video_frame(counter, *layer, started);
+                if !keyframe {
+                    // Frame tag bit 0 set: an inter frame.
+                    frame.data[0] |= 0x01;
+                }
+                if track.send(frame).await.is_err() {
                     return;
                 }
             }
@@ -90,6 +124,7 @@ pub fn stream_video(track: LocalTrack, layers: Vec<Option<Layer>>) -> JoinHandle
     })
 }
 
+/// Sends 50 fps audio frames in real time until the task is aborted.
 pub fn stream_audio(track: LocalTrack) -> JoinHandle<()> {
     tokio::spawn(async move {
         let started = Instant::now();

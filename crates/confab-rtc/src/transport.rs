@@ -497,15 +497,24 @@ impl PeerTransport {
         Ok(())
     }
 
-    /// The payload type negotiated on `mid` for the first of `wanted` the answer accepted.
-    pub fn negotiated_pt(&mut self, mid: Mid, wanted: &[Codec]) -> Option<Pt> {
+    /// The payload type negotiated on `mid` for the first of `wanted` the answer accepted,
+    /// and that codec.
+    pub fn negotiated_pt(&mut self, mid: Mid, wanted: &[Codec]) -> Option<(Pt, Codec)> {
         let writer = self.rtc.writer(mid)?;
         wanted.iter().find_map(|codec| {
             writer
                 .payload_params()
                 .find(|params| params.spec().codec == *codec)
-                .map(|params| params.pt())
+                .map(|params| (params.pt(), *codec))
         })
+    }
+
+    /// Whether the negotiated media `mid` receives from the other side (not `inactive` or
+    /// send-only).
+    pub fn receives(&self, mid: Mid) -> bool {
+        self.rtc
+            .media(mid)
+            .is_some_and(|media| media.direction().is_receiving())
     }
 
     /// What the bandwidth estimator should probe for: the sum of what our tracks could use.

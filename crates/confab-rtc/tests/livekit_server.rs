@@ -85,6 +85,27 @@ async fn rpc_calls_and_their_failures_on_livekit_server() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_only_flowing_layer_reaches_a_subscriber_wanting_more_on_livekit_server() {
+    common::init_tracing();
+    let server = LiveKitServer::start();
+    common::scenarios::the_only_flowing_layer_reaches_a_subscriber_wanting_more(
+        &server.url,
+        |identity| token(DEV_SECRET, "layers", identity),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_subscription_brings_and_ends_a_track_on_livekit_server() {
+    common::init_tracing();
+    let server = LiveKitServer::start();
+    common::scenarios::manual_subscription_brings_and_ends_a_track(&server.url, |identity| {
+        token(DEV_SECRET, "manual", identity)
+    })
+    .await;
+}
+
 /// Dynacast: the server tells a publisher which simulcast layers its subscribers want
 /// (`SubscribedQualityUpdate`), and the engine hands that to the encoder through the track's
 /// feedback — here as a subscriber moves from the low layer to the high one.

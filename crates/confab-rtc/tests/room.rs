@@ -31,3 +31,23 @@ async fn rpc_calls_and_their_failures() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_only_flowing_layer_reaches_a_subscriber_wanting_more() {
+    let sfu = start_sfu().await;
+    let url = format!("http://{}", sfu.local_addr());
+    common::scenarios::the_only_flowing_layer_reaches_a_subscriber_wanting_more(&url, |identity| {
+        join_token(KEY, SECRET, "layers", identity)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_subscription_brings_and_ends_a_track() {
+    let sfu = start_sfu().await;
+    let url = format!("http://{}", sfu.local_addr());
+    common::scenarios::manual_subscription_brings_and_ends_a_track(&url, |identity| {
+        join_token(KEY, SECRET, "manual", identity)
+    })
+    .await;
+}

@@ -418,7 +418,7 @@ def test_a_tab_and_confab_join_see_and_hear_each_other_and_exchange_chat_and_fil
 
             assert "chat from=tab private=false hello from the tab" in output, output
             for kind in ("video", "audio"):
-                decoded = re.search(rf"^{kind}-decoded tab TR_\w+ frames=(\d+) ", output, re.M)
+                decoded = re.search(rf"^{kind}-decoded tab TR_\w+ (?:codec=\w+ )?frames=(\d+) ", output, re.M)
                 assert decoded and int(decoded.group(1)) > 0, output
             received = re.search(r"^file-received from=tab bytes=(\d+) sha256=(\w+) ", output, re.M)
             assert received, output

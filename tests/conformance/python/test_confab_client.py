@@ -129,10 +129,10 @@ def test_files_and_chat_both_ways_with_the_python_sdk(confab_server):
     asyncio.run(scenario())
 
 
-def assert_decoded_python_media(output: str, tone_hz: int):
-    """`confab join` decoded the Python peer's video and found its tone."""
-    video = re.search(r"^video-decoded python TR_\w+ frames=(\d+) failed=(\d+) ", output, re.M)
-    assert video and int(video.group(1)) > 0, output
+def assert_decoded_python_media(output: str, tone_hz: int, codec: str = "vp8"):
+    """`confab join` decoded the Python peer's video (in `codec`) and found its tone."""
+    video = re.search(r"^video-decoded python TR_\w+ codec=(\w+) frames=(\d+) failed=(\d+) ", output, re.M)
+    assert video and video.group(1) == codec and int(video.group(2)) > 0, output
     audio = re.search(r"^audio-decoded python TR_\w+ frames=(\d+) concealed=\d+ tone-hz=(\S+) ", output, re.M)
     assert audio and int(audio.group(1)) > 0, output
     assert audio.group(2) == str(tone_hz), output
@@ -211,11 +211,6 @@ async def decoded_stamps(track: rtc.Track, frames: int) -> list:
     return counters
 
 
-@pytest.mark.skip(
-    reason="flaky against our SFU in full-tier runs (1 of 2 this stop, 3 of 4 last): the Python "
-    "peer decoded 0 of our frames in 60 s while the same check through livekit-server "
-    "(test_ice_tcp.py) passed in the same run; passes alone. Cause not found; see the issue note."
-)
 def test_media_both_ways_with_the_python_sdk(confab_server):
     """libwebrtc decodes Confab's test pattern (counters advance) and hears its tone; Confab
     decodes the Python peer's video and hears its tone."""
@@ -234,6 +229,34 @@ def test_media_both_ways_with_the_python_sdk(confab_server):
             for pump in pumps:
                 pump.cancel()
         assert_decoded_python_media(output, tone_hz=660)
+
+    asyncio.run(scenario())
+
+
+def test_h264_both_ways_with_the_python_sdk(confab_server):
+    """Both ends publish H.264 (OpenH264 here, libwebrtc's encoder there) through our SFU:
+    libwebrtc decodes Confab's stamped frames, Confab decodes the Python peer's H.264."""
+
+    async def scenario():
+        async with joined(confab_server, "h264", "python") as python:
+            pumps = [
+                await publish_tone(python, 660),
+                await publish_colour(python, (0, 0, 255), codec=rtc.VideoCodec.H264),
+            ]
+            video_arrived = on_subscribed(python, rtc.TrackKind.KIND_VIDEO)
+            audio_arrived = on_subscribed(python, rtc.TrackKind.KIND_AUDIO)
+            confab = await run_confab_join(
+                confab_server, "h264", "confab", "--test-media", "--video-codec", "h264",
+                "--tone-hz", "440", "--duration", "12",
+            )
+            video, participant = await video_arrived.wait("confab's video at python")
+            mime = participant.track_publications[video.sid].mime_type
+            assert mime.lower() == "video/h264", mime
+            await python_sees_and_hears_confab(video_arrived, audio_arrived, tone_hz=440)
+            output = await finished(confab, "confab join")
+            for pump in pumps:
+                pump.cancel()
+        assert_decoded_python_media(output, tone_hz=660, codec="h264")
 
     asyncio.run(scenario())
 

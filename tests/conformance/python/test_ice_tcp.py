@@ -14,8 +14,11 @@ order.
 """
 
 import asyncio
+import os
 import re
 import signal
+import tempfile
+import time
 
 from livekit import rtc
 
@@ -84,6 +87,8 @@ def test_confab_behind_a_udp_firewall_talks_to_a_python_peer_over_ice_tcp(liveki
 OUTAGE_S = 5
 # LiveKit's backoff (the attempt after 4.2 s comes at 9 s) and ICE.
 RECOVERY_DEADLINE_S = 30
+# SCTP's retransmission timeout at most (RFC 4960's RTO.Max, which str0m keeps), and a margin.
+SCTP_BACKOFF_S = 75
 
 
 class Lines:
@@ -190,23 +195,38 @@ def test_an_outage_of_the_network_is_survived_by_resume_on_livekit_server(liveki
                 # The outage lasts its time: this is the impairment, not a synchronisation.
                 await asyncio.sleep(OUTAGE_S)
             await explained(confab, lines, lines.wait_for(r"connection (resumed|rejoined)$", RECOVERY_DEADLINE_S))
+            resumed_at = time.monotonic()
             after = await explained(confab, lines, decoded_stamps(video, frames=10))
             assert min(after) > max(before), (before, after)
-            # A few more ticks after the resume, then leave.
+            # A few more ticks after the resume; every tick sent so far reaches the Python peer
+            # before Confab leaves. The ticks of the outage wait in SCTP, whose retransmission
+            # timer backed off while the network was down (up to its 60 s maximum: str0m does
+            # not cap it the way libwebrtc caps its own at 3 s), so this may take a while.
             more = lines.wait_for(r"chat-sent ", DEADLINE_S, count=lines.count(r"chat-sent ") + 3)
             await explained(confab, lines, more)
+            await explained(confab, lines, chat.wait_for(lines.count(r"chat-sent "), SCTP_BACKOFF_S))
+            caught_up_s = time.monotonic() - resumed_at
             left_during_the_outage = left.value
             confab.send_signal(signal.SIGINT)
             output = await asyncio.wait_for(lines.finish(), DEADLINE_S)
             log = (await asyncio.wait_for(confab.stderr.read(), DEADLINE_S)).decode()
+            artifacts = os.environ.get("CONFAB_ARTIFACTS", tempfile.gettempdir())
+            with open(os.path.join(artifacts, "outage-confab-join.log"), "w") as saved:
+                saved.write(output + "\n" + log)
             assert await asyncio.wait_for(confab.wait(), DEADLINE_S) == 0, output + log
             assert left_during_the_outage is None, f"python saw confab leave:\n{output}\n{log}"
             sent = lines.count(r"chat-sent ")
-            await chat.wait_for(sent, DEADLINE_S)
+            try:
+                await chat.wait_for(sent, DEADLINE_S)
+            except AssertionError as error:
+                raise AssertionError(f"{error}\n--- confab join:\n{output}\n{log}") from None
 
         assert "connection resumed" in output, output
         texts = [text for sender, text in chat.received if sender == "confab"]
         assert texts == [f"tick {n}" for n in range(1, sent + 1)], (texts, sent)
-        print(f"{sent} chat messages, all delivered once in order; video counters {before[-1]} -> {after[0]}")
+        print(
+            f"{sent} chat messages, all delivered once in order (caught up {caught_up_s:.1f} s "
+            f"after the resume); video counters {before[-1]} -> {after[0]}"
+        )
 
     asyncio.run(scenario())

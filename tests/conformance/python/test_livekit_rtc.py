@@ -96,11 +96,13 @@ async def publish_tone_track(room: rtc.Room, frequency: float):
     return pump, publication
 
 
-async def publish_colour(room: rtc.Room, rgb: tuple, simulcast: bool = True) -> asyncio.Task:
+async def publish_colour(
+    room: rtc.Room, rgb: tuple, simulcast: bool = True, codec=rtc.VideoCodec.VP8
+) -> asyncio.Task:
     source = rtc.VideoSource(VIDEO_WIDTH, VIDEO_HEIGHT)
     track = rtc.LocalVideoTrack.create_video_track("camera", source)
     options = rtc.TrackPublishOptions(
-        source=rtc.TrackSource.SOURCE_CAMERA, simulcast=simulcast
+        source=rtc.TrackSource.SOURCE_CAMERA, simulcast=simulcast, video_codec=codec
     )
     await room.local_participant.publish_track(track, options)
     pixel = bytes([*rgb, 255])

@@ -158,10 +158,10 @@ fn render(samples: &Samples, rounds: u32) -> String {
          keyframe per second and track, and a new subscriber waits for one: back-to-back joins \
          measured that throttle, about 1.1 s for both clients); the first *decoded* frame for both \
          (the Python SDK's `VideoStream`, Confab's VP8 decoder). Each Confab join is a new \
-         `confab join` process, so its figure includes aws-lc seeding its random generator on \
-         first use (CPU jitter entropy, measured at 55–62 ms alone; `confab_rtc::warm_up` \
-         overlaps only the first few ms of it with connecting), which the desktop app pays once \
-         at startup; the Python SDK joins from one long-lived process. File: {} MB over byte streams, \
+         `confab join` process, so its figure includes everything a process does the first time \
+         (aws-lc seeds its random generator from the kernel alone: its CPU jitter entropy \
+         source, 55–62 ms per process, is not built); the Python SDK joins from one long-lived \
+         process. File: {} MB over byte streams, \
          sender and receiver of the same client, timed at the receiver from the stream header to \
          the last byte (Python) or to the file saved with its SHA-256 checked (Confab); {} \
          transfers each. Publishing CPU: one process publishes 1280×720 at 30 fps in three VP8 \

@@ -18,7 +18,7 @@ pub use send::{send_audio, send_video};
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("video codec: {0}")]
-    Video(#[from] crate::video::vp8::Vp8Error),
+    Video(#[from] crate::video::codec::CodecError),
     #[error("audio codec: {0}")]
     Audio(#[from] crate::audio::opus::OpusError),
     #[error("capture: {0}")]

@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, watch};
 use super::{MediaTask, PipelineError, stopped};
 use crate::audio::opus::{FRAME_SAMPLES, OpusDecoder};
 use crate::i420::VideoFrame;
+use crate::video::codec::VideoDecoders;
 use crate::video::stamp::{self, FrameStamp};
-use crate::video::vp8::Vp8Decoder;
 
 /// How often a blocked receiver looks at its stop flag.
 const STOP_POLL: Duration = Duration::from_millis(200);
@@ -33,6 +33,7 @@ pub struct DecodedVideo {
     /// The test pattern's stamp, when the frame carries one.
     pub stamp: Option<FrameStamp>,
     pub layer: Option<Layer>,
+    pub codec: FrameCodec,
     pub received_at: Instant,
     /// Frames decoded on this track so far, this one included.
     pub decoded: u64,
@@ -54,26 +55,28 @@ pub struct VideoReceiver {
 pub fn receive_video(mut track: RemoteTrack) -> Result<VideoReceiver, PipelineError> {
     let (sender, frames) = watch::channel(None);
     let runtime = Handle::current();
-    let mut decoder = Vp8Decoder::new()?;
+    let mut decoders = VideoDecoders::default();
     let task = MediaTask::spawn("confab-video-receive", move |stop| {
         let mut counts = Counts::default();
-        // Until a keyframe arrives, deltas cannot be decoded.
+        // Until a keyframe arrives, deltas cannot be decoded; nor after a change of codec.
         let mut synced = false;
+        let mut last_codec = None;
         let mut last_request: Option<Instant> = None;
         while let Some(frame) = next_frame(&runtime, &mut track, &stop) {
-            if frame.codec != FrameCodec::Vp8 {
+            if !VideoDecoders::supports(frame.codec) {
                 counts.unsupported += 1;
                 continue;
             }
-            let keyframe = vp8_is_keyframe(&frame.data);
-            if !frame.contiguous && !keyframe {
+            let keyframe = VideoDecoders::is_keyframe(frame.codec, &frame.data);
+            if (!frame.contiguous || last_codec != Some(frame.codec)) && !keyframe {
                 synced = false;
             }
+            last_codec = Some(frame.codec);
             if keyframe {
                 synced = true;
             }
             let outcome = if synced {
-                decoder.decode(&frame.data).map_err(Some)
+                decoders.decode(frame.codec, &frame.data).map_err(Some)
             } else {
                 Err(None)
             };
@@ -85,6 +88,7 @@ pub fn receive_video(mut track: RemoteTrack) -> Result<VideoReceiver, PipelineEr
                         frame: Arc::new(image),
                         stamp,
                         layer: frame.layer,
+                        codec: frame.codec,
                         received_at: frame.received_at,
                         decoded: counts.decoded,
                         failed: counts.failed,
@@ -119,11 +123,6 @@ struct Counts {
     decoded: u64,
     failed: u64,
     unsupported: u64,
-}
-
-/// VP8's frame tag: bit 0 of the first byte is clear on keyframes (RFC 6386 §9.1).
-fn vp8_is_keyframe(data: &[u8]) -> bool {
-    data.first().is_some_and(|tag| tag & 1 == 0)
 }
 
 /// One decoded 20 ms audio frame.
@@ -226,12 +225,5 @@ mod tests {
         assert_eq!(lost_frames(0, 960 * 3), 2);
         assert_eq!(lost_frames(960 * 3, 960), 0, "reordered");
         assert_eq!(lost_frames(0, 960 * 1000), 0, "a restart, not a gap");
-    }
-
-    #[test]
-    fn the_keyframe_bit_is_read_from_the_frame_tag() {
-        assert!(vp8_is_keyframe(&[0x10, 0x02, 0x00]));
-        assert!(!vp8_is_keyframe(&[0x11]));
-        assert!(!vp8_is_keyframe(&[]));
     }
 }

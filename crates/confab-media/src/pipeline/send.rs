@@ -12,25 +12,32 @@ use crate::audio::analysis::audio_level;
 use crate::audio::opus::{OpusEncoder, OpusSettings};
 use crate::audio::source::AudioSource;
 use crate::i420::I420Layout;
+use crate::video::codec::RTP_VIDEO_CLOCK;
 use crate::video::simulcast::{EncodeControls, LayerTarget, SimulcastEncoder};
 use crate::video::source::VideoSource;
-use crate::video::vp8::RTP_VIDEO_CLOCK;
 
 /// The frame rate the encoders are tuned for (sources may deliver fewer).
 const FPS: u32 = 30;
 
 /// Publishes `source` on `track`, encoded as `options` (the same options the track was
-/// published with: its layers and whether it is screen content) describe. Must be called
-/// inside the Tokio runtime that runs the room.
+/// published with: its codec, its layers and whether it is screen content) describe — in the
+/// other codec if the server accepted only that one. Must be called inside the Tokio runtime
+/// that runs the room.
 pub fn send_video(
     track: LocalTrack,
     options: &TrackOptions,
     mut source: Box<dyn VideoSource>,
 ) -> Result<MediaTask, PipelineError> {
-    let TrackOptionsKind::Video { layers, detail, .. } = &options.kind else {
+    let TrackOptionsKind::Video {
+        layers,
+        detail,
+        codec,
+        ..
+    } = &options.kind
+    else {
         return Err(PipelineError::WrongTrack("video"));
     };
-    let (layers, detail) = (layers.clone(), *detail);
+    let (layers, detail, requested) = (layers.clone(), *detail, *codec);
     let targets = layers
         .iter()
         .map(|spec| {
@@ -40,15 +47,22 @@ pub fn send_video(
             })
         })
         .collect::<Result<Vec<_>, PipelineError>>()?;
-    let mut encoder = SimulcastEncoder::new(targets, FPS, detail)?;
+    let mut feedback = track.feedback();
+    let codec_now = move |feedback: &PublisherFeedback| feedback.codec.unwrap_or(requested);
+    let mut encoder =
+        SimulcastEncoder::new(codec_now(&feedback.borrow()), targets.clone(), FPS, detail)?;
     let runtime = Handle::current();
     MediaTask::spawn("confab-video-send", move |stop| {
-        let mut feedback = track.feedback();
         let mut keyframes_seen = feedback.borrow().keyframe_requests;
         let started = Instant::now();
         while !stopped(&stop) {
             let captured = source.capture()?;
             let wanted = feedback.borrow_and_update().clone();
+            let codec = codec_now(&wanted);
+            if encoder.codec() != Some(codec) {
+                tracing::info!(?codec, "the server accepted the other codec; encoding that");
+                encoder = SimulcastEncoder::new(codec, targets.clone(), FPS, detail)?;
+            }
             let controls = controls_for(&layers, &wanted, &mut keyframes_seen);
             let media_time = captured.captured_at.saturating_duration_since(started);
             let rtp_time = media_time.as_micros() as u64 * u64::from(RTP_VIDEO_CLOCK) / 1_000_000;
@@ -159,6 +173,7 @@ mod tests {
             active_layers: [true, false, false],
             available_bitrate_bps: 400_000,
             muted: false,
+            codec: None,
         };
         let first = controls_for(&layers, &feedback, &mut seen);
         assert!(first.keyframe);

@@ -1,5 +1,8 @@
-//! Video: sources, the stamped test pattern, scaling, VP8 and simulcast encoding.
+//! Video: sources, the stamped test pattern, scaling, the VP8 and H.264 codecs and simulcast
+//! encoding.
 
+pub mod codec;
+pub mod h264;
 pub mod scale;
 pub mod simulcast;
 pub mod source;

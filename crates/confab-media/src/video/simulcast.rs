@@ -7,7 +7,9 @@ use std::borrow::Cow;
 
 use crate::i420::{I420Layout, VideoFrame};
 use crate::video::scale::scale;
-use crate::video::vp8::{Vp8Encoder, Vp8Error, Vp8Frame, Vp8Settings};
+use confab_rtc::room::VideoCodec;
+
+use crate::video::codec::{CodecError, EncodedPicture, EncoderSettings, VideoEncoder};
 
 /// One layer's size and bitrate ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,29 +34,38 @@ pub struct EncodeControls {
 pub struct LayerFrame {
     /// Index into the targets (0 = lowest).
     pub layer: usize,
-    pub frame: Vp8Frame,
+    pub frame: EncodedPicture,
 }
 
 #[derive(Debug)]
 pub struct SimulcastEncoder {
     targets: Vec<LayerTarget>,
-    encoders: Vec<Vp8Encoder>,
+    encoders: Vec<VideoEncoder>,
     /// Layers that were paused restart with a keyframe (their decoder state is stale).
     needs_keyframe: Vec<bool>,
 }
 
 impl SimulcastEncoder {
-    /// `targets` lowest first; `fps` is the capture rate; `detail` tunes for screen content.
-    pub fn new(targets: Vec<LayerTarget>, fps: u32, detail: bool) -> Result<Self, Vp8Error> {
+    /// `targets` lowest first, in `codec`; `fps` is the capture rate; `detail` tunes for
+    /// screen content.
+    pub fn new(
+        codec: VideoCodec,
+        targets: Vec<LayerTarget>,
+        fps: u32,
+        detail: bool,
+    ) -> Result<Self, CodecError> {
         let encoders = targets
             .iter()
             .map(|target| {
-                Vp8Encoder::new(Vp8Settings {
-                    layout: target.layout,
-                    bitrate_bps: target.max_bitrate_bps,
-                    fps,
-                    detail,
-                })
+                VideoEncoder::new(
+                    codec,
+                    EncoderSettings {
+                        layout: target.layout,
+                        bitrate_bps: target.max_bitrate_bps,
+                        fps,
+                        detail,
+                    },
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
@@ -68,13 +79,17 @@ impl SimulcastEncoder {
         &self.targets
     }
 
+    pub fn codec(&self) -> Option<VideoCodec> {
+        self.encoders.first().map(VideoEncoder::codec)
+    }
+
     /// Encodes `frame` (any size; each layer scales it) at `rtp_time` (90 kHz).
     pub fn encode(
         &mut self,
         frame: &VideoFrame,
         rtp_time: u64,
         controls: &EncodeControls,
-    ) -> Result<Vec<LayerFrame>, Vp8Error> {
+    ) -> Result<Vec<LayerFrame>, CodecError> {
         let bitrates = allocate(
             &self.targets,
             &controls.active,
@@ -138,9 +153,10 @@ pub fn allocate(targets: &[LayerTarget], active: &[bool], available: u64) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::video::codec::VideoDecoders;
     use crate::video::source::TestPattern;
     use crate::video::stamp::read;
-    use crate::video::vp8::Vp8Decoder;
+    use confab_rtc::room::FrameCodec;
 
     fn targets() -> Vec<LayerTarget> {
         [(160, 90, 100_000), (320, 180, 300_000), (640, 360, 800_000)]
@@ -179,16 +195,26 @@ mod tests {
 
     #[test]
     fn each_active_layer_decodes_to_its_size_with_the_stamp() {
-        let mut encoder = SimulcastEncoder::new(targets(), 30, false).expect("encoder");
+        for (codec, frame_codec) in [
+            (VideoCodec::Vp8, FrameCodec::Vp8),
+            (VideoCodec::H264, FrameCodec::H264),
+        ] {
+            layers_decode_and_pause(codec, frame_codec);
+        }
+    }
+
+    fn layers_decode_and_pause(codec: VideoCodec, frame_codec: FrameCodec) {
+        let mut encoder = SimulcastEncoder::new(codec, targets(), 30, false).expect("encoder");
+        assert_eq!(encoder.codec(), Some(codec));
         let mut pattern = TestPattern::new(I420Layout::new(640, 360).expect("valid"), 30);
-        let mut decoders: Vec<Vp8Decoder> = (0..3)
-            .map(|_| Vp8Decoder::new().expect("decoder"))
-            .collect();
+        let mut decoders: Vec<VideoDecoders> = (0..3).map(|_| VideoDecoders::default()).collect();
         let mut controls = EncodeControls {
             keyframe: false,
             active: vec![true, true, true],
             available_bitrate_bps: 0,
         };
+        // H.264's rate control may skip a frame of a layer; VP8's never does.
+        let mut frames_per_layer = [0; 3];
         for index in 0..10u64 {
             if index == 5 {
                 controls.active = vec![true, false, true];
@@ -198,25 +224,44 @@ mod tests {
                 .encode(&captured.frame, index * 3000, &controls)
                 .expect("encode");
             let layers: Vec<usize> = frames.iter().map(|f| f.layer).collect();
-            if index < 5 {
-                assert_eq!(layers, [0, 1, 2]);
-            } else {
-                assert_eq!(layers, [0, 2], "the paused middle layer is skipped");
+            if codec == VideoCodec::Vp8 {
+                let all: &[usize] = if index < 5 { &[0, 1, 2] } else { &[0, 2] };
+                assert_eq!(layers, all);
+            }
+            if index >= 5 {
+                assert!(
+                    !layers.contains(&1),
+                    "{codec:?}: the paused middle layer is skipped"
+                );
             }
             for frame in frames {
+                frames_per_layer[frame.layer] += 1;
                 let decoded = decoders[frame.layer]
-                    .decode(&frame.frame.data)
+                    .decode(frame_codec, &frame.frame.data)
                     .expect("decode")
                     .expect("frame");
                 assert_eq!(decoded.layout(), targets()[frame.layer].layout);
                 assert_eq!(read(&decoded).map(|s| s.counter), Some(index as u32));
             }
         }
-        // Resuming the middle layer starts with a keyframe.
+        assert!(
+            frames_per_layer[0] >= 7 && frames_per_layer[2] >= 7 && frames_per_layer[1] >= 3,
+            "{codec:?}: {frames_per_layer:?}"
+        );
+        // Resuming the middle layer starts with a keyframe; the others carry on.
         controls.active = vec![true, true, true];
         let frames = encoder
             .encode(&pattern.render().frame, 30_000, &controls)
             .expect("encode");
-        assert!(frames[1].frame.keyframe && !frames[0].frame.keyframe);
+        let middle = frames
+            .iter()
+            .find(|f| f.layer == 1)
+            .expect("the middle layer resumes");
+        assert!(middle.frame.keyframe, "{codec:?}");
+        assert!(VideoDecoders::is_keyframe(frame_codec, &middle.frame.data));
+        for other in frames.iter().filter(|f| f.layer != 1) {
+            assert!(!other.frame.keyframe, "{codec:?}");
+            assert!(!VideoDecoders::is_keyframe(frame_codec, &other.frame.data));
+        }
     }
 }

@@ -14,9 +14,9 @@ use std::ptr;
 use vpx_sys as vpx;
 
 use crate::i420::{I420Layout, VideoFrame};
+use crate::video::codec::{EncodedPicture, EncoderSettings};
 
-/// RTP's video clock; frame times are given in its ticks.
-pub const RTP_VIDEO_CLOCK: u32 = 90_000;
+use crate::video::codec::RTP_VIDEO_CLOCK;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Vp8Error {
@@ -24,23 +24,6 @@ pub enum Vp8Error {
     Codec { call: &'static str, message: String },
     #[error("the decoder produced an unusable frame: {0}")]
     BadFrame(String),
-}
-
-/// What to encode and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Vp8Settings {
-    pub layout: I420Layout,
-    pub bitrate_bps: u32,
-    pub fps: u32,
-    /// Screen content: sharper text, fewer frames when needed.
-    pub detail: bool,
-}
-
-/// One encoded frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vp8Frame {
-    pub data: Vec<u8>,
-    pub keyframe: bool,
 }
 
 /// A VP8 encoder for one resolution (one simulcast layer).
@@ -56,7 +39,7 @@ pub struct Vp8Encoder {
 unsafe impl Send for Vp8Encoder {}
 
 impl Vp8Encoder {
-    pub fn new(settings: Vp8Settings) -> Result<Self, Vp8Error> {
+    pub fn new(settings: EncoderSettings) -> Result<Self, Vp8Error> {
         let mut config = MaybeUninit::<vpx::vpx_codec_enc_cfg_t>::zeroed();
         // SAFETY: the interface is libvpx's static VP8 encoder; `config` is written in full.
         let status = unsafe {
@@ -157,7 +140,7 @@ impl Vp8Encoder {
         frame: &VideoFrame,
         rtp_time: u64,
         keyframe: bool,
-    ) -> Result<Option<Vp8Frame>, Vp8Error> {
+    ) -> Result<Option<EncodedPicture>, Vp8Error> {
         if frame.layout() != self.layout {
             return Err(Vp8Error::BadFrame(format!(
                 "{}×{} frame for a {}×{} encoder",
@@ -201,7 +184,7 @@ impl Vp8Encoder {
             )
         };
         check(status, "vpx_codec_encode", Some(self.context.raw()))?;
-        let mut out: Option<Vp8Frame> = None;
+        let mut out: Option<EncodedPicture> = None;
         let mut iterator: vpx::vpx_codec_iter_t = ptr::null();
         loop {
             // SAFETY: iterates the packets of the frame just encoded; each is valid until the
@@ -229,7 +212,7 @@ impl Vp8Encoder {
                 // One partition per frame is configured; append defensively all the same.
                 Some(existing) => existing.data.extend_from_slice(bytes),
                 None => {
-                    out = Some(Vp8Frame {
+                    out = Some(EncodedPicture {
                         data: bytes.to_vec(),
                         keyframe,
                     })
@@ -418,59 +401,14 @@ fn check(
 mod tests {
     use super::*;
     use crate::video::source::TestPattern;
-    use crate::video::stamp::read;
 
-    fn settings(width: u32, height: u32) -> Vp8Settings {
-        Vp8Settings {
+    fn settings(width: u32, height: u32) -> EncoderSettings {
+        EncoderSettings {
             layout: I420Layout::new(width, height).expect("valid"),
             bitrate_bps: 500_000,
             fps: 30,
             detail: false,
         }
-    }
-
-    #[test]
-    fn the_pattern_survives_a_round_trip_with_its_counter() {
-        for (width, height) in [(640, 360), (320, 180)] {
-            let settings = settings(width, height);
-            let mut pattern = TestPattern::new(settings.layout, 30);
-            let mut encoder = Vp8Encoder::new(settings).expect("encoder");
-            let mut decoder = Vp8Decoder::new().expect("decoder");
-            let mut counters = Vec::new();
-            for index in 0..20u64 {
-                let captured = pattern.render();
-                let encoded = encoder
-                    .encode(&captured.frame, index * 3000, false)
-                    .expect("encode")
-                    .expect("a frame every time (no drops configured)");
-                assert_eq!(encoded.keyframe, index == 0, "only the first is a keyframe");
-                let decoded = decoder
-                    .decode(&encoded.data)
-                    .expect("decode")
-                    .expect("frame");
-                assert_eq!((decoded.width(), decoded.height()), (width, height));
-                counters.push(read(&decoded).expect("stamp readable").counter);
-            }
-            assert_eq!(counters, (0..20).collect::<Vec<u32>>());
-        }
-    }
-
-    #[test]
-    fn a_keyframe_comes_on_request() {
-        let settings = settings(320, 180);
-        let mut pattern = TestPattern::new(settings.layout, 30);
-        let mut encoder = Vp8Encoder::new(settings).expect("encoder");
-        let kinds: Vec<bool> = (0..4u64)
-            .map(|index| {
-                encoder
-                    .encode(&pattern.render().frame, index * 3000, index == 2)
-                    .expect("encode")
-                    .expect("frame")
-                    .keyframe
-            })
-            .collect();
-        assert_eq!(kinds, [true, false, true, false]);
-        encoder.set_bitrate(150_000).expect("bitrate");
     }
 
     #[test]

@@ -839,17 +839,24 @@ impl Engine {
                             ..Default::default()
                         });
                         self.request(answer).await;
+                        self.reassign_transceivers().await;
                     }
                     Err(error) => tracing::warn!(%error, "subscriber offer refused"),
                 }
             }
             Response::Answer(answer) => {
-                if let Err(error) = self
+                match self
                     .publisher
                     .transport
                     .accept_answer(Instant::now(), &answer.sdp)
                 {
-                    tracing::warn!(%error, "publisher answer refused");
+                    // Encoders learn the accepted codec before their first frame.
+                    Ok(()) => {
+                        for track in &mut self.published {
+                            track.settle_payload_type(&mut self.publisher.transport);
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "publisher answer refused"),
                 }
             }
             Response::Trickle(trickle) => self.on_trickle(&trickle),
@@ -983,11 +990,81 @@ impl Engine {
     /// Emits a participant event; a departure also ends the streams that sender left open
     /// and the calls waiting for its answer.
     async fn emit_participant_event(&mut self, event: RoomEvent) {
-        if let RoomEvent::ParticipantLeft { identity } = &event {
-            self.incoming_streams.sender_left(identity);
-            self.rpc.participant_left(identity);
-        }
+        let unpublished = match &event {
+            RoomEvent::ParticipantLeft { identity } => {
+                self.incoming_streams.sender_left(identity);
+                self.rpc.participant_left(identity);
+                None
+            }
+            RoomEvent::TrackUnpublished {
+                identity,
+                track_sid,
+            } => Some((identity.clone(), track_sid.clone())),
+            _ => None,
+        };
         self.emit(event).await;
+        if let Some((identity, track_sid)) = unpublished {
+            self.end_subscription(&identity, &track_sid).await;
+        }
+    }
+
+    /// Ends our subscription to `track_sid` (unsubscribed, unpublished, or its publisher
+    /// left): its `RemoteTrack` sees the end of its frames and, if it was announced, the user
+    /// gets `TrackUnsubscribed`. The transceiver stays, for the server to reuse.
+    async fn end_subscription(&mut self, identity: &str, track_sid: &str) {
+        let mut announced = false;
+        for track in self.subscribed.values_mut() {
+            if track.track_sid == track_sid && track.frames.take().is_some() {
+                announced |= track.receiver.take().is_none();
+            }
+        }
+        if announced {
+            self.emit(RoomEvent::TrackUnsubscribed {
+                identity: identity.to_owned(),
+                track_sid: track_sid.to_owned(),
+            })
+            .await;
+        }
+    }
+
+    /// A subscriber offer may hand a transceiver we already have to another track, or back to
+    /// one whose subscription ended (servers reuse transceivers): that mid starts a new
+    /// subscription. New transceivers come as `MediaAdded`.
+    async fn reassign_transceivers(&mut self) {
+        let mut ended = Vec::new();
+        for (mid, track) in &mut self.subscribed {
+            let Some(track_sid) = self.offered_tracks.get(&mid.to_string()) else {
+                continue;
+            };
+            let live = track.frames.is_some();
+            if *track_sid == track.track_sid && live || !self.subscriber.transport.receives(*mid) {
+                continue;
+            }
+            if live {
+                ended.push(track.track_sid.clone());
+            }
+            let (frames, receiver) = mpsc::channel(REMOTE_FRAME_QUEUE);
+            *track = Subscribed {
+                track_sid: track_sid.clone(),
+                kind: track.kind,
+                frames: Some(frames),
+                receiver: Some(receiver),
+                dropped: 0,
+            };
+        }
+        for track_sid in ended {
+            let identity = self
+                .participants
+                .track(&track_sid)
+                .map(|(identity, _)| identity.to_owned())
+                .unwrap_or_default();
+            self.emit(RoomEvent::TrackUnsubscribed {
+                identity,
+                track_sid,
+            })
+            .await;
+        }
+        self.announce_subscriptions().await;
     }
 
     /// The signalling connection ended. A leave that allows reconnecting, or a lost
@@ -1202,11 +1279,19 @@ impl Engine {
                 subscribe,
             } => {
                 let request = Request::Subscription(proto::UpdateSubscription {
-                    track_sids: vec![track_sid],
+                    track_sids: vec![track_sid.clone()],
                     subscribe,
                     participant_tracks: Vec::new(),
                 });
                 self.request(request).await;
+                if !subscribe {
+                    let identity = self
+                        .participants
+                        .track(&track_sid)
+                        .map(|(identity, _)| identity.to_owned())
+                        .unwrap_or_default();
+                    self.end_subscription(&identity, &track_sid).await;
+                }
             }
             Command::TrackSettings {
                 track_sid,
@@ -1325,7 +1410,10 @@ impl Engine {
                 .transport
                 .send_data(packet.label, &packet.bytes)
             {
-                Ok(true) => Ok(()),
+                Ok(true) => {
+                    tracing::trace!(label = packet.label, sequence = ?packet.sequence, "data written");
+                    Ok(())
+                }
                 Ok(false) => return,
                 Err(error) => {
                     tracing::debug!(%error, "data packet dropped");
@@ -1355,19 +1443,8 @@ impl Engine {
         let Some(mid) = track.mid else {
             return;
         };
-        let pt = match track.pt {
-            Some(pt) => pt,
-            None => {
-                let Some(pt) = self
-                    .publisher
-                    .transport
-                    .negotiated_pt(mid, track.wanted_codecs())
-                else {
-                    return;
-                };
-                track.pt = Some(pt);
-                pt
-            }
+        let Some(pt) = track.settle_payload_type(&mut self.publisher.transport) else {
+            return;
         };
         let outgoing = track.outgoing(&frame);
         if let Err(error) = self.publisher.transport.write_media(mid, pt, outgoing) {

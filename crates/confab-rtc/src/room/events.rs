@@ -35,6 +35,12 @@ pub enum RoomEvent {
         info: TrackInfo,
         track: RemoteTrack,
     },
+    /// A subscription ended: we unsubscribed, the track was unpublished, or its publisher
+    /// left. Its [`RemoteTrack`] has delivered its last frame.
+    TrackUnsubscribed {
+        identity: String,
+        track_sid: String,
+    },
     /// A remote participant muted or unmuted a track.
     TrackMuted {
         identity: String,

@@ -1,6 +1,8 @@
 //! A track we publish, as the engine keeps it: what to announce (`AddTrackRequest`), how to
 //! negotiate it (codecs, simulcast layers) and how each encoded frame goes on the wire.
 
+use std::mem::replace;
+
 use livekit_protocol as proto;
 use str0m::format::Codec;
 use str0m::media::{Frequency, MediaTime, Mid, Pt, Rid, Simulcast, SimulcastLayer};
@@ -9,7 +11,7 @@ use tokio::sync::watch;
 use super::track::{
     EncodedFrame, Layer, PublisherFeedback, TrackOptions, TrackOptionsKind, VideoCodec,
 };
-use crate::transport::OutgoingFrame;
+use crate::transport::{OutgoingFrame, PeerTransport};
 
 /// A track we publish.
 #[derive(Debug)]
@@ -21,7 +23,7 @@ pub struct Published {
     pub cid: String,
     pub options: TrackOptions,
     pub mid: Option<Mid>,
-    /// The payload type of the codec negotiated, found on the first frame sent.
+    /// The payload type of the codec negotiated, found when the answer arrives.
     pub pt: Option<Pt>,
     pub muted: bool,
     /// The server confirmed the track in this session (`TrackPublishedResponse`); only then
@@ -54,6 +56,26 @@ impl Published {
                 ..
             } => &[Codec::H264, Codec::Vp8],
         }
+    }
+
+    /// The payload type the answer gave this track (found once, then kept), telling the
+    /// encoder through the feedback which video codec that is. `None` until negotiated.
+    pub fn settle_payload_type(&mut self, transport: &mut PeerTransport) -> Option<Pt> {
+        if let Some(pt) = self.pt {
+            return Some(pt);
+        }
+        let (pt, codec) = transport.negotiated_pt(self.mid?, self.wanted_codecs())?;
+        self.pt = Some(pt);
+        let accepted = match codec {
+            Codec::Vp8 => Some(VideoCodec::Vp8),
+            Codec::H264 => Some(VideoCodec::H264),
+            _ => None,
+        };
+        if accepted.is_some() {
+            self.feedback
+                .send_if_modified(|feedback| replace(&mut feedback.codec, accepted) != accepted);
+        }
+        Some(pt)
     }
 
     pub fn rtp_clock(&self) -> Frequency {

@@ -129,8 +129,13 @@ impl TrackOptions {
         }
     }
 
-    /// A screen share of `width`×`height`, one layer, tuned for text.
+    /// A screen share of `width`×`height`, one layer, tuned for text. H.264 codes whole 2×2
+    /// chroma blocks, so an odd size (a 1366×767 window) is sent one row or column smaller.
     pub fn screen_share(codec: VideoCodec, width: u32, height: u32) -> Self {
+        let (width, height) = match codec {
+            VideoCodec::Vp8 => (width, height),
+            VideoCodec::H264 => ((width & !1).max(2), (height & !1).max(2)),
+        };
         Self {
             name: "screen".into(),
             source: TrackSource::ScreenShare,
@@ -184,6 +189,9 @@ pub struct PublisherFeedback {
     /// The track is muted (by us, or by a host): nothing it encodes would be sent, so the
     /// encoder should rest until it is unmuted.
     pub muted: bool,
+    /// The video codec the server accepted for this track, once it has answered: the one asked
+    /// for, or the other when the server refused it. The encoder must produce this one.
+    pub codec: Option<VideoCodec>,
 }
 
 impl Default for PublisherFeedback {
@@ -193,6 +201,7 @@ impl Default for PublisherFeedback {
             active_layers: [true; 3],
             available_bitrate_bps: 0,
             muted: false,
+            codec: None,
         }
     }
 }

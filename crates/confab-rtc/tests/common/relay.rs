@@ -8,7 +8,8 @@
 //! ones are refused, and no datagram passes either way until [`Relay::restore`]. Only the
 //! client whose media comes from [`OUTAGE_CLIENT_IP`] is hit; others keep their media.
 //! [`Relay::impair`] gives that client's media random loss and a fixed delay instead, each
-//! way (the kernel here has no `netem`).
+//! way (the kernel here has no `netem`), and [`Relay::limit_upload`] narrows its uplink to a
+//! bottleneck: a rate and a queue that drops what would wait longer than it holds.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -31,7 +32,8 @@ struct Shared {
     /// Only media is dropped; signalling passes.
     media_dark: AtomicBool,
     impairment: Mutex<Option<Impairment>>,
-    /// Datagrams the impairment dropped.
+    uplink: Mutex<Option<Bottleneck>>,
+    /// Datagrams the impairment or the bottleneck dropped.
     lost: std::sync::atomic::AtomicU64,
     /// The proxied TCP connections, aborted when the relay goes dark.
     connections: Mutex<Vec<JoinHandle<()>>>,
@@ -88,7 +90,18 @@ impl Relay {
         });
     }
 
-    /// How many datagrams [`Relay::impair`] dropped so far.
+    /// From now on the client's datagrams towards the SFU leave at `bits_per_second` at most,
+    /// after waiting in a queue of at most `queue` (beyond that they are dropped), like an
+    /// uplink whose modem buffer fills. Media towards the client is not limited.
+    pub fn limit_upload(&self, bits_per_second: u64, queue: std::time::Duration) {
+        *lock(&self.shared.uplink) = Some(Bottleneck {
+            bits_per_second,
+            queue,
+            free_at: std::time::Instant::now(),
+        });
+    }
+
+    /// How many datagrams [`Relay::impair`] and [`Relay::limit_upload`] dropped so far.
     pub fn lost(&self) -> u64 {
         self.shared.lost.load(Ordering::Relaxed)
     }
@@ -115,6 +128,30 @@ struct Impairment {
     rng: StdRng,
 }
 
+#[derive(Debug)]
+struct Bottleneck {
+    bits_per_second: u64,
+    queue: std::time::Duration,
+    /// When the datagrams already queued will have left.
+    free_at: std::time::Instant,
+}
+
+impl Bottleneck {
+    /// How long a datagram of `length` bytes waits before it has left; `None` when the queue
+    /// is full and it is dropped.
+    fn wait(&mut self, length: usize) -> Option<std::time::Duration> {
+        let now = std::time::Instant::now();
+        let start = self.free_at.max(now);
+        if start.duration_since(now) > self.queue {
+            return None;
+        }
+        let bits = length as u64 * 8;
+        self.free_at =
+            start + std::time::Duration::from_micros(bits * 1_000_000 / self.bits_per_second);
+        Some(self.free_at.duration_since(now))
+    }
+}
+
 /// What happens to one datagram.
 enum Fate {
     Pass,
@@ -139,6 +176,29 @@ impl Shared {
             Fate::Drop
         } else {
             Fate::Delay(impairment.delay)
+        }
+    }
+}
+
+impl Shared {
+    /// [`Shared::fate`] of a datagram of `length` bytes from `client` towards the SFU, which
+    /// also crosses the uplink's bottleneck when there is one.
+    fn upload_fate(&self, client: SocketAddr, length: usize) -> Fate {
+        let fate = self.fate(client);
+        if client.ip() != OUTAGE_CLIENT_IP || matches!(fate, Fate::Drop) {
+            return fate;
+        }
+        let mut uplink = lock(&self.uplink);
+        let Some(bottleneck) = uplink.as_mut() else {
+            return fate;
+        };
+        let Some(wait) = bottleneck.wait(length) else {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            return Fate::Drop;
+        };
+        match fate {
+            Fate::Delay(delay) => Fate::Delay(delay + wait),
+            _ => Fate::Delay(wait),
         }
     }
 }
@@ -192,7 +252,7 @@ async fn relay_media(front: Arc<UdpSocket>, sfu: SocketAddr, shared: Arc<Shared>
     let mut upstreams: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
     let mut buffer = vec![0u8; 2048];
     while let Ok((length, client)) = front.recv_from(&mut buffer).await {
-        let fate = shared.fate(client);
+        let fate = shared.upload_fate(client, length);
         if matches!(fate, Fate::Drop) {
             continue;
         }

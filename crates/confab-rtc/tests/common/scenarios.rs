@@ -8,7 +8,9 @@ use confab_rtc::room::{
 use tokio::sync::mpsc;
 
 use super::DEADLINE;
-use confab_rtc::synthetic::{audio_counter, stream_audio, stream_video, video_counter};
+use confab_rtc::synthetic::{
+    audio_counter, stream_audio, stream_video, stream_video_keyframes_on_request, video_counter,
+};
 
 use super::media::{counters_advance, layer_arrives};
 
@@ -225,6 +227,130 @@ pub async fn two_clients_exchange_media_chat_and_mute(url: &str, token: impl Fn(
         "{last:?}"
     );
     bob.leave().await.expect("left");
+}
+
+/// A camera that announces LiveKit's three layers but sends only the low one, with keyframes
+/// only when asked (as libwebrtc and our encoder do while the bandwidth estimate is low): its
+/// subscriber, who wants the best layer, still gets pictures — the server stands the low layer
+/// in and asks for a keyframe on it, not on a layer that never flowed.
+pub async fn the_only_flowing_layer_reaches_a_subscriber_wanting_more(
+    url: &str,
+    token: impl Fn(&str) -> String,
+) {
+    let (alice, _alice_events) = join_room(url, &token("alice")).await;
+    let (_bob, mut bob_events) = join_room(url, &token("bob")).await;
+    let camera = alice
+        .publish_track(TrackOptions::camera(VideoCodec::Vp8))
+        .await
+        .expect("camera published");
+    let stream = stream_video_keyframes_on_request(camera.clone(), vec![Some(Layer::Low)]);
+    let subscribed = room_event_where(
+        &mut bob_events,
+        "alice's camera",
+        |event| matches!(event, RoomEvent::TrackSubscribed { identity, .. } if identity == "alice"),
+    )
+    .await;
+    let RoomEvent::TrackSubscribed { mut track, .. } = subscribed else {
+        unreachable!("matched above")
+    };
+    let first = tokio::time::timeout(DEADLINE, track.recv())
+        .await
+        .expect("a frame within the deadline")
+        .expect("the track is open");
+    assert_eq!(
+        first.data[0] & 0x01,
+        0,
+        "the first frame forwarded is not a keyframe"
+    );
+    layer_arrives(&mut track, Layer::Low).await;
+    assert!(camera.feedback().borrow().keyframe_requests > 0);
+    stream.abort();
+}
+
+/// With auto-subscribe off, Bob is told of Alice's tracks but receives none until he asks:
+/// subscribing to her camera brings its frames (and not her microphone), unsubscribing ends
+/// the track, subscribing again brings it back, and Alice leaving ends it.
+pub async fn manual_subscription_brings_and_ends_a_track(
+    url: &str,
+    token: impl Fn(&str) -> String,
+) {
+    let (alice, _alice_events) = join_room(url, &token("alice")).await;
+    let manual = RoomOptions {
+        auto_subscribe: false,
+        ..RoomOptions::default()
+    };
+    let (bob, mut bob_events) = Room::connect(url, &token("bob"), manual)
+        .await
+        .expect("bob joined");
+    let media = publish_synthetic(&alice).await;
+    let camera_sid = media.camera.sid();
+    let mut subscribed_before = Vec::new();
+    room_event_where(&mut bob_events, "alice's camera announced", |event| {
+        if let RoomEvent::TrackSubscribed { info, .. } = event {
+            subscribed_before.push(info.sid.clone());
+        }
+        matches!(event, RoomEvent::TrackPublished { track, .. } if track.sid == camera_sid)
+    })
+    .await;
+    bob.set_subscribed(&camera_sid, true)
+        .await
+        .expect("subscription sent");
+    let subscribed = room_event_where(&mut bob_events, "alice's camera subscribed", |event| {
+        if let RoomEvent::TrackSubscribed { info, .. } = event {
+            subscribed_before.push(info.sid.clone());
+        }
+        matches!(event, RoomEvent::TrackSubscribed { info, .. } if info.sid == camera_sid)
+    })
+    .await;
+    let RoomEvent::TrackSubscribed { mut track, .. } = subscribed else {
+        unreachable!("matched above")
+    };
+    counters_advance(&mut track, FRAMES, |d| video_counter(d).map(|(c, _)| c)).await;
+    assert_eq!(
+        subscribed_before,
+        std::slice::from_ref(&camera_sid),
+        "only the track asked for is subscribed"
+    );
+
+    bob.set_subscribed(&camera_sid, false)
+        .await
+        .expect("unsubscription sent");
+    track_ends(&mut track, &mut bob_events, &camera_sid).await;
+
+    // Subscribing again brings a new track (the server may reuse the transceiver); when Alice
+    // leaves, it ends as well.
+    bob.set_subscribed(&camera_sid, true)
+        .await
+        .expect("subscription sent");
+    let again = room_event_where(
+        &mut bob_events,
+        "alice's camera again",
+        |event| matches!(event, RoomEvent::TrackSubscribed { info, .. } if info.sid == camera_sid),
+    )
+    .await;
+    let RoomEvent::TrackSubscribed { mut track, .. } = again else {
+        unreachable!("matched above")
+    };
+    counters_advance(&mut track, FRAMES, |d| video_counter(d).map(|(c, _)| c)).await;
+    drop(media);
+    alice.leave().await.expect("alice left");
+    track_ends(&mut track, &mut bob_events, &camera_sid).await;
+    bob.leave().await.expect("bob left");
+}
+
+/// `track` delivers its last frame and `TrackUnsubscribed` names it.
+async fn track_ends(
+    track: &mut RemoteTrack,
+    events: &mut mpsc::Receiver<RoomEvent>,
+    track_sid: &str,
+) {
+    let ended =
+        tokio::time::timeout(DEADLINE, async { while track.recv().await.is_some() {} }).await;
+    assert!(ended.is_ok(), "the track kept delivering frames");
+    room_event_where(events, "the end of the subscription", |event| {
+        matches!(event, RoomEvent::TrackUnsubscribed { track_sid: sid, .. } if sid == track_sid)
+    })
+    .await;
 }
 
 /// A scratch folder of its own under the system temp dir.

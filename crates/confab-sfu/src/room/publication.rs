@@ -42,8 +42,15 @@ impl PendingTrack {
                 ..Default::default()
             });
         }
+        // The answer puts the publisher's first codec first (`codec_preference`), so that is
+        // the codec its media arrives in; SDKs show it as the publication's MIME type.
+        let mime_type = codecs
+            .first()
+            .map(|codec| codec.mime_type.clone())
+            .unwrap_or_default();
         let info = proto::TrackInfo {
             sid,
+            mime_type,
             r#type: kind,
             name: request.name.clone(),
             muted: request.muted,
@@ -186,6 +193,10 @@ mod tests {
             Some(0)
         );
         assert_eq!(pending[0].info.codecs[0].mime_type, "video/vp8");
+        assert_eq!(
+            pending[0].info.mime_type, "video/vp8",
+            "the publication's codec"
+        );
         assert_eq!(pending[0].info.stream, "camera");
     }
 
