@@ -5,7 +5,7 @@
 //! datagrams, and the transports' timers. Nothing here sleeps to wait for something; every wait
 //! is on one of those inputs.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -216,6 +216,8 @@ pub struct Engine {
     subscribed: HashMap<Mid, Subscribed>,
     /// The server's mid → track sid map from its latest offer.
     offered_tracks: HashMap<String, String>,
+    /// Tracks we unsubscribed from: an offer does not bring them back until we subscribe again.
+    declined: HashSet<String>,
     queued_data: VecDeque<QueuedPacket>,
     incoming_streams: IncomingStreams,
     data_sequence: u32,
@@ -304,6 +306,7 @@ impl Engine {
             next_offer_id: 1,
             subscribed: HashMap::new(),
             offered_tracks: HashMap::new(),
+            declined: HashSet::new(),
             queued_data: VecDeque::new(),
             incoming_streams: IncomingStreams::default(),
             data_sequence: 0,
@@ -587,6 +590,7 @@ impl Engine {
         };
         self.subscribed.clear();
         self.offered_tracks.clear();
+        self.declined.clear();
         self.received_sequences.clear();
         self.sent_reliable = ResendBuffer::default();
         self.deferred_requests.clear();
@@ -1037,7 +1041,10 @@ impl Engine {
                 continue;
             };
             let live = track.frames.is_some();
-            if *track_sid == track.track_sid && live || !self.subscriber.transport.receives(*mid) {
+            if *track_sid == track.track_sid && live
+                || self.declined.contains(track_sid)
+                || !self.subscriber.transport.receives(*mid)
+            {
                 continue;
             }
             if live {
@@ -1284,7 +1291,10 @@ impl Engine {
                     participant_tracks: Vec::new(),
                 });
                 self.request(request).await;
-                if !subscribe {
+                if subscribe {
+                    self.declined.remove(&track_sid);
+                } else {
+                    self.declined.insert(track_sid.clone());
                     let identity = self
                         .participants
                         .track(&track_sid)

@@ -632,6 +632,14 @@ impl Forwarder {
                     let before = downtrack.selector.target();
                     downtrack.selector.apply_settings(settings);
                     let target = downtrack.selector.target();
+                    tracing::debug!(
+                        subscriber = %sid,
+                        track = %track_sid,
+                        ?before,
+                        ?target,
+                        paused = downtrack.selector.is_paused(),
+                        "track settings"
+                    );
                     if target != before || !downtrack.selector.is_paused() {
                         keyframes.push((track_sid.clone(), downtrack.selector.keyframe_layer(now)));
                     }
@@ -957,20 +965,31 @@ impl Forwarder {
             let Some(mid) = downtrack.mid else {
                 continue;
             };
-            let time =
-                match downtrack
+            let before = downtrack.selector.current();
+            let verdict =
+                downtrack
                     .selector
-                    .accept(media.rid, keyframe, media.time, media.network_time)
-                {
-                    Verdict::Forward(time) => time,
-                    Verdict::Drop { want_keyframe } => {
-                        if want_keyframe {
-                            // The layer of this frame: the one waiting for its keyframe.
-                            wanted_keyframe = Some(media.rid);
-                        }
-                        continue;
+                    .accept(media.rid, keyframe, media.time, media.network_time);
+            if downtrack.selector.current() != before {
+                tracing::debug!(
+                    subscriber = %sid,
+                    track = %track_sid,
+                    from = ?before,
+                    to = ?downtrack.selector.current(),
+                    target = ?downtrack.selector.target(),
+                    "layer switched"
+                );
+            }
+            let time = match verdict {
+                Verdict::Forward(time) => time,
+                Verdict::Drop { want_keyframe } => {
+                    if want_keyframe {
+                        // The layer of this frame: the one waiting for its keyframe.
+                        wanted_keyframe = Some(media.rid);
                     }
-                };
+                    continue;
+                }
+            };
             let Some(writer) = subscriber.transport.rtc.writer(mid) else {
                 continue;
             };
@@ -1027,6 +1046,7 @@ impl Forwarder {
             return;
         }
         track.last_keyframe_request.insert(rid, now);
+        tracing::debug!(track = %track_sid, ?rid, "keyframe requested");
         let (publisher, mid) = (track.publisher.clone(), track.mid);
         let Some(transport) = self.transport_mut(&publisher, Side::Publisher) else {
             return;

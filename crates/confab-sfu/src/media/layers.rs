@@ -121,6 +121,11 @@ impl LayerSelector {
         self.target
     }
 
+    /// The layer being forwarded (`None` until the first keyframe, or without simulcast).
+    pub fn current(&self) -> Option<Rid> {
+        self.current
+    }
+
     /// The layer a keyframe is needed on, at `now`: the one this subscriber gets or is about
     /// to switch to — a stand-in while the target does not flow. Asking for the target's
     /// keyframe instead leaves a stand-in waiting for a keyframe that never comes (publishers
