@@ -1031,6 +1031,14 @@ impl Engine {
         }
     }
 
+    /// The identity of the participant publishing `track_sid`, as far as we know it.
+    fn publisher_of(&self, track_sid: &str) -> String {
+        self.participants
+            .track(track_sid)
+            .map(|(identity, _)| identity.to_owned())
+            .unwrap_or_default()
+    }
+
     /// A subscriber offer may hand a transceiver we already have to another track, or back to
     /// one whose subscription ended (servers reuse transceivers): that mid starts a new
     /// subscription. New transceivers come as `MediaAdded`.
@@ -1060,11 +1068,7 @@ impl Engine {
             };
         }
         for track_sid in ended {
-            let identity = self
-                .participants
-                .track(&track_sid)
-                .map(|(identity, _)| identity.to_owned())
-                .unwrap_or_default();
+            let identity = self.publisher_of(&track_sid);
             self.emit(RoomEvent::TrackUnsubscribed {
                 identity,
                 track_sid,
@@ -1295,11 +1299,7 @@ impl Engine {
                     self.declined.remove(&track_sid);
                 } else {
                     self.declined.insert(track_sid.clone());
-                    let identity = self
-                        .participants
-                        .track(&track_sid)
-                        .map(|(identity, _)| identity.to_owned())
-                        .unwrap_or_default();
+                    let identity = self.publisher_of(&track_sid);
                     self.end_subscription(&identity, &track_sid).await;
                 }
             }
