@@ -51,6 +51,9 @@ pub struct H264Encoder {
     /// The bitrate asked for last, and the ceiling (the starting bitrate).
     bitrate_bps: u32,
     max_bitrate_bps: u32,
+    /// The bitrate OpenH264 runs at. It initialises itself on the first frame and refuses
+    /// options until then (`cmInitExpected`), so a change asked for earlier waits for it.
+    applied_bps: Option<u32>,
 }
 
 impl std::fmt::Debug for H264Encoder {
@@ -58,6 +61,7 @@ impl std::fmt::Debug for H264Encoder {
         f.debug_struct("H264Encoder")
             .field("layout", &self.layout)
             .field("bitrate_bps", &self.bitrate_bps)
+            .field("applied_bps", &self.applied_bps)
             .finish()
     }
 }
@@ -96,6 +100,7 @@ impl H264Encoder {
             layout,
             bitrate_bps,
             max_bitrate_bps: bitrate_bps,
+            applied_bps: None,
         })
     }
 
@@ -103,10 +108,20 @@ impl H264Encoder {
         self.layout
     }
 
-    /// Changes the target bitrate from the next frame on, within the floor and the ceiling.
+    /// Changes the target bitrate from the next frame on (from the second, if no frame has
+    /// been encoded yet), within the floor and the ceiling.
     pub fn set_bitrate(&mut self, bitrate_bps: u32) -> Result<(), H264Error> {
-        let bitrate_bps = bitrate_bps.clamp(MIN_BITRATE_BPS, self.max_bitrate_bps);
-        if bitrate_bps == self.bitrate_bps {
+        self.bitrate_bps = bitrate_bps.clamp(MIN_BITRATE_BPS, self.max_bitrate_bps);
+        self.apply_bitrate()
+    }
+
+    /// Hands the wanted bitrate to OpenH264 if it is initialised and runs at another.
+    fn apply_bitrate(&mut self) -> Result<(), H264Error> {
+        let Some(applied) = self.applied_bps else {
+            return Ok(());
+        };
+        let bitrate_bps = self.bitrate_bps;
+        if bitrate_bps == applied {
             return Ok(());
         }
         let mut info = openh264_sys2::SBitrateInfo {
@@ -127,7 +142,7 @@ impl H264Encoder {
                 message: format!("status {status}"),
             });
         }
-        self.bitrate_bps = bitrate_bps;
+        self.applied_bps = Some(bitrate_bps);
         Ok(())
     }
 
@@ -155,11 +170,14 @@ impl H264Encoder {
             planes: frame.planes(),
             layout: self.layout,
         };
+        self.apply_bitrate()?;
         let stream = self
             .encoder
             .encode(&source)
             .map_err(|error| H264Error::codec("EncodeFrame", error))?;
         let kind = stream.frame_type();
+        // The first frame initialised OpenH264, at the starting bitrate.
+        self.applied_bps.get_or_insert(self.max_bitrate_bps);
         if matches!(kind, FrameType::Skip | FrameType::Invalid) {
             return Ok(None);
         }
@@ -300,6 +318,10 @@ mod tests {
         let settings = settings(320, 180);
         let mut pattern = TestPattern::new(settings.layout, 30);
         let mut encoder = H264Encoder::new(settings).expect("encoder");
+        // An estimate may come before the first frame, when OpenH264 takes no options yet.
+        encoder
+            .set_bitrate(200_000)
+            .expect("a bitrate before the first frame");
         for index in 0..3u64 {
             let requested = index == 2;
             let Some(encoded) = encoder
@@ -316,7 +338,13 @@ mod tests {
                 );
             }
         }
+        assert_eq!(
+            encoder.applied_bps,
+            Some(200_000),
+            "applied from the second frame"
+        );
         encoder.set_bitrate(150_000).expect("bitrate");
+        assert_eq!(encoder.applied_bps, Some(150_000));
         encoder.set_bitrate(10).expect("clamped to the floor");
         assert_eq!(encoder.bitrate_bps, MIN_BITRATE_BPS);
         encoder
