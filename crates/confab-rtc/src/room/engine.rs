@@ -687,25 +687,21 @@ impl Engine {
                     .get(&mid.to_string())
                     .cloned()
                     .unwrap_or(track_id);
-                let (frames, receiver) = mpsc::channel(REMOTE_FRAME_QUEUE);
                 let kind = match kind {
                     MediaKind::Audio => TrackKind::Audio,
                     MediaKind::Video => TrackKind::Video,
                 };
-                self.subscribed.insert(
-                    mid,
-                    Subscribed {
-                        track_sid,
-                        kind,
-                        frames: Some(frames),
-                        receiver: Some(receiver),
-                        dropped: 0,
-                    },
-                );
+                let subscription = self.subscription_for(&track_sid, kind);
+                self.subscribed.insert(mid, subscription);
                 self.announce_subscriptions().await;
             }
             TransportEvent::MediaAdded { .. } => {}
-            TransportEvent::Media(data) => self.on_remote_media(*data),
+            TransportEvent::Media(data) => {
+                if self.revives(data.mid) {
+                    self.reassign_transceivers().await;
+                }
+                self.on_remote_media(*data);
+            }
             TransportEvent::KeyframeRequest { mid, rid, full } => {
                 tracing::debug!(%mid, ?rid, full, "keyframe requested");
                 if let Some(track) = self.published.iter().find(|t| t.mid == Some(mid)) {
@@ -766,6 +762,30 @@ impl Engine {
         if let Some(event) = event {
             self.emit(event).await;
         }
+    }
+
+    /// Media on a transceiver whose subscription ended, for a published track we want again:
+    /// a server may resubscribe us on the transceiver it kept without a new offer
+    /// (livekit-server sometimes does; other times it offers a new one).
+    fn revives(&self, mid: Mid) -> bool {
+        let Some(track) = self.subscribed.get(&mid) else {
+            return false;
+        };
+        if track.frames.is_some() {
+            return false;
+        }
+        let Some(track_sid) = self.offered_tracks.get(&mid.to_string()) else {
+            return false;
+        };
+        // Late frames of a transceiver the track left (e.g. the server's blank frames) do not
+        // take the subscription from the one it moved to.
+        let live_elsewhere = self
+            .subscribed
+            .values()
+            .any(|other| other.track_sid == *track_sid && other.frames.is_some());
+        !live_elsewhere
+            && !self.declined.contains(track_sid)
+            && self.participants.track(track_sid).is_some()
     }
 
     fn on_remote_media(&mut self, data: str0m::media::MediaData) {
@@ -1043,8 +1063,8 @@ impl Engine {
     /// one whose subscription ended (servers reuse transceivers): that mid starts a new
     /// subscription. New transceivers come as `MediaAdded`.
     async fn reassign_transceivers(&mut self) {
-        let mut ended = Vec::new();
-        for (mid, track) in &mut self.subscribed {
+        let mut starting = Vec::new();
+        for (mid, track) in &self.subscribed {
             let Some(track_sid) = self.offered_tracks.get(&mid.to_string()) else {
                 continue;
             };
@@ -1055,17 +1075,18 @@ impl Engine {
             {
                 continue;
             }
-            if live {
-                ended.push(track.track_sid.clone());
-            }
-            let (frames, receiver) = mpsc::channel(REMOTE_FRAME_QUEUE);
-            *track = Subscribed {
-                track_sid: track_sid.clone(),
-                kind: track.kind,
-                frames: Some(frames),
-                receiver: Some(receiver),
-                dropped: 0,
+            starting.push((*mid, track_sid.clone()));
+        }
+        let mut ended = Vec::new();
+        for (mid, track_sid) in starting {
+            let Some(previous) = self.subscribed.remove(&mid) else {
+                continue;
             };
+            if previous.frames.is_some() {
+                ended.push(previous.track_sid);
+            }
+            let subscription = self.subscription_for(&track_sid, previous.kind);
+            self.subscribed.insert(mid, subscription);
         }
         for track_sid in ended {
             let identity = self.publisher_of(&track_sid);
@@ -1076,6 +1097,34 @@ impl Engine {
             .await;
         }
         self.announce_subscriptions().await;
+    }
+
+    /// The subscription a transceiver that now carries `track_sid` feeds: the one the track
+    /// already has on another transceiver, moved over (a server may move a track between
+    /// transceivers, e.g. when it resubscribes us; the user keeps one `RemoteTrack`), else a
+    /// new one, announced once the track's publisher is known.
+    fn subscription_for(&mut self, track_sid: &str, kind: TrackKind) -> Subscribed {
+        let moved = self
+            .subscribed
+            .values_mut()
+            .find(|other| other.track_sid == track_sid && other.frames.is_some());
+        if let Some(other) = moved {
+            return Subscribed {
+                track_sid: track_sid.to_owned(),
+                kind,
+                frames: other.frames.take(),
+                receiver: other.receiver.take(),
+                dropped: 0,
+            };
+        }
+        let (frames, receiver) = mpsc::channel(REMOTE_FRAME_QUEUE);
+        Subscribed {
+            track_sid: track_sid.to_owned(),
+            kind,
+            frames: Some(frames),
+            receiver: Some(receiver),
+            dropped: 0,
+        }
     }
 
     /// The signalling connection ended. A leave that allows reconnecting, or a lost
@@ -1296,6 +1345,8 @@ impl Engine {
                 });
                 self.request(request).await;
                 if subscribe {
+                    // The track comes back with the server's next offer, or as media on the
+                    // transceiver it kept ([`Engine::revives`]).
                     self.declined.remove(&track_sid);
                 } else {
                     self.declined.insert(track_sid.clone());
