@@ -5,7 +5,6 @@ mod common;
 
 use common::livekit::{DEV_KEY, DEV_SECRET, LiveKitServer};
 use common::{arrives_then_leaves, join_token, left_with};
-use confab_rtc::room::{Layer, SubscriptionSettings};
 use confab_rtc::signal::{self, JoinQuery, SignalError};
 use livekit_protocol as proto;
 
@@ -106,39 +105,12 @@ async fn manual_subscription_brings_and_ends_a_track_on_livekit_server() {
     .await;
 }
 
-/// Dynacast: the server tells a publisher which simulcast layers its subscribers want
-/// (`SubscribedQualityUpdate`), and the engine hands that to the encoder through the track's
-/// feedback — here as a subscriber moves from the low layer to the high one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_publisher_hears_which_layers_its_subscriber_wants_on_livekit_server() {
     common::init_tracing();
     let server = LiveKitServer::start();
-    let (alice, _alice_events) =
-        common::scenarios::join_room(&server.url, &token(DEV_SECRET, "dynacast", "alice")).await;
-    let (_bob, mut bob_events) =
-        common::scenarios::join_room(&server.url, &token(DEV_SECRET, "dynacast", "bob")).await;
-    let media = common::scenarios::publish_synthetic(&alice).await;
-    let [_, (_, video)] = common::scenarios::subscribed_audio_video(&mut bob_events, "alice").await;
-    let mut feedback = media.camera.feedback();
-    for (layer, wanted) in [
-        (Layer::Low, [true, false, false]),
-        (Layer::High, [true, true, true]),
-    ] {
-        video
-            .set_settings(SubscriptionSettings::Layer(layer))
-            .await
-            .expect("settings sent");
-        let told = tokio::time::timeout(
-            common::DEADLINE,
-            feedback.wait_for(|feedback| feedback.active_layers == wanted),
-        )
-        .await
-        .map(|told| told.is_ok());
-        assert_eq!(
-            told,
-            Ok(true),
-            "the publisher was not told {wanted:?} for {layer:?}: {:?}",
-            *feedback.borrow()
-        );
-    }
+    common::scenarios::the_publisher_hears_which_layers_its_subscriber_wants(&server.url, |id| {
+        token(DEV_SECRET, "dynacast", id)
+    })
+    .await;
 }

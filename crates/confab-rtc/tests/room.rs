@@ -51,3 +51,13 @@ async fn manual_subscription_brings_and_ends_a_track() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publisher_hears_which_layers_its_subscriber_wants() {
+    let sfu = start_sfu().await;
+    let url = format!("http://{}", sfu.local_addr());
+    common::scenarios::the_publisher_hears_which_layers_its_subscriber_wants(&url, |identity| {
+        join_token(KEY, SECRET, "dynacast", identity)
+    })
+    .await;
+}

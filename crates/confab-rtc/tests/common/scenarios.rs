@@ -338,6 +338,52 @@ pub async fn manual_subscription_brings_and_ends_a_track(
     bob.leave().await.expect("bob left");
 }
 
+/// Dynacast: the server tells a publisher which simulcast layers its subscribers want
+/// (`SubscribedQualityUpdate`), and the engine hands that to the encoder through the track's
+/// feedback — here as a subscriber moves from the low layer to the high one, then leaves the
+/// track, after which no layer is wanted.
+pub async fn the_publisher_hears_which_layers_its_subscriber_wants(
+    url: &str,
+    token: impl Fn(&str) -> String,
+) {
+    let (alice, _alice_events) = join_room(url, &token("alice")).await;
+    let (bob, mut bob_events) = join_room(url, &token("bob")).await;
+    let media = publish_synthetic(&alice).await;
+    let [_, (_, video)] = subscribed_audio_video(&mut bob_events, "alice").await;
+    let mut feedback = media.camera.feedback();
+    let mut told = async |wanted: [bool; 3], after: &str| {
+        let told = tokio::time::timeout(
+            DEADLINE,
+            feedback.wait_for(|feedback| feedback.active_layers == wanted),
+        )
+        .await
+        .map(|told| told.is_ok());
+        assert_eq!(
+            told,
+            Ok(true),
+            "the publisher was not told {wanted:?} after {after}: {:?}",
+            *feedback.borrow()
+        );
+    };
+    for (layer, wanted) in [
+        (Layer::Low, [true, false, false]),
+        (Layer::High, [true, true, true]),
+    ] {
+        video
+            .set_settings(SubscriptionSettings::Layer(layer))
+            .await
+            .expect("settings sent");
+        told(wanted, &format!("{layer:?}")).await;
+    }
+    bob.set_subscribed(&media.camera.sid(), false)
+        .await
+        .expect("unsubscription sent");
+    told([false; 3], "the unsubscription").await;
+    drop(media);
+    alice.leave().await.expect("alice left");
+    bob.leave().await.expect("bob left");
+}
+
 /// `track` delivers its last frame and `TrackUnsubscribed` names it.
 async fn track_ends(
     track: &mut RemoteTrack,

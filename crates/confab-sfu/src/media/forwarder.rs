@@ -19,6 +19,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input};
 
 use super::codec_preference;
+use super::dynacast::{self, Dynacast};
 use super::layers::{LayerSelector, Verdict};
 use super::quality::QualityMonitor;
 use super::speakers::SpeakerDetector;
@@ -145,6 +146,10 @@ struct Track {
     mid: Mid,
     kind: MediaKind,
     layers: Vec<proto::VideoLayer>,
+    /// The codec the publisher sends (`video/VP8`), named in dynacast updates.
+    mime_type: String,
+    /// Which of its simulcast layers anyone receives; `None` without simulcast.
+    dynacast: Option<Dynacast>,
     subscribers: BTreeSet<String>,
     last_keyframe_request: HashMap<Option<Rid>, Instant>,
 }
@@ -184,6 +189,11 @@ impl Forwarder {
             .map(|t| t.next_timeout)
             .chain(self.speakers.next_report())
             .chain(self.quality.next_report())
+            .chain(
+                self.tracks
+                    .values()
+                    .filter_map(|t| t.dynacast.as_ref()?.deadline()),
+            )
             .min()
     }
 
@@ -243,7 +253,7 @@ impl Forwarder {
             .map(|(track_sid, _)| track_sid.clone())
             .collect();
         for track_sid in existing {
-            self.subscribe(sid, &track_sid);
+            self.subscribe(now, sid, &track_sid);
         }
         self.negotiate(now, sid);
     }
@@ -313,8 +323,15 @@ impl Forwarder {
             subscriber.transport.rtc.disconnect();
         }
         self.routes.retain(|_, (owner, _)| owner != sid);
-        for track in self.tracks.values_mut() {
-            track.subscribers.remove(sid);
+        let watched: Vec<String> = self
+            .tracks
+            .iter_mut()
+            .filter_map(|(track_sid, track)| {
+                track.subscribers.remove(sid).then(|| track_sid.clone())
+            })
+            .collect();
+        for track_sid in watched {
+            self.refresh_dynacast(now, &track_sid);
         }
         for track_sid in peer.published.into_values() {
             self.unpublish_track(now, &track_sid);
@@ -341,6 +358,8 @@ impl Forwarder {
             MediaKind::Video
         };
         let room = peer.profile.room.clone();
+        let layers = announced_layers(track);
+        let simulcast = kind == MediaKind::Video && layers.len() > 1;
         self.tracks.insert(
             track.sid.clone(),
             Track {
@@ -348,7 +367,9 @@ impl Forwarder {
                 room: room.clone(),
                 mid,
                 kind,
-                layers: announced_layers(track),
+                layers,
+                mime_type: track.mime_type.clone(),
+                dynacast: simulcast.then(Dynacast::default),
                 subscribers: BTreeSet::new(),
                 last_keyframe_request: HashMap::new(),
             },
@@ -359,9 +380,10 @@ impl Forwarder {
             .map(|(sid, _)| sid.clone())
             .collect();
         for sid in audience {
-            self.subscribe(&sid, &track.sid);
+            self.subscribe(now, &sid, &track.sid);
             self.negotiate(now, &sid);
         }
+        self.refresh_dynacast(now, &track.sid);
     }
 
     /// The track stops: every subscriber's downtrack becomes inactive.
@@ -373,7 +395,7 @@ impl Forwarder {
             peer.published.retain(|_, sid| sid != track_sid);
         }
         for sid in track.subscribers {
-            self.unsubscribe(&sid, track_sid, Parking::Forget);
+            self.unsubscribe(now, &sid, track_sid, Parking::Forget);
             self.negotiate(now, &sid);
         }
     }
@@ -463,6 +485,7 @@ impl Forwarder {
         if let Some(changes) = self.quality.report(now) {
             self.announce_quality(changes);
         }
+        self.send_due_dynacast(now);
     }
 
     /// `connection_quality` to everyone in the rooms of the participants whose quality changed.
@@ -649,6 +672,9 @@ impl Forwarder {
         for (track_sid, rid) in keyframes {
             self.request_keyframe(now, &track_sid, rid);
         }
+        for track_sid in &settings.track_sids {
+            self.refresh_dynacast(now, track_sid);
+        }
     }
 
     fn update_subscription(&mut self, now: Instant, sid: &str, update: &proto::UpdateSubscription) {
@@ -660,16 +686,16 @@ impl Forwarder {
             .collect::<Vec<_>>();
         for track_sid in track_sids {
             if update.subscribe {
-                self.subscribe(sid, &track_sid);
+                self.subscribe(now, sid, &track_sid);
             } else {
-                self.unsubscribe(sid, &track_sid, Parking::Park);
+                self.unsubscribe(now, sid, &track_sid, Parking::Park);
             }
         }
         self.negotiate(now, sid);
     }
 
     /// Adds a downtrack for `track_sid` to `sid`'s subscriber connection (negotiated later).
-    fn subscribe(&mut self, sid: &str, track_sid: &str) {
+    fn subscribe(&mut self, now: Instant, sid: &str, track_sid: &str) {
         let Some(track) = self.tracks.get_mut(track_sid) else {
             return;
         };
@@ -701,9 +727,10 @@ impl Forwarder {
         );
         subscriber.dirty = true;
         track.subscribers.insert(sid.to_owned());
+        self.refresh_dynacast(now, track_sid);
     }
 
-    fn unsubscribe(&mut self, sid: &str, track_sid: &str, parking: Parking) {
+    fn unsubscribe(&mut self, now: Instant, sid: &str, track_sid: &str, parking: Parking) {
         if let Some(track) = self.tracks.get_mut(track_sid) {
             track.subscribers.remove(sid);
         }
@@ -720,6 +747,61 @@ impl Forwarder {
             }
             subscriber.dirty = true;
         }
+        self.refresh_dynacast(now, track_sid);
+    }
+
+    /// Tells the publisher of `track_sid` the best quality its subscribers now want, if that
+    /// changed (a downgrade once it held: [`Forwarder::handle_timeout`] sends it).
+    fn refresh_dynacast(&mut self, now: Instant, track_sid: &str) {
+        let Some(track) = self.tracks.get_mut(track_sid) else {
+            return;
+        };
+        let Some(dynacast) = track.dynacast.as_mut() else {
+            return;
+        };
+        let wanted = track
+            .subscribers
+            .iter()
+            .filter_map(|sid| {
+                let subscriber = self.peers.get(sid)?.subscriber.as_ref()?;
+                subscriber
+                    .downtracks
+                    .get(track_sid)?
+                    .selector
+                    .wanted_quality()
+            })
+            .max();
+        let told = dynacast.want(now, wanted);
+        if let Some(deadline) = dynacast.deadline() {
+            note_deadline(&mut self.deadline_hint, deadline);
+        }
+        if let Some(wanted) = told {
+            self.tell_publisher(track_sid, wanted);
+        }
+    }
+
+    /// Dynacast downgrades that have held long enough.
+    fn send_due_dynacast(&mut self, now: Instant) {
+        let due: Vec<(String, dynacast::WantedQuality)> = self
+            .tracks
+            .iter_mut()
+            .filter_map(|(sid, track)| Some((sid.clone(), track.dynacast.as_mut()?.due(now)?)))
+            .collect();
+        for (track_sid, wanted) in due {
+            self.tell_publisher(&track_sid, wanted);
+        }
+    }
+
+    fn tell_publisher(&mut self, track_sid: &str, wanted: dynacast::WantedQuality) {
+        let Some(track) = self.tracks.get(track_sid) else {
+            return;
+        };
+        tracing::debug!(track = %track_sid, ?wanted, "dynacast");
+        let update = dynacast::quality_update(track_sid, &track.mime_type, wanted);
+        self.events.push(MediaEvent::Signal {
+            to: track.publisher.clone(),
+            message: Box::new(Response::SubscribedQualityUpdate(update)),
+        });
     }
 
     /// Sends a new subscriber offer if something changed and no offer is outstanding (the next

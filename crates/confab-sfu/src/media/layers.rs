@@ -121,6 +121,19 @@ impl LayerSelector {
         self.target
     }
 
+    /// The quality (LiveKit's `VideoQuality`) this subscriber wants from the publisher:
+    /// `None` while it paused the track; the best one without simulcast.
+    pub fn wanted_quality(&self) -> Option<i32> {
+        if self.paused {
+            return None;
+        }
+        let target = self
+            .layers
+            .iter()
+            .find(|layer| Some(layer.rid) == self.target);
+        Some(target.map_or(proto::VideoQuality::High as i32, |layer| layer.quality))
+    }
+
     /// The layer being forwarded (`None` until the first keyframe, or without simulcast).
     pub fn current(&self) -> Option<Rid> {
         self.current

@@ -2,10 +2,12 @@
 //! of media and data between them.
 //!
 //! [`forwarder`] is the sans-IO core; [`sockets`] binds the UDP port and feeds it; [`layers`]
-//! picks simulcast layers per subscriber; [`speakers`] finds who is talking; [`quality`] rates connections; [`transport`]
+//! picks simulcast layers per subscriber; [`dynacast`] tells publishers which layers anyone
+//! receives; [`speakers`] finds who is talking; [`quality`] rates connections; [`transport`]
 //! wraps one str0m connection.
 
 pub mod codec_preference;
+pub mod dynacast;
 pub mod forwarder;
 pub mod layers;
 pub mod quality;
