@@ -329,6 +329,32 @@ async fn on_livekit_server() {
     .await;
 }
 
+/// A server that takes no H.264 (livekit-server's `room.enabled_codecs`): a camera asked for
+/// in H.264 is sent as VP8, the codec the server answered, and decodes as VP8.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_falls_back_to_vp8_where_the_server_takes_no_h264() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    common::init_tracing();
+    let server = LiveKitServer::start_with(
+        "room:\n  enabled_codecs:\n    - mime: audio/opus\n    - mime: video/vp8\n",
+    );
+    let token = |identity| join_token(DEV_KEY, DEV_SECRET, "fallback", identity);
+    let (alice, _alice_events) = join_room(&server.url, &token("alice")).await;
+    let (bob, mut bob_events) = join_room(&server.url, &token("bob")).await;
+    let senders = publish_test_media(&alice, 440.0, VideoCodec::H264).await;
+    let [_, (_, video)] = subscribed_audio_video(&mut bob_events, "alice").await;
+    let mut sees = pipeline::receive_video(video).expect("video decoder");
+    stamps_advance(&mut sees, FRAMES).await;
+    let decoded = sees.frames.borrow().as_ref().map(|d| d.codec);
+    assert_eq!(decoded, Some(FrameCodec::Vp8));
+    for task in senders {
+        task.stop().expect("a sender ran without error");
+    }
+    alice.leave().await.expect("leave");
+    bob.leave().await.expect("leave");
+    sees.task.stop().expect("receiver");
+}
+
 /// The share of the frames published during a window of `frames` published frames that were
 /// decoded: the decoder's own count against the span of stamp counters it saw.
 async fn decoded_share(receiver: &mut VideoReceiver, frames: u32) -> f64 {

@@ -18,6 +18,12 @@ pub struct LiveKitServer {
 
 impl LiveKitServer {
     pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// With more of livekit-server's YAML configuration (top-level keys other than `port` and
+    /// `rtc`), e.g. a `room:` section.
+    pub fn start_with(extra_config: &str) -> Self {
         let binary = std::env::var("CONFAB_LIVEKIT_SERVER").expect(
             "CONFAB_LIVEKIT_SERVER must name a livekit-server binary (cargo xtask test builds one)",
         );
@@ -28,7 +34,7 @@ impl LiveKitServer {
             "port: {port}\nrtc:\n  tcp_port: {}\n  udp_port: {}\n  enable_loopback_candidate: true\n  interfaces:\n    includes: [lo]\n",
             free_tcp_port(),
             free_udp_port()
-        );
+        ) + extra_config;
         let child = Command::new(&binary)
             .args(["--dev", "--bind", "127.0.0.1", "--node-ip", "127.0.0.1"])
             .args(["--config-body", &config])

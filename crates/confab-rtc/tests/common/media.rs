@@ -18,14 +18,13 @@ pub async fn counters_advance(
             if is_server_blank_frame(&frame.data) {
                 continue;
             }
-            let counter = counter_of(&frame.data)
-                .unwrap_or_else(|| {
-                    panic!(
-                        "not one of our frames: {} bytes (contiguous: {}, after {counters:?})",
-                        frame.data.len(),
-                        frame.contiguous
-                    )
-                });
+            let counter = counter_of(&frame.data).unwrap_or_else(|| {
+                panic!(
+                    "not one of our frames: {} bytes (contiguous: {}, after {counters:?})",
+                    frame.data.len(),
+                    frame.contiguous
+                )
+            });
             counters.push(counter);
         }
     };
