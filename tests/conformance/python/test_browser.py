@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import tempfile
 
 from conftest import has_testnet, token
@@ -430,6 +431,28 @@ def test_a_tab_and_confab_join_see_and_hear_each_other_and_exchange_chat_and_fil
             assert received, output
             assert int(received.group(1)) == len(theirs)
             assert received.group(2) == hashlib.sha256(theirs).hexdigest()
+
+    asyncio.run(scenario())
+
+
+def test_a_tab_decodes_confab_joins_h264_simulcast(confab_server):
+    """Confab's OpenH264 simulcast in a browser: the tab receives H.264 and the counters read
+    back from its pixels advance."""
+
+    async def scenario():
+        async with BrowserPeers.open(confab_server, [token("h264-duo", "tab")]) as browser:
+            await browser.joined(0)
+            confab = await run_confab_join(
+                confab_server, "h264-duo", "confab", "--test-media", "--video-codec", "h264",
+                "--wait-for", "tab",
+            )
+            tracks = await browser.wait_for_media(0, "confab")
+            video = [t for t in tracks if t["kind"] == "video"]
+            assert video and video[0]["mimeType"].lower() == "video/h264", tracks
+            counters = await stamps_advance(browser, "confab", count=5)
+            assert all(a < b for a, b in zip(counters, counters[1:])), counters
+            confab.send_signal(signal.SIGINT)
+            await finished(confab, "confab join")
 
     asyncio.run(scenario())
 
