@@ -68,7 +68,9 @@ impl Dynacast {
 }
 
 /// The message telling a publisher that layers up to `wanted` are received, in both the
-/// per-codec form current SDKs read and the older per-track one.
+/// per-codec form current SDKs read and the older per-track one. The codec is named as
+/// livekit-server names it there (`vp8`, `h264`: lower case, no `video/`); the browser SDK
+/// compares it with its own codec name.
 #[allow(deprecated)] // `subscribed_qualities`: what servers before 1.5 sent, still read.
 pub fn quality_update(
     track_sid: &str,
@@ -90,10 +92,19 @@ pub fn quality_update(
         track_sid: track_sid.to_owned(),
         subscribed_qualities: qualities.clone(),
         subscribed_codecs: vec![proto::SubscribedCodec {
-            codec: mime_type.to_owned(),
+            codec: codec_name(mime_type),
             qualities,
         }],
     }
+}
+
+/// `video/VP8` → `vp8`.
+fn codec_name(mime_type: &str) -> String {
+    let name = mime_type
+        .get(..6)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("video/"))
+        .map_or(mime_type, |_| &mime_type[6..]);
+    name.to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -137,7 +148,7 @@ mod tests {
     fn the_update_enables_every_layer_up_to_the_wanted_one() {
         let enabled = |wanted| {
             let update = quality_update("TR_a", "video/VP8", wanted);
-            assert_eq!(update.subscribed_codecs[0].codec, "video/VP8");
+            assert_eq!(update.subscribed_codecs[0].codec, "vp8");
             assert_eq!(update.subscribed_codecs[0].qualities, {
                 #[allow(deprecated)]
                 update.subscribed_qualities.clone()
@@ -155,5 +166,13 @@ mod tests {
             [true, true, false]
         );
         assert_eq!(enabled(HIGH), [true, true, true]);
+    }
+
+    #[test]
+    fn codecs_are_named_as_livekit_server_names_them() {
+        assert_eq!(codec_name("video/VP8"), "vp8");
+        assert_eq!(codec_name("video/h264"), "h264");
+        assert_eq!(codec_name("VP8"), "vp8");
+        assert_eq!(codec_name(""), "");
     }
 }
