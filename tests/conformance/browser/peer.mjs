@@ -29,6 +29,7 @@ const { chromium } = require("playwright-core");
 
 const [url, ...tokens] = process.argv.slice(2);
 const videoCodec = process.env.CONFAB_VIDEO_CODEC || "vp8";
+const dynacast = process.env.CONFAB_DYNACAST === "1";
 if (!url || tokens.length === 0) {
   console.error("usage: node peer.mjs <ws url> <token>...");
   process.exit(64);
@@ -79,7 +80,7 @@ for (const [tab, token] of tokens.entries()) {
   await page.goto(origin);
   pages.push(page);
   page
-    .evaluate(([u, t, c]) => window.peer.join(u, t, c), [url, token, videoCodec])
+    .evaluate(([u, t, c, d]) => window.peer.join(u, t, c, d), [url, token, videoCodec, dynacast])
     .catch((error) => say({ tab, event: "join-failed", message: String(error) }));
 }
 

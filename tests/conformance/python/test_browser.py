@@ -62,7 +62,7 @@ class BrowserPeers:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, server, tokens, video_codec="vp8"):
+    async def open(cls, server, tokens, video_codec="vp8", dynacast=False):
         assert has_testnet(), "run through `cargo xtask test` (it builds the test network)"
         process = await asyncio.create_subprocess_exec(
             "node",
@@ -75,6 +75,7 @@ class BrowserPeers:
                 **os.environ,
                 "CONFAB_NODE_MODULES": NODE_MODULES,
                 "CONFAB_VIDEO_CODEC": video_codec,
+                "CONFAB_DYNACAST": "1" if dynacast else "0",
             },
         )
         peers = cls(process)
@@ -223,6 +224,40 @@ def test_a_tab_switches_simulcast_layers_of_another(confab_server):
                 browser, 1, "sender", lambda width: width > low, 3 * DEADLINE_S
             )
             assert low < best and high > low, (best, low, high)
+
+    asyncio.run(scenario())
+
+
+def test_a_tab_publishes_only_the_layers_our_sfu_says_are_received(confab_server):
+    """Dynacast with livekit-client as the publisher: when its only viewer asks for the low
+    layer, our SFU's SubscribedQualityUpdate (after its 5 s downgrade delay) makes the SDK turn
+    its upper encodings off; asking for the high layer turns them on again."""
+
+    async def active_rids(browser, wanted):
+        async def poll():
+            while True:
+                await browser.send({"cmd": "sent-stats", "tab": 0})
+                sent = await browser.expect("sent stats", lambda e: e["event"] == "sent-stats")
+                video = [t for t in sent["tracks"] if t["kind"] == "video"]
+                if video and sorted(video[0]["activeRids"]) == sorted(wanted):
+                    return
+                # The SDK changes its encodings when the update arrives; nothing signals it.
+                await asyncio.sleep(0.2)
+
+        try:
+            await asyncio.wait_for(poll(), 3 * DEADLINE_S)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"the sender's active layers never became {wanted}") from None
+
+    async def scenario():
+        tokens = [token("dynacast", "sender"), token("dynacast", "viewer")]
+        async with BrowserPeers.open(confab_server, tokens, dynacast=True) as browser:
+            await browser.both_joined_and_receiving(1, "sender")
+            await active_rids(browser, ["q", "h", "f"])
+            await browser.send({"cmd": "quality", "tab": 1, "from": "sender", "quality": "LOW"})
+            await active_rids(browser, ["q"])
+            await browser.send({"cmd": "quality", "tab": 1, "from": "sender", "quality": "HIGH"})
+            await active_rids(browser, ["q", "h", "f"])
 
     asyncio.run(scenario())
 
