@@ -177,6 +177,13 @@ struct Subscribed {
     dropped: u64,
 }
 
+impl Subscribed {
+    /// Whether this is `track_sid`'s subscription and still delivers frames.
+    fn is_live_for(&self, track_sid: &str) -> bool {
+        self.track_sid == track_sid && self.frames.is_some()
+    }
+}
+
 pub struct Engine {
     /// `None` while reconnecting.
     signal: Option<SignalClient>,
@@ -782,7 +789,7 @@ impl Engine {
         let live_elsewhere = self
             .subscribed
             .values()
-            .any(|other| other.track_sid == *track_sid && other.frames.is_some());
+            .any(|other| other.is_live_for(track_sid));
         !live_elsewhere
             && !self.declined.contains(track_sid)
             && self.participants.track(track_sid).is_some()
@@ -1068,8 +1075,7 @@ impl Engine {
             let Some(track_sid) = self.offered_tracks.get(&mid.to_string()) else {
                 continue;
             };
-            let live = track.frames.is_some();
-            if *track_sid == track.track_sid && live
+            if track.is_live_for(track_sid)
                 || self.declined.contains(track_sid)
                 || !self.subscriber.transport.receives(*mid)
             {
@@ -1107,7 +1113,7 @@ impl Engine {
         let moved = self
             .subscribed
             .values_mut()
-            .find(|other| other.track_sid == track_sid && other.frames.is_some());
+            .find(|other| other.is_live_for(track_sid));
         if let Some(other) = moved {
             return Subscribed {
                 track_sid: track_sid.to_owned(),

@@ -379,11 +379,16 @@ impl Forwarder {
             .filter(|(sid, peer)| sid.as_str() != participant && peer.subscriber.is_some())
             .map(|(sid, _)| sid.clone())
             .collect();
+        let unwatched = audience.is_empty();
         for sid in audience {
             self.subscribe(now, &sid, &track.sid);
             self.negotiate(now, &sid);
         }
-        self.refresh_dynacast(now, &track.sid);
+        // Each subscription above told dynacast; with none, its clock towards "nobody
+        // watches" starts here.
+        if unwatched {
+            self.refresh_dynacast(now, &track.sid);
+        }
     }
 
     /// The track stops: every subscriber's downtrack becomes inactive.
