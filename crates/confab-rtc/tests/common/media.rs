@@ -85,9 +85,9 @@ fn is_server_blank_frame(data: &[u8]) -> bool {
 
 /// The head of one of our video frames without the rest: what the receiver's depacketizer
 /// emits when a server drops a frame's later packets and renumbers the stream so no gap shows
-/// (the next packet, with a new timestamp, then closes the frame). livekit-server does this
-/// when it stops forwarding mid-frame around a subscription change; decoding it is the
-/// server's loss, not a frame out of order.
+/// (the next packet, with a new timestamp, then closes the frame). The likely cause of a rare
+/// 1150-byte frame seen from livekit-server around a subscription change (not confirmed in its
+/// source); a frame cut short is the server's loss, not a frame out of order.
 fn is_cut_short_copy_of_ours(data: &[u8]) -> bool {
     const HEADER_AND_COUNTER: usize = 15;
     data.len() > HEADER_AND_COUNTER
