@@ -83,6 +83,10 @@ pub struct JoinArgs {
     /// Leave after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
+    /// Use LiveKit's two peer connections (publisher and subscriber) even where the server
+    /// offers one (`/rtc/v1`, LiveKit 1.9+).
+    #[arg(long)]
+    pub two_peer_connections: bool,
     /// Answer RPC calls of the method `echo` with their payload.
     #[arg(long)]
     pub rpc_echo: bool,

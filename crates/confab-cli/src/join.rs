@@ -98,9 +98,17 @@ fn token(args: &JoinArgs) -> Result<String, JoinError> {
 
 async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
     let connect_started = tokio::time::Instant::now();
-    let (room, mut events) = Room::connect(&args.url, token, RoomOptions::default()).await?;
+    let options = RoomOptions {
+        single_peer_connection: !args.two_peer_connections,
+        ..RoomOptions::default()
+    };
+    let (room, mut events) = Room::connect(&args.url, token, options).await?;
     let me = room.local_participant().identity.clone();
-    println!("joined room={} identity={me}", room.name());
+    println!(
+        "joined room={} identity={me} peer-connections={}",
+        room.name(),
+        if room.single_peer_connection() { 1 } else { 2 }
+    );
     if args.rpc_echo {
         room.register_rpc_method("echo", |call| async move {
             println!(

@@ -1,6 +1,7 @@
 //! One WebRTC connection to the server, as LiveKit negotiates them: the *publisher* (we offer,
 //! carries what we send and our `_reliable` / `_lossy` data channels) or the *subscriber* (the
-//! server offers, carries what we receive).
+//! server offers, carries what we receive). On a single peer connection (`/rtc/v1`) the
+//! publisher carries both directions.
 //!
 //! Sans-IO around str0m: datagrams and time go in, datagrams to send and [`TransportEvent`]s
 //! come out of [`PeerTransport::poll`]. The engine owns the sockets and the clock.
@@ -515,6 +516,11 @@ impl PeerTransport {
         self.rtc
             .media(mid)
             .is_some_and(|media| media.direction().is_receiving())
+    }
+
+    /// Whether negotiated media `mid` is audio or video.
+    pub fn media_kind(&self, mid: Mid) -> Option<MediaKind> {
+        self.rtc.media(mid).map(|media| media.kind())
     }
 
     /// What the bandwidth estimator should probe for: the sum of what our tracks could use.

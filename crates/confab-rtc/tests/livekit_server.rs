@@ -5,6 +5,7 @@ mod common;
 
 use common::livekit::{DEV_KEY, DEV_SECRET, LiveKitServer};
 use common::{arrives_then_leaves, join_token, left_with};
+use confab_rtc::room::RoomOptions;
 use confab_rtc::signal::{self, JoinQuery, SignalError};
 use livekit_protocol as proto;
 
@@ -21,6 +22,9 @@ async fn joins_a_real_livekit_server_and_follows_the_room() {
     let mut alice = signal::connect(&server.url, &token(DEV_SECRET, "standup", "alice"), &query)
         .await
         .expect("alice joins");
+    // livekit-server 1.9 takes `/rtc/v1`: one peer connection, the client offering.
+    assert!(alice.single_peer_connection);
+    assert!(!alice.join.subscriber_primary);
     let me = alice.join.participant.as_ref().expect("participant");
     assert_eq!(me.identity, "alice");
     assert!(me.sid.starts_with("PA_"), "{}", me.sid);
@@ -62,14 +66,37 @@ async fn joins_a_real_livekit_server_and_follows_the_room() {
     .await;
 }
 
-/// Two Confab clients exchange media, mute state, chat and data through a real server.
+/// Two Confab clients exchange media, mute state, chat and data through a real server, each
+/// on one peer connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_exchange_media_chat_and_mute_on_livekit_server() {
     common::init_tracing();
     let server = LiveKitServer::start();
-    common::scenarios::two_clients_exchange_media_chat_and_mute(&server.url, |identity| {
-        token(DEV_SECRET, "media", identity)
-    })
+    common::scenarios::two_clients_exchange_media_chat_and_mute_with(
+        &server.url,
+        |identity| token(DEV_SECRET, "media", identity),
+        RoomOptions::default(),
+        true,
+    )
+    .await;
+}
+
+/// The same with LiveKit's publisher and subscriber connections, as servers without
+/// `/rtc/v1` (and clients that ask for them) use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peer_connections_exchange_media_chat_and_mute_on_livekit_server() {
+    common::init_tracing();
+    let server = LiveKitServer::start();
+    let options = RoomOptions {
+        single_peer_connection: false,
+        ..RoomOptions::default()
+    };
+    common::scenarios::two_clients_exchange_media_chat_and_mute_with(
+        &server.url,
+        |identity| token(DEV_SECRET, "media", identity),
+        options,
+        false,
+    )
     .await;
 }
 

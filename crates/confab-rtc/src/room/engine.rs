@@ -29,6 +29,7 @@ use super::publication::{self, Published};
 use super::recovery::{self, Dial, Reconnected, Recovery, Step};
 use super::resend::ResendBuffer;
 use super::rpc::{self, CallEvent, RpcHandler, RpcState};
+use super::sections::{ReceiveSections, SectionState};
 use super::streams::IncomingStreams;
 use super::track::{
     EncodedFrame, Layer, LocalTrack, PublisherFeedback, RemoteFrame, RemoteTrack,
@@ -225,6 +226,8 @@ pub struct Engine {
     offered_tracks: HashMap<String, String>,
     /// Tracks we unsubscribed from: an offer does not bring them back until we subscribe again.
     declined: HashSet<String>,
+    /// On one peer connection: the sections we offered to receive on.
+    receive_sections: ReceiveSections,
     queued_data: VecDeque<QueuedPacket>,
     incoming_streams: IncomingStreams,
     data_sequence: u32,
@@ -314,6 +317,7 @@ impl Engine {
             subscribed: HashMap::new(),
             offered_tracks: HashMap::new(),
             declined: HashSet::new(),
+            receive_sections: ReceiveSections::default(),
             queued_data: VecDeque::new(),
             incoming_streams: IncomingStreams::default(),
             data_sequence: 0,
@@ -414,6 +418,21 @@ impl Engine {
                     }
                 }
             }
+        }
+    }
+
+    /// One peer connection carries everything (`/rtc/v1`): the publisher link also receives,
+    /// and the subscriber link stays unused.
+    fn single_peer_connection(&self) -> bool {
+        self.dial.query.single_peer_connection
+    }
+
+    /// The link remote media arrives on.
+    fn receiving(&self) -> &Link {
+        if self.single_peer_connection() {
+            &self.publisher
+        } else {
+            &self.subscriber
         }
     }
 
@@ -540,6 +559,9 @@ impl Engine {
         // The subscriber restarts ICE when the server's next offer says so; the publisher's
         // offer is ours to make. An offer the outage swallowed is made again.
         if self.publisher.transport.abandon_offer() {
+            let publisher = &self.publisher.transport;
+            self.receive_sections
+                .offer_abandoned(|mid| publisher.has_media(mid));
             for track in &mut self.published {
                 if track
                     .mid
@@ -598,6 +620,7 @@ impl Engine {
         self.subscribed.clear();
         self.offered_tracks.clear();
         self.declined.clear();
+        self.receive_sections = ReceiveSections::default();
         self.received_sequences.clear();
         self.sent_reliable = ResendBuffer::default();
         self.deferred_requests.clear();
@@ -855,6 +878,9 @@ impl Engine {
             SignalEvent::Closed(closed) => return self.on_signal_closed(closed).await,
         };
         match message {
+            Response::Offer(_) if self.single_peer_connection() => {
+                tracing::warn!("the server offered on a single peer connection; ignored");
+            }
             Response::Offer(offer) => {
                 self.offered_tracks = offer.mid_to_track_id.clone();
                 match self
@@ -886,9 +912,23 @@ impl Engine {
                         for track in &mut self.published {
                             track.settle_payload_type(&mut self.publisher.transport);
                         }
+                        if self.single_peer_connection() {
+                            self.offered_tracks = answer.mid_to_track_id;
+                            self.adopt_answered_tracks().await;
+                        }
                     }
                     Err(error) => tracing::warn!(%error, "publisher answer refused"),
                 }
+            }
+            Response::MediaSectionsRequirement(required) if self.single_peer_connection() => {
+                tracing::debug!(
+                    audios = required.num_audios,
+                    videos = required.num_videos,
+                    "the server needs media sections"
+                );
+                self.publisher_needs_offer |= self
+                    .receive_sections
+                    .require(required.num_audios, required.num_videos);
             }
             Response::Trickle(trickle) => self.on_trickle(&trickle),
             Response::RefreshToken(token) => self.dial.token = token,
@@ -1077,7 +1117,7 @@ impl Engine {
             };
             if track.is_live_for(track_sid)
                 || self.declined.contains(track_sid)
-                || !self.subscriber.transport.receives(*mid)
+                || !self.receiving().transport.receives(*mid)
             {
                 continue;
             }
@@ -1220,6 +1260,49 @@ impl Engine {
     }
 
     /// Offers what the publisher transport still lacks: LiveKit's data channels, new tracks.
+    /// What [`ReceiveSections::add_to`] needs to know of each section it added.
+    fn receive_section_states(&self) -> Vec<SectionState> {
+        let transport = &self.publisher.transport;
+        self.receive_sections
+            .mids()
+            .map(|mid| SectionState {
+                mid,
+                receiving: transport.receives(mid),
+                mapped: self.offered_tracks.contains_key(&mid.to_string()),
+            })
+            .collect()
+    }
+
+    /// On one peer connection the server's answer says which of our receive-only sections
+    /// carry which track: a newly mapped section starts a subscription, a remapped one moves
+    /// to its new track.
+    async fn adopt_answered_tracks(&mut self) {
+        let transport = &self.publisher.transport;
+        let mut adopted = Vec::new();
+        for (mid, track_sid) in &self.offered_tracks {
+            let mid = Mid::from(mid.as_str());
+            if self.subscribed.contains_key(&mid)
+                || self.declined.contains(track_sid)
+                || !transport.receives(mid)
+            {
+                continue;
+            }
+            let Some(kind) = transport.media_kind(mid) else {
+                continue;
+            };
+            let kind = match kind {
+                MediaKind::Audio => TrackKind::Audio,
+                MediaKind::Video => TrackKind::Video,
+            };
+            adopted.push((mid, track_sid.clone(), kind));
+        }
+        for (mid, track_sid, kind) in adopted {
+            let subscription = self.subscription_for(&track_sid, kind);
+            self.subscribed.insert(mid, subscription);
+        }
+        self.reassign_transceivers().await;
+    }
+
     async fn negotiate_publisher(&mut self) {
         if !self.publisher_needs_offer
             || self.publisher.transport.awaits_answer()
@@ -1232,12 +1315,19 @@ impl Engine {
         let ice_restart = std::mem::take(&mut self.publisher_ice_restart);
         let mut desired_bps = 0;
         let mut new_mids = Vec::new();
+        let receive_states = self
+            .single_peer_connection()
+            .then(|| self.receive_section_states());
+        let receive_sections = &mut self.receive_sections;
         let offer = self.publisher.transport.create_offer(|api| {
             if add_channels {
                 PeerTransport::add_data_channels(api);
             }
             if ice_restart {
                 api.ice_restart(true);
+            }
+            if let Some(states) = &receive_states {
+                receive_sections.add_to(api, states);
             }
             for (index, track) in self.published.iter().enumerate() {
                 desired_bps += track.max_bitrate_bps();
@@ -1374,7 +1464,11 @@ impl Engine {
                     .find(|(_, t)| t.track_sid == track_sid)
                     .map(|(mid, _)| *mid);
                 if let Some(mid) = mid {
-                    self.subscriber.transport.request_keyframe(mid);
+                    if self.single_peer_connection() {
+                        self.publisher.transport.request_keyframe(mid);
+                    } else {
+                        self.subscriber.transport.request_keyframe(mid);
+                    }
                 }
             }
             Command::Leave { reply } => {

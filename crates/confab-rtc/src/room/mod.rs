@@ -10,6 +10,7 @@ mod publication;
 mod recovery;
 mod resend;
 pub mod rpc;
+mod sections;
 pub mod streams;
 pub mod track;
 
@@ -81,6 +82,9 @@ pub struct RoomOptions {
     pub auto_subscribe: bool,
     /// The local address for media; by default the one that routes to the server.
     pub bind_ip: Option<IpAddr>,
+    /// Ask for one peer connection (LiveKit 1.9+ `/rtc/v1`, where the client makes every offer
+    /// and a join takes fewer round trips); servers without it get two.
+    pub single_peer_connection: bool,
 }
 
 impl Default for RoomOptions {
@@ -88,6 +92,7 @@ impl Default for RoomOptions {
         Self {
             auto_subscribe: true,
             bind_ip: None,
+            single_peer_connection: true,
         }
     }
 }
@@ -101,6 +106,7 @@ pub struct Room {
     local: Participant,
     room_name: String,
     room_sid: String,
+    single_peer_connection: bool,
 }
 
 impl Room {
@@ -112,8 +118,9 @@ impl Room {
         token: &str,
         options: RoomOptions,
     ) -> Result<(Room, mpsc::Receiver<RoomEvent>), RoomError> {
-        let query = JoinQuery {
+        let mut query = JoinQuery {
             auto_subscribe: options.auto_subscribe,
+            single_peer_connection: options.single_peer_connection,
             ..JoinQuery::default()
         };
         let bind_ip = match options.bind_ip {
@@ -122,6 +129,9 @@ impl Room {
         };
         let sockets = recovery::bind_media_sockets(bind_ip).await?;
         let joined = signal::connect(server, token, &query).await?;
+        // Resumes and rejoins speak what the server agreed to.
+        query.single_peer_connection = joined.single_peer_connection;
+        let single_peer_connection = joined.single_peer_connection;
         let local = joined
             .join
             .participant
@@ -163,6 +173,7 @@ impl Room {
             local,
             room_name,
             room_sid,
+            single_peer_connection,
         };
         match tokio::time::timeout(CONNECT_TIMEOUT, ready).await {
             Ok(Ok(Ok(()))) => Ok((room, events)),
@@ -184,6 +195,12 @@ impl Room {
 
     pub fn sid(&self) -> &str {
         &self.room_sid
+    }
+
+    /// Whether media and data share one peer connection (see
+    /// [`RoomOptions::single_peer_connection`]).
+    pub fn single_peer_connection(&self) -> bool {
+        self.single_peer_connection
     }
 
     /// Announces a track and negotiates it; frames can be sent once this returns.

@@ -96,6 +96,8 @@ pub struct Joined {
     pub client: SignalClient,
     pub join: proto::JoinResponse,
     pub events: mpsc::Receiver<SignalEvent>,
+    /// Whether the session uses one peer connection: asked for and offered by the server.
+    pub single_peer_connection: bool,
 }
 
 /// A resumed signalling connection (`reconnect=1`).
@@ -153,9 +155,23 @@ impl SignalClient {
 }
 
 /// Connects to `server` (any form [`rtc_url`] takes) with `token` and waits for the
-/// JoinResponse.
+/// JoinResponse. A server without `/rtc/v1` (older LiveKit servers, Confab's own SFU) answers
+/// it with 404; the join then uses two peer connections, as the browser SDK does.
 pub async fn connect(server: &str, token: &str, query: &JoinQuery) -> Result<Joined, SignalError> {
-    let (sink, mut stream) = open(server, token, query).await?;
+    let mut single_peer_connection = query.single_peer_connection;
+    let opened = match open(server, token, query).await {
+        Err(SignalError::Refused { status: 404, .. }) if single_peer_connection => {
+            tracing::debug!("no /rtc/v1 on this server; joining with two peer connections");
+            single_peer_connection = false;
+            let query = JoinQuery {
+                single_peer_connection,
+                ..query.clone()
+            };
+            open(server, token, &query).await
+        }
+        opened => opened,
+    };
+    let (sink, mut stream) = opened?;
     let join = match first_response(&mut stream).await? {
         Response::Join(join) => join,
         Response::Leave(leave) => {
@@ -177,6 +193,7 @@ pub async fn connect(server: &str, token: &str, query: &JoinQuery) -> Result<Joi
         client,
         join,
         events,
+        single_peer_connection,
     })
 }
 

@@ -1,4 +1,9 @@
-//! The signalling URL a LiveKit server expects: `<ws|wss>://host[/prefix]/rtc?…`.
+//! The signalling URL a LiveKit server expects: `<ws|wss>://host[/prefix]/rtc?…` for two
+//! peer connections, or `…/rtc/v1?join_request=…` for one (LiveKit 1.9+).
+
+use base64::Engine as _;
+use livekit_protocol as proto;
+use prost::Message as _;
 
 use super::SignalError;
 
@@ -12,6 +17,9 @@ pub struct JoinQuery {
     pub adaptive_stream: bool,
     /// Set to resume an existing session (`reconnect=1&sid=…`).
     pub resume_sid: Option<String>,
+    /// One peer connection for both directions (`/rtc/v1`), where the client makes every
+    /// offer; otherwise LiveKit's publisher and subscriber connections (`/rtc`).
+    pub single_peer_connection: bool,
 }
 
 impl Default for JoinQuery {
@@ -20,6 +28,7 @@ impl Default for JoinQuery {
             auto_subscribe: true,
             adaptive_stream: false,
             resume_sid: None,
+            single_peer_connection: true,
         }
     }
 }
@@ -34,6 +43,18 @@ pub fn rtc_url(server: &str, query: &JoinQuery) -> Result<String, SignalError> {
         host,
         prefix,
     } = ServerUrl::parse(server)?;
+    if query.single_peer_connection {
+        let join_request = base64::engine::general_purpose::URL_SAFE.encode(
+            proto::WrappedJoinRequest {
+                compression: proto::wrapped_join_request::Compression::None as i32,
+                join_request: join_request(query).encode_to_vec(),
+            }
+            .encode_to_vec(),
+        );
+        return Ok(format!(
+            "{scheme}://{host}{prefix}/rtc/v1?join_request={join_request}"
+        ));
+    }
     let mut url = format!(
         "{scheme}://{host}{prefix}/rtc?protocol={PROTOCOL_VERSION}&sdk=rust&version={}&auto_subscribe={}&adaptive_stream={}",
         env!("CARGO_PKG_VERSION"),
@@ -45,6 +66,28 @@ pub fn rtc_url(server: &str, query: &JoinQuery) -> Result<String, SignalError> {
         url.push_str(&percent_encode(sid));
     }
     Ok(url)
+}
+
+/// What `/rtc/v1` takes instead of query parameters. The first offer is not part of it: the
+/// engine sends it once the server has answered the join.
+fn join_request(query: &JoinQuery) -> proto::JoinRequest {
+    proto::JoinRequest {
+        client_info: Some(proto::ClientInfo {
+            sdk: proto::client_info::Sdk::Rust as i32,
+            version: env!("CARGO_PKG_VERSION").into(),
+            protocol: PROTOCOL_VERSION as i32,
+            os: std::env::consts::OS.into(),
+            ..Default::default()
+        }),
+        connection_settings: Some(proto::ConnectionSettings {
+            auto_subscribe: query.auto_subscribe,
+            adaptive_stream: query.adaptive_stream,
+            ..Default::default()
+        }),
+        reconnect: query.resume_sid.is_some(),
+        participant_sid: query.resume_sid.clone().unwrap_or_default(),
+        ..Default::default()
+    }
 }
 
 /// A server URL taken apart.
@@ -125,9 +168,66 @@ fn percent_encode(value: &str) -> String {
 mod tests {
     use super::*;
 
+    fn two_connections() -> JoinQuery {
+        JoinQuery {
+            single_peer_connection: false,
+            ..JoinQuery::default()
+        }
+    }
+
+    /// The join request a `/rtc/v1` URL carries, decoded as the server decodes it.
+    fn decoded_join_request(url: &str) -> proto::JoinRequest {
+        let (_, encoded) = url.split_once("?join_request=").expect("join_request");
+        let bytes = base64::engine::general_purpose::URL_SAFE
+            .decode(encoded)
+            .expect("base64url");
+        let wrapped = proto::WrappedJoinRequest::decode(bytes.as_slice()).expect("wrapped");
+        assert_eq!(
+            wrapped.compression(),
+            proto::wrapped_join_request::Compression::None
+        );
+        proto::JoinRequest::decode(wrapped.join_request.as_slice()).expect("join request")
+    }
+
+    #[test]
+    fn one_connection_sends_its_settings_as_a_join_request() {
+        let url = rtc_url("https://meet.example.org/livekit/", &JoinQuery::default()).expect("url");
+        assert!(
+            url.starts_with("wss://meet.example.org/livekit/rtc/v1?join_request="),
+            "{url}"
+        );
+        let request = decoded_join_request(&url);
+        let settings = request.connection_settings.expect("settings");
+        assert!(settings.auto_subscribe);
+        assert!(!settings.adaptive_stream);
+        let client = request.client_info.expect("client info");
+        assert_eq!(client.protocol, PROTOCOL_VERSION as i32);
+        assert_eq!(client.sdk(), proto::client_info::Sdk::Rust);
+        assert!(!request.reconnect);
+        assert!(request.participant_sid.is_empty());
+    }
+
+    #[test]
+    fn one_connection_resumes_with_the_session_id_in_the_join_request() {
+        let query = JoinQuery {
+            resume_sid: Some("PA_a b&c".into()),
+            auto_subscribe: false,
+            ..JoinQuery::default()
+        };
+        let request = decoded_join_request(&rtc_url("ws://h", &query).expect("url"));
+        assert!(request.reconnect);
+        assert_eq!(request.participant_sid, "PA_a b&c");
+        assert!(
+            !request
+                .connection_settings
+                .expect("settings")
+                .auto_subscribe
+        );
+    }
+
     #[test]
     fn schemes_map_to_websocket_and_prefixes_are_kept() {
-        let query = JoinQuery::default();
+        let query = two_connections();
         let url = rtc_url("https://meet.example.org/livekit/", &query).expect("url");
         assert!(
             url.starts_with("wss://meet.example.org/livekit/rtc?protocol=17&sdk=rust"),
@@ -144,7 +244,7 @@ mod tests {
     fn resume_adds_the_session_id_encoded() {
         let query = JoinQuery {
             resume_sid: Some("PA_a b&c".into()),
-            ..JoinQuery::default()
+            ..two_connections()
         };
         let url = rtc_url("ws://h", &query).expect("url");
         assert!(url.ends_with("&reconnect=1&sid=PA_a%20b%26c"), "{url}");

@@ -54,9 +54,15 @@ pub async fn publish_synthetic(room: &Room) -> SyntheticMedia {
 const FRAMES: usize = 30;
 
 pub async fn join_room(url: &str, token: &str) -> (Room, mpsc::Receiver<RoomEvent>) {
-    Room::connect(url, token, RoomOptions::default())
-        .await
-        .expect("joined")
+    join_room_with(url, token, RoomOptions::default()).await
+}
+
+pub async fn join_room_with(
+    url: &str,
+    token: &str,
+    options: RoomOptions,
+) -> (Room, mpsc::Receiver<RoomEvent>) {
+    Room::connect(url, token, options).await.expect("joined")
 }
 
 /// Events until one satisfies `wanted`; a `Disconnected` first fails the test.
@@ -121,8 +127,22 @@ pub async fn subscribed_audio_video(
 /// receives the other's frames with advancing counters; a mute is seen remotely; chat and data
 /// go both ways; a leave is seen.
 pub async fn two_clients_exchange_media_chat_and_mute(url: &str, token: impl Fn(&str) -> String) {
-    let (alice, mut alice_events) = join_room(url, &token("alice")).await;
-    let (bob, mut bob_events) = join_room(url, &token("bob")).await;
+    two_clients_exchange_media_chat_and_mute_with(url, token, RoomOptions::default(), false).await;
+}
+
+/// [`two_clients_exchange_media_chat_and_mute`] joining with `options`; both rooms must end up
+/// on one peer connection exactly when `single_peer_connection`.
+pub async fn two_clients_exchange_media_chat_and_mute_with(
+    url: &str,
+    token: impl Fn(&str) -> String,
+    options: RoomOptions,
+    single_peer_connection: bool,
+) {
+    let (alice, mut alice_events) = join_room_with(url, &token("alice"), options.clone()).await;
+    let (bob, mut bob_events) = join_room_with(url, &token("bob"), options).await;
+    for room in [&alice, &bob] {
+        assert_eq!(room.single_peer_connection(), single_peer_connection);
+    }
 
     let media = [
         publish_synthetic(&alice).await,
