@@ -19,13 +19,18 @@ const AUDIO_COUNTER_AT: usize = 1;
 /// Bigger than one RTP packet, so frames are split and reassembled.
 const VIDEO_FRAME_BYTES: usize = 3000;
 const AUDIO_FRAME_BYTES: usize = 80;
+/// What fills a frame after its header and counter.
 const MARKER: u8 = 0xC5;
+/// VP8's keyframe start code, at bytes 3..6.
+pub const VP8_START_CODE: [u8; 3] = [0x9d, 0x01, 0x2a];
+/// A video frame's header, counter and layer byte.
+const VIDEO_HEADER_AND_COUNTER: usize = VIDEO_COUNTER_AT + 5;
 
 pub fn video_frame(counter: u32, layer: Option<Layer>, started: Instant) -> EncodedFrame {
     let mut data = vec![MARKER; VIDEO_FRAME_BYTES];
     // Frame tag: key frame (bit 0 clear), version 0, shown, first partition size.
     data[..3].copy_from_slice(&[0x10, 0x02, 0x00]);
-    data[3..6].copy_from_slice(&[0x9d, 0x01, 0x2a]);
+    data[3..6].copy_from_slice(&VP8_START_CODE);
     data[6..8].copy_from_slice(&320u16.to_le_bytes());
     data[8..10].copy_from_slice(&180u16.to_le_bytes());
     data[VIDEO_COUNTER_AT..VIDEO_COUNTER_AT + 4].copy_from_slice(&counter.to_le_bytes());
@@ -54,13 +59,26 @@ pub fn audio_frame(counter: u32, started: Instant) -> EncodedFrame {
 
 /// The counter of a received video frame, if it is one of ours, and the layer it came from.
 pub fn video_counter(data: &[u8]) -> Option<(u32, u8)> {
-    let bytes = data.get(VIDEO_COUNTER_AT..VIDEO_COUNTER_AT + 5)?;
-    (data.len() == VIDEO_FRAME_BYTES && data[3..6] == [0x9d, 0x01, 0x2a]).then(|| {
+    let bytes = data.get(VIDEO_COUNTER_AT..VIDEO_HEADER_AND_COUNTER)?;
+    (data.len() == VIDEO_FRAME_BYTES && data[3..6] == VP8_START_CODE).then(|| {
         (
             u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
             bytes[4],
         )
     })
+}
+
+/// The head of one of our video frames without the rest: what a receiver's depacketizer emits
+/// when a server drops a frame's later packets and renumbers the stream so no gap shows (the
+/// next packet, with a new timestamp, then closes the frame). A frame cut short is the server's
+/// loss, not one out of order.
+pub fn is_cut_short_video_frame(data: &[u8]) -> bool {
+    data.len() > VIDEO_HEADER_AND_COUNTER
+        && data.len() < VIDEO_FRAME_BYTES
+        && data[3..6] == VP8_START_CODE
+        && data[VIDEO_HEADER_AND_COUNTER..]
+            .iter()
+            .all(|&byte| byte == MARKER)
 }
 
 pub fn audio_counter(data: &[u8]) -> Option<u32> {
@@ -136,4 +154,25 @@ pub fn stream_audio(track: LocalTrack) -> JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_cut_short_is_told_from_a_whole_one_and_from_other_bytes() {
+        let whole = video_frame(7, Some(Layer::Low), Instant::now()).data;
+        assert_eq!(video_counter(&whole), Some((7, Layer::Low as u8)));
+        assert!(!is_cut_short_video_frame(&whole));
+        let head = &whole[..1150];
+        assert_eq!(video_counter(head), None);
+        assert!(is_cut_short_video_frame(head));
+        let mut foreign = head.to_vec();
+        foreign[500] = 0;
+        assert!(!is_cut_short_video_frame(&foreign));
+        assert!(!is_cut_short_video_frame(
+            &whole[..VIDEO_HEADER_AND_COUNTER]
+        ));
+    }
 }
