@@ -70,9 +70,12 @@ def test_confab_behind_a_udp_firewall_talks_to_a_python_peer_over_ice_tcp(liveki
             for pump in pumps:
                 pump.cancel()
 
-        for role in ("publisher", "subscriber"):
-            assert f"media-path {role} tcp" in output, output
-            assert f"media-path {role} udp" not in output, output
+        # livekit-server 1.9 takes `/rtc/v1`: one peer connection (the publisher) carries both
+        # directions, all of it over TCP.
+        assert "peer-connections=1" in output, output
+        assert "media-path publisher tcp" in output, output
+        assert "media-path publisher udp" not in output, output
+        assert "media-path subscriber" not in output, output
         assert_decoded_python_media(output, tone_hz=660)
         # Confab did try UDP first (its host candidate and the server's UDP candidate).
         dropped = udp_dropped_by_the_firewall() - dropped_before

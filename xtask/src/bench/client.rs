@@ -161,7 +161,7 @@ fn render(samples: &Samples, rounds: u32) -> String {
          `confab join` process, so its figure includes everything a process does the first time \
          (aws-lc seeds its random generator from the kernel alone: its CPU jitter entropy \
          source, 55–62 ms per process, is not built); the Python SDK joins from one long-lived \
-         process. File: {} MB over byte streams, \
+         process. Both join on one peer connection (`/rtc/v1`, the client offering). File: {} MB over byte streams, \
          sender and receiver of the same client, timed at the receiver from the stream header to \
          the last byte (Python) or to the file saved with its SHA-256 checked (Confab); {} \
          transfers each. Publishing CPU: one process publishes 1280×720 at 30 fps in three VP8 \
