@@ -10,8 +10,9 @@ use str0m::change::SdpApi;
 use str0m::media::{Direction, MediaKind, Mid};
 
 /// Sections the first offer carries, so tracks the server subscribes us to while the join is
-/// under way are mapped by its first answer rather than one more offer later. LiveKit's
-/// browser SDK starts with the same number.
+/// under way are mapped by its first answer rather than one more offer later (pion gives a
+/// track added before our offer the first offered section of its kind). Three of each covers a
+/// room of three publishers; more arrive as the server asks.
 const INITIAL_AUDIO: u32 = 3;
 const INITIAL_VIDEO: u32 = 3;
 

@@ -1,7 +1,7 @@
 //! A real `livekit-server --dev` for tests: the binary `cargo xtask test` builds and names in
 //! `CONFAB_LIVEKIT_SERVER`, on loopback ports of its own.
 
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,10 +14,6 @@ const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
 pub struct LiveKitServer {
     child: Child,
     pub url: String,
-    /// Where its signalling listens.
-    pub http: SocketAddr,
-    /// Its media port (UDP, on 127.0.0.1).
-    pub udp_port: u16,
 }
 
 impl LiveKitServer {
@@ -28,37 +24,27 @@ impl LiveKitServer {
     /// With more of livekit-server's YAML configuration (top-level keys other than `port` and
     /// `rtc`), e.g. a `room:` section.
     pub fn start_with(extra_config: &str) -> Self {
-        Self::start_advertising(IpAddr::from([127, 0, 0, 1]), extra_config)
-    }
-
-    /// Listening for media on 127.0.0.1 but naming `node_ip` in its ICE candidates (with the
-    /// same port), for a relay in front of it (`common::relay`).
-    pub fn start_advertising(node_ip: IpAddr, extra_config: &str) -> Self {
         let binary = std::env::var("CONFAB_LIVEKIT_SERVER").expect(
             "CONFAB_LIVEKIT_SERVER must name a livekit-server binary (cargo xtask test builds one)",
         );
         let port = free_tcp_port();
-        let udp_port = free_udp_port();
         // Media on loopback only: by default the server gathers candidates on every interface
         // but loopback, and clients would reach it on this machine's own network address.
         let config = format!(
-            "port: {port}\nrtc:\n  tcp_port: {}\n  udp_port: {udp_port}\n  enable_loopback_candidate: true\n  interfaces:\n    includes: [lo]\n",
+            "port: {port}\nrtc:\n  tcp_port: {}\n  udp_port: {}\n  enable_loopback_candidate: true\n  interfaces:\n    includes: [lo]\n",
             free_tcp_port(),
+            free_udp_port()
         ) + extra_config;
         let child = Command::new(&binary)
-            .args(["--dev", "--bind", "127.0.0.1", "--node-ip"])
-            .arg(node_ip.to_string())
+            .args(["--dev", "--bind", "127.0.0.1", "--node-ip", "127.0.0.1"])
             .args(["--config-body", &config])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
-        let http = SocketAddr::from(([127, 0, 0, 1], port));
         let mut server = Self {
             child,
-            url: format!("ws://{http}"),
-            http,
-            udp_port,
+            url: format!("ws://127.0.0.1:{port}"),
         };
         server.wait_until_listening(port);
         server
