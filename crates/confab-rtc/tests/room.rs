@@ -3,6 +3,7 @@
 mod common;
 
 use common::join_token;
+use confab_rtc::room::{CONNECT_TIMEOUT, DisconnectReason, Room, RoomError, RoomOptions};
 use confab_sfu::RunningSfu;
 
 const KEY: &str = "APIroom";
@@ -60,4 +61,32 @@ async fn the_publisher_hears_which_layers_its_subscriber_wants() {
         join_token(KEY, SECRET, "dynacast", identity)
     })
     .await;
+}
+
+/// ICE that can never succeed (the SFU names an address nothing answers on as its candidate)
+/// ends the connect with a clear error, neither a hang nor a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_that_never_connects_is_a_clear_error() {
+    let nobody = std::net::IpAddr::from([127, 0, 0, 9]);
+    let sfu =
+        common::start_sfu_with(KEY, SECRET, |config| config.media.node_ip = Some(nobody)).await;
+    let url = format!("http://{}", sfu.local_addr());
+    let token = join_token(KEY, SECRET, "unreachable", "alice");
+    let connecting = Room::connect(&url, &token, RoomOptions::default());
+    // Bounds a hang only: the connect gives up on its own well before.
+    let outcome = tokio::time::timeout(CONNECT_TIMEOUT * 4, connecting)
+        .await
+        .expect("the connect gave up");
+    let Err(error) = outcome else {
+        panic!("connected although no candidate answers");
+    };
+    eprintln!("connect failed: {error}");
+    assert!(
+        matches!(
+            error,
+            RoomError::ConnectTimeout(_)
+                | RoomError::Disconnected(DisconnectReason::ConnectionLost(_))
+        ),
+        "{error:?}"
+    );
 }
