@@ -1259,7 +1259,6 @@ impl Engine {
             .send_if_modified(|f| replace(&mut f.active_layers, active));
     }
 
-    /// Offers what the publisher transport still lacks: LiveKit's data channels, new tracks.
     /// What [`ReceiveSections::add_to`] needs to know of each section it added.
     fn receive_section_states(&self) -> Vec<SectionState> {
         let transport = &self.publisher.transport;
@@ -1303,6 +1302,8 @@ impl Engine {
         self.reassign_transceivers().await;
     }
 
+    /// Offers what the publisher transport still lacks: LiveKit's data channels, new tracks
+    /// and, on one peer connection, the receive-only sections the server asked for.
     async fn negotiate_publisher(&mut self) {
         if !self.publisher_needs_offer
             || self.publisher.transport.awaits_answer()
