@@ -86,12 +86,10 @@ impl ReceiveSections {
         }
         // The newest idle section: the server hands out the oldest first, so this is the one
         // least likely to be the section it just took (and a taken one carries nothing yet,
-        // so toggling it loses nothing either).
-        let nudged = states
-            .iter()
-            .rev()
-            .find(|state| !state.mapped)
-            .or(states.last());
+        // so toggling it loses nothing either). With none idle (the server took a track off
+        // one we still see mapped), a new section: toggling a live one would drop the frame
+        // it is receiving.
+        let nudged = states.iter().rev().find(|state| !state.mapped);
         match nudged {
             Some(state) => {
                 api.set_direction(state.mid, Direction::Inactive);
@@ -209,6 +207,23 @@ mod tests {
         assert_eq!(count(&again, "m="), count(&first, "m="), "{again}");
         assert_eq!(count(&again, "a=recvonly"), count(&first, "a=recvonly"));
         assert_eq!(count(&again, "a=inactive"), 0, "{again}");
+    }
+
+    #[test]
+    fn a_requirement_of_nothing_with_every_section_mapped_adds_one() {
+        let now = Instant::now();
+        let (mut client, mut server) = (Rtc::new(now), Rtc::new(now));
+        let mut sections = ReceiveSections::default();
+        negotiate(&mut client, &mut server, &mut sections);
+        let all: Vec<Mid> = sections.mids().collect();
+        let states = states(&client, &sections, &all);
+        assert!(sections.require(0, 0));
+        let mut api = client.sdp_api();
+        sections.add_to(&mut api, &states);
+        let (offer, _) = api.apply().expect("an offer");
+        let sdp = offer.to_sdp_string();
+        assert_eq!(count(&sdp, "m=video"), INITIAL_VIDEO as usize + 1, "{sdp}");
+        assert_eq!(sections.mids().count(), all.len() + 1);
     }
 
     #[test]
