@@ -68,10 +68,10 @@ pub fn video_counter(data: &[u8]) -> Option<(u32, u8)> {
     })
 }
 
-/// The head of one of our video frames without the rest: what a receiver's depacketizer emits
-/// when a server drops a frame's later packets and renumbers the stream so no gap shows (the
-/// next packet, with a new timestamp, then closes the frame). A frame cut short is the server's
-/// loss, not one out of order.
+/// The head of one of our video frames without the rest (one or two packets' worth), which a
+/// receiver's depacketizer emits when the packets after it on the stream, with contiguous
+/// sequence numbers, are not the rest of that frame. A frame cut short is the server's doing,
+/// not one out of order.
 pub fn is_cut_short_video_frame(data: &[u8]) -> bool {
     data.len() > VIDEO_HEADER_AND_COUNTER
         && data.len() < VIDEO_FRAME_BYTES
@@ -79,6 +79,24 @@ pub fn is_cut_short_video_frame(data: &[u8]) -> bool {
         && data[VIDEO_HEADER_AND_COUNTER..]
             .iter()
             .all(|&byte| byte == MARKER)
+}
+
+/// A received video frame's size, first bytes and where it departs from our fill after the
+/// header and counter: what a test says of a frame it cannot place.
+pub fn describe_video_frame(data: &[u8]) -> String {
+    let foreign: Vec<(usize, u8)> = data
+        .iter()
+        .copied()
+        .enumerate()
+        .skip(VIDEO_HEADER_AND_COUNTER)
+        .filter(|(_, byte)| *byte != MARKER)
+        .take(24)
+        .collect();
+    format!(
+        "{} bytes starting {:02x?}, not fill at {foreign:?}",
+        data.len(),
+        &data[..data.len().min(16)]
+    )
 }
 
 pub fn audio_counter(data: &[u8]) -> Option<u32> {

@@ -436,6 +436,14 @@ impl Engine {
         }
     }
 
+    fn receiving_mut(&mut self) -> &mut Link {
+        if self.single_peer_connection() {
+            &mut self.publisher
+        } else {
+            &mut self.subscriber
+        }
+    }
+
     fn primary(&self) -> &Link {
         match self.primary {
             Role::Publisher => &self.publisher,
@@ -717,11 +725,7 @@ impl Engine {
                     .get(&mid.to_string())
                     .cloned()
                     .unwrap_or(track_id);
-                let kind = match kind {
-                    MediaKind::Audio => TrackKind::Audio,
-                    MediaKind::Video => TrackKind::Video,
-                };
-                let subscription = self.subscription_for(&track_sid, kind);
+                let subscription = self.subscription_for(&track_sid, track_kind_of(kind));
                 self.subscribed.insert(mid, subscription);
                 self.announce_subscriptions().await;
             }
@@ -926,9 +930,10 @@ impl Engine {
                     videos = required.num_videos,
                     "the server needs media sections"
                 );
-                self.publisher_needs_offer |= self
-                    .receive_sections
+                self.receive_sections
                     .require(required.num_audios, required.num_videos);
+                // Even a requirement of nothing asks for an offer.
+                self.publisher_needs_offer = true;
             }
             Response::Trickle(trickle) => self.on_trickle(&trickle),
             Response::RefreshToken(token) => self.dial.token = token,
@@ -1289,11 +1294,7 @@ impl Engine {
             let Some(kind) = transport.media_kind(mid) else {
                 continue;
             };
-            let kind = match kind {
-                MediaKind::Audio => TrackKind::Audio,
-                MediaKind::Video => TrackKind::Video,
-            };
-            adopted.push((mid, track_sid.clone(), kind));
+            adopted.push((mid, track_sid.clone(), track_kind_of(kind)));
         }
         for (mid, track_sid, kind) in adopted {
             let subscription = self.subscription_for(&track_sid, kind);
@@ -1465,11 +1466,7 @@ impl Engine {
                     .find(|(_, t)| t.track_sid == track_sid)
                     .map(|(mid, _)| *mid);
                 if let Some(mid) = mid {
-                    if self.single_peer_connection() {
-                        self.publisher.transport.request_keyframe(mid);
-                    } else {
-                        self.subscriber.transport.request_keyframe(mid);
-                    }
+                    self.receiving_mut().transport.request_keyframe(mid);
                 }
             }
             Command::Leave { reply } => {
@@ -1675,4 +1672,12 @@ fn replace<T: PartialEq>(slot: &mut T, value: T) -> bool {
     }
     *slot = value;
     true
+}
+
+/// The kind of track a media section carries.
+fn track_kind_of(kind: MediaKind) -> TrackKind {
+    match kind {
+        MediaKind::Audio => TrackKind::Audio,
+        MediaKind::Video => TrackKind::Video,
+    }
 }

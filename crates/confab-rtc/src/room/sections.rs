@@ -48,15 +48,14 @@ impl Default for ReceiveSections {
 }
 
 impl ReceiveSections {
-    /// The server's `MediaSectionsRequirement`. Returns whether an offer is needed (always:
-    /// zero sections still means "offer again").
-    pub fn require(&mut self, audios: u32, videos: u32) -> bool {
+    /// The server's `MediaSectionsRequirement`; every one asks for an offer (zero sections
+    /// mean "offer again").
+    pub fn require(&mut self, audios: u32, videos: u32) {
         self.wanted[0] = self.wanted[0].saturating_add(audios);
         self.wanted[1] = self.wanted[1].saturating_add(videos);
         if audios == 0 && videos == 0 {
             self.offer_again = true;
         }
-        true
     }
 
     /// The mids of every section we added, for [`Self::add_to`]'s `states`.
@@ -183,7 +182,7 @@ mod tests {
         let (mut client, mut server) = (Rtc::new(now), Rtc::new(now));
         let mut sections = ReceiveSections::default();
         negotiate(&mut client, &mut server, &mut sections);
-        assert!(sections.require(2, 1));
+        sections.require(2, 1);
         let sdp = negotiate(&mut client, &mut server, &mut sections);
         assert_eq!(count(&sdp, "m=audio"), INITIAL_AUDIO as usize + 2, "{sdp}");
         assert_eq!(count(&sdp, "m=video"), INITIAL_VIDEO as usize + 1, "{sdp}");
@@ -202,7 +201,7 @@ mod tests {
         sections.add_to(&mut api, &states);
         assert!(api.apply().is_none());
 
-        assert!(sections.require(0, 0));
+        sections.require(0, 0);
         let again = negotiate(&mut client, &mut server, &mut sections);
         assert_eq!(count(&again, "m="), count(&first, "m="), "{again}");
         assert_eq!(count(&again, "a=recvonly"), count(&first, "a=recvonly"));
@@ -217,7 +216,7 @@ mod tests {
         negotiate(&mut client, &mut server, &mut sections);
         let all: Vec<Mid> = sections.mids().collect();
         let states = states(&client, &sections, &all);
-        assert!(sections.require(0, 0));
+        sections.require(0, 0);
         let mut api = client.sdp_api();
         sections.add_to(&mut api, &states);
         let (offer, _) = api.apply().expect("an offer");
