@@ -41,6 +41,8 @@ commands:
   bench fuzz [--seconds N] run every fuzz target for N seconds each (default 60; nightly + cargo-fuzz)
   bench client [--rounds N] confab join vs the Python SDK on livekit-server: join time p50/p95
                            and file throughput (docs/BENCHMARKS.md; root, like bench sfu)
+  bench media               Confab's audio path vs LiveKit's libwebrtc APM on the same speech
+                           clips: echo (ERLE, AECMOS), 10 % loss (STOI), processing cost
   bench sfu [--seconds N] [--profile]
                            confab server vs livekit-server under the same load (default 20 s; needs
                            root, Go); --profile adds perf flame graphs of confab server (docs/bench/)
@@ -149,6 +151,12 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
                         &workspace,
                         rounds.unwrap_or(bench::client::DEFAULT_ROUNDS),
                     )?;
+                }
+                "media" => {
+                    if !skip_setup {
+                        setup::ensure(&workspace, setup::Purpose::Test)?;
+                    }
+                    bench::media::run(&workspace)?;
                 }
                 "sfu" => {
                     if !skip_setup {

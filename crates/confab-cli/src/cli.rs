@@ -22,6 +22,62 @@ pub enum Command {
     Server(ServerArgs),
     /// Join a room on any LiveKit-compatible server; print what happens, send and save files.
     Join(Box<JoinArgs>),
+    /// Run Confab's audio path over recordings: voice processing, or a lossy network.
+    #[command(subcommand)]
+    Audio(AudioCommand),
+}
+
+/// `confab audio …`: the microphone and playout paths on WAV files (48 kHz mono), to hear
+/// and measure what they do without a meeting.
+#[derive(Debug, Subcommand)]
+pub enum AudioCommand {
+    /// Echo cancellation, noise suppression, gain control and high-pass on a microphone
+    /// recording, with the far end (what the speaker played) as the echo reference.
+    Process(ProcessArgs),
+    /// Opus-encode a recording, lose packets on the way, and play it out through the
+    /// jitter buffer with FEC and concealment.
+    Network(NetworkArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    /// What the speaker played (the far end).
+    #[arg(long)]
+    pub far: PathBuf,
+    /// What the microphone heard.
+    #[arg(long)]
+    pub mic: PathBuf,
+    /// Where the processed microphone goes.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub no_echo_cancellation: bool,
+    #[arg(long)]
+    pub no_noise_suppression: bool,
+    #[arg(long)]
+    pub no_auto_gain: bool,
+    #[arg(long)]
+    pub no_high_pass: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    #[arg(long)]
+    pub input: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Packets lost at random, in percent.
+    #[arg(long, default_value_t = 10.0, value_parser = percent)]
+    pub loss: f64,
+    /// Each packet is up to this much late (uniformly at random).
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: u64,
+    /// The random sequence of losses and delays.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Play silence for lost packets instead of FEC and concealment (for comparison).
+    #[arg(long)]
+    pub no_concealment: bool,
 }
 
 /// `confab join <url>`: with a token, or with an API key and secret to make one (as `lk` does).
@@ -117,6 +173,13 @@ pub struct ServerArgs {
     /// API keys as `key: secret` lines (required without --dev).
     #[arg(long, env = "CONFAB_KEYS", hide_env_values = true)]
     pub keys: Option<String>,
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=100.0).contains(&value) => Ok(value),
+        _ => Err(format!("{text:?} is not a percentage from 0 to 100")),
+    }
 }
 
 /// A period in seconds: finite and above zero.

@@ -5,6 +5,7 @@ use confab_rtc::signal::SignalError;
 use confab_sfu::SfuError;
 use livekit_protocol::DisconnectReason as ServerReason;
 
+use crate::audio::AudioError;
 use crate::join::JoinError;
 use crate::media::MediaError;
 use crate::server::ServerError;
@@ -40,6 +41,15 @@ pub fn code_for(error: &ServerError) -> u8 {
         ServerError::Keys(_) | ServerError::NoKeys => USAGE,
         ServerError::Sfu(SfuError::Bind { .. } | SfuError::Media(_)) => UNAVAILABLE,
         ServerError::Runtime(_) | ServerError::Signal(_) | ServerError::Sfu(_) => SOFTWARE,
+    }
+}
+
+pub fn code_for_audio(error: &AudioError) -> u8 {
+    match error {
+        AudioError::Read { .. } => NO_INPUT,
+        AudioError::Format { .. } => DATA_ERROR,
+        AudioError::Write { .. } | AudioError::Rename { .. } => IO_ERROR,
+        AudioError::Processing(_) | AudioError::Opus(_) => SOFTWARE,
     }
 }
 

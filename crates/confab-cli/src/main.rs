@@ -6,6 +6,7 @@
 //! thin layer over the library crates; exit codes follow `sysexits.h` so scripts can tell
 //! usage errors from unavailable features.
 
+mod audio;
 mod cli;
 mod exit;
 mod join;
@@ -27,6 +28,10 @@ fn main() -> ExitCode {
         cli::Command::Join(args) => join::run(&args).map_err(|e| {
             eprintln!("confab: {e}");
             exit::code_for_join(&e)
+        }),
+        cli::Command::Audio(command) => audio::run(&command).map_err(|e| {
+            eprintln!("confab: {e}");
+            exit::code_for_audio(&e)
         }),
     };
     match code {

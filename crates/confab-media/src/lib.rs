@@ -12,6 +12,7 @@
 
 pub mod audio;
 pub mod audio_format;
+pub mod device;
 pub mod i420;
 pub mod pipeline;
 pub mod video;

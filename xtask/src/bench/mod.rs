@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod fuzz;
+pub mod media;
 mod profile;
 mod report;
 pub mod sfu;

@@ -30,7 +30,8 @@ const BUILD_PACKAGES: &[&str] = &[
 ];
 
 /// Needed only by the test tiers (virtual display, WebDriver, headless Chromium, virtual audio,
-/// package inspection, network namespaces for the test network and a firewall in one of them).
+/// speech clips for the echo and loss tests, package inspection, network namespaces for the
+/// test network and a firewall in one of them).
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -40,6 +41,7 @@ const TEST_PACKAGES: &[&str] = &[
     "dbus",
     "dbus-x11",
     "pulseaudio",
+    "espeak-ng",
     "rpm",
     "iproute2",
     "nftables",

@@ -1,7 +1,9 @@
 //! Where microphone audio comes from: a device, a file, or a tone, behind one trait.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::audio::processing::AudioProcessor;
 use crate::audio::tone::Tone;
 use crate::video::source::CaptureError;
 
@@ -40,5 +42,33 @@ impl AudioSource for ToneSource {
         }
         self.frames += 1;
         Ok(self.tone.next_frame())
+    }
+}
+
+/// A microphone with voice processing: every frame goes through the echo canceller, noise
+/// suppression and gain control before it is encoded.
+#[derive(Debug)]
+pub struct ProcessedSource<S> {
+    microphone: S,
+    processor: Arc<AudioProcessor>,
+}
+
+impl<S: AudioSource> ProcessedSource<S> {
+    /// `processor` is shared with the playout, which shows it the far end.
+    pub fn new(microphone: S, processor: Arc<AudioProcessor>) -> Self {
+        Self {
+            microphone,
+            processor,
+        }
+    }
+}
+
+impl<S: AudioSource> AudioSource for ProcessedSource<S> {
+    fn capture(&mut self) -> Result<Vec<f32>, CaptureError> {
+        let mut frame = self.microphone.capture()?;
+        self.processor
+            .process_capture_frames(&mut frame)
+            .map_err(|error| CaptureError::Failed(error.to_string()))?;
+        Ok(frame)
     }
 }

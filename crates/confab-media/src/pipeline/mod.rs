@@ -1,8 +1,9 @@
 //! The pipeline between sources and `confab-rtc`'s tracks: capture → encode → publish, and
-//! subscribe → decode → frames and samples for rendering and playout. Each direction of each
+//! subscribe → decode → frames for rendering, and → jitter buffer → mix → speaker for audio. Each direction of each
 //! track runs on a thread of its own (encoding and decoding are CPU work that must not stall
 //! the async engine), and stops when its [`MediaTask`] is stopped or the track goes away.
 
+mod playout;
 mod receive;
 mod send;
 
@@ -10,6 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
+pub use playout::AudioPlayout;
+use receive::next_frame;
 pub use receive::{
     AudioReceiver, DecodedAudio, DecodedVideo, VideoReceiver, receive_audio, receive_video,
 };
@@ -21,6 +24,8 @@ pub enum PipelineError {
     Video(#[from] crate::video::codec::CodecError),
     #[error("audio codec: {0}")]
     Audio(#[from] crate::audio::opus::OpusError),
+    #[error("{0}")]
+    Processing(#[from] crate::audio::processing::ProcessingError),
     #[error("capture: {0}")]
     Capture(#[from] crate::video::source::CaptureError),
     #[error("the track is not {0}")]

@@ -200,7 +200,7 @@ fn lost_frames(last: u64, now: u64) -> u64 {
 }
 
 /// The track's next frame; `None` once it ends or the task is stopped.
-fn next_frame(
+pub(super) fn next_frame(
     runtime: &Handle,
     track: &mut RemoteTrack,
     stop: &std::sync::atomic::AtomicBool,
