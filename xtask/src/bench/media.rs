@@ -88,40 +88,37 @@ fn render(scores: &Scores) -> Result<String, XtaskError> {
         report::machine(),
         report::today()
     );
-    body.push_str("| far-end single talk | ERLE dB | echo MOS | degradation MOS |\n");
-    body.push_str("| --- | --- | --- | --- |\n");
-    for (label, key) in [
-        ("no processing", "none"),
-        ("Confab", "confab"),
-        ("LiveKit APM", "livekit"),
-    ] {
+    let scenarios = [
+        ("far-end single talk", "single_talk", "erle_db", "ERLE dB"),
+        (
+            "double talk (near end from 4 s)",
+            "double_talk",
+            "near_kept",
+            "near end kept",
+        ),
+    ];
+    for (title, scenario, first, first_label) in scenarios {
         body.push_str(&format!(
-            "| {label} | {:.1} | {:.2} | {:.2} |\n",
-            get(&format!("single_talk.{key}.erle_db"))?,
-            get(&format!("single_talk.{key}.echo_mos"))?,
-            get(&format!("single_talk.{key}.degradation_mos"))?,
+            "| {title} | {first_label} | echo MOS | degradation MOS |\n| --- | --- | --- | --- |\n"
         ));
-    }
-    body.push_str(
-        "\n| double talk (near end from 4 s) | near end kept | echo MOS | degradation MOS |\n",
-    );
-    body.push_str("| --- | --- | --- | --- |\n");
-    for (label, key) in [
-        ("no processing", "none"),
-        ("Confab", "confab"),
-        ("LiveKit APM", "livekit"),
-    ] {
-        body.push_str(&format!(
-            "| {label} | {:.2} | {:.2} | {:.2} |\n",
-            get(&format!("double_talk.{key}.near_kept"))?,
-            get(&format!("double_talk.{key}.echo_mos"))?,
-            get(&format!("double_talk.{key}.degradation_mos"))?,
-        ));
+        for (label, key) in [
+            ("no processing", "none"),
+            ("Confab", "confab"),
+            ("LiveKit APM", "livekit"),
+        ] {
+            body.push_str(&format!(
+                "| {label} | {:.2} | {:.2} | {:.2} |\n",
+                get(&format!("{scenario}.{key}.{first}"))?,
+                get(&format!("{scenario}.{key}.echo_mos"))?,
+                get(&format!("{scenario}.{key}.degradation_mos"))?,
+            ));
+        }
+        body.push('\n');
     }
     let ours = get("cost.confab_ms_per_frame")?;
     let theirs = get("cost.livekit_ms_per_frame")?;
     body.push_str(&format!(
-        "\n**Goal: AEC no worse than LiveKit's APM on the same clips.** Echo MOS {:.2} vs {:.2} \
+        "**Goal: AEC no worse than LiveKit's APM on the same clips.** Echo MOS {:.2} vs {:.2} \
          (single talk), {:.2} vs {:.2} (double talk); degradation MOS in double talk {:.2} vs \
          {:.2}.\n\n\
          Processing cost per 10 ms frame (all four stages, gain control on): Confab {ours:.3} \
