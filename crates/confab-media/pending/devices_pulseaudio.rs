@@ -2,8 +2,9 @@
 // device test against a private PulseAudio. Seen on 2026-12-02: listing passes; streams
 // open (one PulseAudio connection per stream, see `device::audio::find`); but the
 // microphone captured only zeros (rms 0.000 over 664 frames) while `pacat`/`parec` through
-// the same virtual devices carry the tone. Next: find whether our cpal output or input
-// stream is the silent one. Move back to `tests/devices.rs` once it passes.
+// the same virtual devices carry the tone, and by hand our `Speaker` alone (into a null sink,
+// read with `parec`) and our `Microphone` alone (fed by `pacat`) both carry it too. Next: why
+// the combination below stays silent. Move back to `tests/devices.rs` once it passes.
 
 //! The real device path — cpal, PulseAudio's protocol, our resampling, Opus, the jitter
 //! buffer — against a private PulseAudio server this test starts, whose "devices" are null
