@@ -150,7 +150,8 @@ impl AudioSource for Microphone {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     // The stream thread ended: treat the device as stalled at once.
-                    input.last_delivery = Instant::now() - STALL * 2;
+                    let now = Instant::now();
+                    input.last_delivery = now.checked_sub(STALL * 2).unwrap_or(now);
                 }
             }
         }
