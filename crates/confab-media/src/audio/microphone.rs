@@ -12,7 +12,7 @@ use crate::audio::opus::FRAME_SAMPLES;
 use crate::audio::resample::Resampler;
 use crate::audio::source::AudioSource;
 use crate::audio::tone::SAMPLE_RATE;
-use crate::device::audio::{AudioDevices, OpenedDevice, StreamThread};
+use crate::device::audio::{AudioDevices, OpenedDevice, StreamThread, open_or_default};
 use crate::device::follow::{DeviceFollower, DeviceSwitch};
 use crate::device::{DeviceChoice, DeviceError, DeviceEvent, DeviceInfo, DeviceKind};
 use crate::video::source::CaptureError;
@@ -82,17 +82,9 @@ impl Microphone {
         let deliver = move |chunk: Vec<f32>| {
             let _ = sender.send(chunk);
         };
-        let opened = match self.devices.open_input(&choice, deliver.clone()) {
-            Err(DeviceError::NotFound { .. } | DeviceError::Open { .. })
-                if choice != DeviceChoice::SystemDefault =>
-            {
-                tracing::info!(?choice, "microphone not available; using the default");
-                self.devices
-                    .open_input(&DeviceChoice::SystemDefault, deliver)
-            }
-            other => other,
-        };
-        let (device, stream) = opened?;
+        let (device, stream) = open_or_default(&choice, |choice| {
+            self.devices.open_input(choice, deliver.clone())
+        })?;
         let resampler =
             Resampler::new(device.sample_rate, SAMPLE_RATE).map_err(|e| DeviceError::Open {
                 kind: DeviceKind::Microphone,

@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 use crate::audio::resample::Resampler;
 use crate::audio::sink::AudioSink;
 use crate::audio::tone::SAMPLE_RATE;
-use crate::device::audio::{AudioDevices, OpenedDevice, StreamThread};
+use crate::device::audio::{AudioDevices, OpenedDevice, StreamThread, open_or_default};
 use crate::device::follow::{DeviceFollower, DeviceSwitch};
 use crate::device::{DeviceChoice, DeviceError, DeviceEvent, DeviceInfo, DeviceKind};
 use crate::video::source::CaptureError;
@@ -109,16 +109,9 @@ impl Speaker {
             drop(state);
             feeding.drained.notify_all();
         };
-        let opened = match self.devices.open_output(&choice, fill.clone()) {
-            Err(DeviceError::NotFound { .. } | DeviceError::Open { .. })
-                if choice != DeviceChoice::SystemDefault =>
-            {
-                tracing::info!(?choice, "speaker not available; using the default");
-                self.devices.open_output(&DeviceChoice::SystemDefault, fill)
-            }
-            other => other,
-        };
-        let (device, stream) = opened?;
+        let (device, stream) = open_or_default(&choice, |choice| {
+            self.devices.open_output(choice, fill.clone())
+        })?;
         let resampler =
             Resampler::new(SAMPLE_RATE, device.sample_rate).map_err(|e| DeviceError::Open {
                 kind: DeviceKind::Speaker,

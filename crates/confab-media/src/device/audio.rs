@@ -176,6 +176,23 @@ impl AudioDevices {
     }
 }
 
+/// Opens `choice` with `open`; when that device is missing or will not open, opens the
+/// system default instead (the microphone's and the speaker's shared rule).
+pub(crate) fn open_or_default<T>(
+    choice: &DeviceChoice,
+    mut open: impl FnMut(&DeviceChoice) -> Result<T, DeviceError>,
+) -> Result<T, DeviceError> {
+    match open(choice) {
+        Err(DeviceError::NotFound { .. } | DeviceError::Open { .. })
+            if *choice != DeviceChoice::SystemDefault =>
+        {
+            tracing::info!(?choice, "device not available; using the default");
+            open(&DeviceChoice::SystemDefault)
+        }
+        other => other,
+    }
+}
+
 /// How much audio each microphone callback brings: servers otherwise pick their own, and
 /// PulseAudio's default for a record stream is about two seconds.
 const INPUT_PERIOD_MS: u32 = 10;
