@@ -16,14 +16,19 @@ LiveKit's Python SDK (libwebrtc), the same work against the same server in the s
   after a warm-up, as CPU-seconds per minute. Confab: `confab join --test-media` (its stamped
   test pattern; the tone is published too). Python: `--publish-pattern` below, the same kind
   of pattern prepared as I420 frames beforehand, so only the SDK's work is measured.
+  Chromium: LiveKit's browser SDK (`livekit-client`, `enableCameraAndMicrophone`: 1280x720
+  simulcast and a microphone from Chromium's fake devices) in headless Chromium through
+  `tests/conformance/browser/peer.mjs`; the CPU of its whole process tree (browser, renderer,
+  GPU and utility processes, and node driving it).
 
 Rounds alternate between the two clients. Prints one line per sample:
-`SAMPLE <join|file|publish-cpu> <confab|python> <value>` (milliseconds; CPU-seconds per
+`SAMPLE <join|file|publish-cpu> <confab|python|chromium> <value>` (milliseconds; CPU-seconds per
 minute), and `FILE_BYTES <n>`.
 """
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import sys
@@ -39,6 +44,9 @@ WIDTH, HEIGHT, FPS = 640, 360, 30
 PLI_THROTTLE_S = 1.5
 PUBLISH_WIDTH, PUBLISH_HEIGHT = 1280, 720
 PUBLISH_WARMUP_S, PUBLISH_WINDOW_S = 5, 30
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PEER_SCRIPT = os.path.join(ROOT, "tests", "conformance", "browser", "peer.mjs")
+NODE_MODULES = os.path.join(ROOT, "tools", "node_modules")
 
 
 def token(args, room: str, identity: str) -> str:
@@ -222,25 +230,60 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def publisher_cpu_per_minute(args, command: list, ready: bytes, room_name: str) -> float:
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU time of process `root` and every process below it (Chromium's)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue  # ended meanwhile
+    def below(pid):
+        while pid in parents:
+            if pid == root:
+                return True
+            pid = parents[pid]
+        return False
+    total = 0.0
+    for pid in [pid for pid in parents if below(pid)]:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:
+            continue
+    return total
+
+
+async def publisher_cpu_per_minute(args, command: list, ready: bytes, room_name: str,
+                                   cpu=cpu_seconds, env=None, quit_line=None) -> float:
     watcher = await connect(args, room_name, "watcher")
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.PIPE, env=env,
     )
     try:
         while ready not in await asyncio.wait_for(process.stdout.readline(), 30):
             pass
         # The measurement window: warm-up first (encoders and the bandwidth estimate settle).
         await asyncio.sleep(PUBLISH_WARMUP_S)
-        before = cpu_seconds(process.pid)
+        before = cpu(process.pid)
         await asyncio.sleep(PUBLISH_WINDOW_S)
-        used = cpu_seconds(process.pid) - before
+        used = cpu(process.pid) - before
         if process.returncode is not None:
             raise RuntimeError("the publisher ended during the measurement")
         return used * 60 / PUBLISH_WINDOW_S
     finally:
-        process.kill()
-        await process.wait()
+        if quit_line is not None:
+            # Asked to quit, the browser driver closes Chromium (a killed driver would leave
+            # its processes behind).
+            with contextlib.suppress(Exception):
+                process.stdin.write(quit_line)
+                await process.stdin.drain()
+                await asyncio.wait_for(process.wait(), 15)
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
         await watcher.disconnect()
 
 
@@ -255,6 +298,11 @@ async def main(args):
         confab = [args.confab, "join", args.url, "--token", token(args, room_name, "cf-publisher"),
                   "--test-media", "--duration", "120"]
         sample("publish-cpu", "confab", await publisher_cpu_per_minute(args, confab, b"published camera=", room_name))
+        chromium = ["node", PEER_SCRIPT, args.url, token(args, room_name, "chromium-publisher")]
+        env = {**os.environ, "CONFAB_NODE_MODULES": NODE_MODULES, "CONFAB_VIDEO_CODEC": "vp8"}
+        sample("publish-cpu", "chromium", await publisher_cpu_per_minute(
+            args, chromium, b'"joined"', room_name, cpu=tree_cpu_seconds, env=env,
+            quit_line=b'{"cmd": "quit"}\n'))
 
     source = await connect(args, "join", "source")
     pump = await publish_video(source)

@@ -42,7 +42,8 @@ commands:
   bench client [--rounds N] confab join vs the Python SDK on livekit-server: join time p50/p95
                            and file throughput (docs/BENCHMARKS.md; root, like bench sfu)
   bench media               Confab's audio path vs LiveKit's libwebrtc APM on the same speech
-                           clips: echo (ERLE, AECMOS), 10 % loss (STOI), processing cost
+                           clips: echo (ERLE, AECMOS), 10 % loss (STOI), processing cost; and
+                           VP8/H.264 encode and decode ms/frame, simulcast, pixel conversions
   bench sfu [--seconds N] [--profile]
                            confab server vs livekit-server under the same load (default 20 s; needs
                            root, Go); --profile adds perf flame graphs of confab server (docs/bench/)

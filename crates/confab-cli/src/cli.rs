@@ -22,6 +22,9 @@ pub enum Command {
     Server(ServerArgs),
     /// Join a room on any LiveKit-compatible server; print what happens, send and save files.
     Join(Box<JoinArgs>),
+    /// List the microphones, speakers, cameras, screens and windows a meeting could use
+    /// (JSON lines).
+    Devices,
     /// Run Confab's audio path over recordings: voice processing, or a lossy network.
     #[command(subcommand)]
     Audio(AudioCommand),
@@ -109,7 +112,19 @@ pub struct JoinArgs {
     /// capture time drawn in the pixels) and a tone, decodable by every LiveKit SDK.
     #[arg(long)]
     pub test_media: bool,
-    /// The codec --test-media asks the server for (it may answer with the other).
+    /// Publish this microphone (an id from `confab devices`, or `default`), with echo
+    /// cancellation, noise suppression and gain control.
+    #[arg(long, value_name = "ID", conflicts_with = "test_media")]
+    pub microphone: Option<String>,
+    /// Play everyone's audio on this speaker (an id from `confab devices`, or `default`);
+    /// what it plays is the echo canceller's far end.
+    #[arg(long, value_name = "ID")]
+    pub speaker: Option<String>,
+    /// Share a screen or a window: an id from `confab devices` (`screen:0`,
+    /// `window:0x…`). X11 only for now.
+    #[arg(long, value_name = "ID")]
+    pub share_screen: Option<String>,
+    /// The codec --test-media and --share-screen ask the server for (it may answer with the other).
     #[arg(long, value_enum, default_value_t = CliVideoCodec::Vp8)]
     pub video_codec: CliVideoCodec,
     /// The tone's frequency with --test-media.

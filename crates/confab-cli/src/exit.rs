@@ -1,5 +1,6 @@
 //! Process exit codes (`sysexits.h`), so scripts can react to the kind of failure.
 
+use confab_media::screen::ScreenError;
 use confab_rtc::room::{DisconnectReason, RoomError};
 use confab_rtc::signal::SignalError;
 use confab_sfu::SfuError;
@@ -7,6 +8,7 @@ use livekit_protocol::DisconnectReason as ServerReason;
 
 use crate::audio::AudioError;
 use crate::join::JoinError;
+use crate::local_audio::LocalAudioError;
 use crate::media::MediaError;
 use crate::server::ServerError;
 
@@ -65,6 +67,11 @@ pub fn code_for_join(error: &JoinError) -> u8 {
         JoinError::Room(error) | JoinError::Media(MediaError::Room(error)) => code_for_room(error),
         // A codec or media thread failed: a bug or a broken library, not the user's doing.
         JoinError::Media(MediaError::Pipeline(_)) => SOFTWARE,
+        JoinError::Media(MediaError::Screen(ScreenError::NotFound(_))) => USAGE,
+        JoinError::Media(MediaError::Screen(_)) => UNAVAILABLE,
+        JoinError::LocalAudio(LocalAudioError::Device(_)) => UNAVAILABLE,
+        JoinError::LocalAudio(LocalAudioError::Room(error)) => code_for_room(error),
+        JoinError::LocalAudio(_) => SOFTWARE,
     }
 }
 

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::cli::JoinArgs;
+use crate::local_audio::{self, LocalAudio, LocalAudioError};
 use crate::media::{self, MediaError};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,8 @@ pub enum JoinError {
     Runtime(std::io::Error),
     #[error("media: {0}")]
     Media(#[from] MediaError),
+    #[error("{0}")]
+    LocalAudio(#[from] LocalAudioError),
 }
 
 pub fn run(args: &JoinArgs) -> Result<(), JoinError> {
@@ -137,11 +140,30 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
         ));
         media.push(synthetic::stream_audio(microphone));
     }
-    let encoders = if args.test_media {
+    let mut encoders = if args.test_media {
         media::publish_test_media(&room, args.tone_hz, args.video_codec.into()).await?
     } else {
         Vec::new()
     };
+    if let Some(id) = &args.share_screen {
+        encoders.push(media::share_screen(&room, id, args.video_codec.into()).await?);
+    }
+    let mut local_audio = None;
+    if args.microphone.is_some() || args.speaker.is_some() {
+        let mut audio = LocalAudio::new()?;
+        if let Some(id) = &args.speaker {
+            audio.start_speaker(local_audio::choice(id))?;
+        }
+        if let Some(id) = &args.microphone {
+            encoders.push(
+                audio
+                    .publish_microphone(&room, local_audio::choice(id))
+                    .await?,
+            );
+        }
+        local_audio = Some(audio);
+    }
+    let mut feeders = Vec::new();
 
     let mut waiting_for: HashSet<String> = args.wait_for.iter().cloned().collect();
     let mut sent_outbox = false;
@@ -192,7 +214,16 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
                             TrackKind::Video => {
                                 frames.spawn(media::summarise_video(track, identity, connect_started))
                             }
-                            TrackKind::Audio => frames.spawn(media::summarise_audio(track, identity)),
+                            TrackKind::Audio => match local_audio.as_ref().and_then(LocalAudio::playout) {
+                                Some(playout) => match playout.add_track(track) {
+                                    Ok(feeder) => {
+                                        feeders.push(feeder);
+                                        continue;
+                                    }
+                                    Err(error) => break Err(LocalAudioError::from(error).into()),
+                                },
+                                None => frames.spawn(media::summarise_audio(track, identity)),
+                            },
                         };
                     }
                     other => print_event(&other),
@@ -214,10 +245,13 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
     for source in media {
         source.abort();
     }
-    for encoder in encoders {
-        if let Err(error) = encoder.stop() {
-            tracing::warn!(%error, "a media sender failed");
+    for task in encoders.into_iter().chain(feeders) {
+        if let Err(error) = task.stop() {
+            tracing::warn!(%error, "a media thread failed");
         }
+    }
+    if let Some(Err(error)) = local_audio.map(LocalAudio::stop) {
+        tracing::warn!(%error, "the playout failed");
     }
     if outcome.is_ok() {
         room.leave().await?;

@@ -8,8 +8,10 @@
 
 mod audio;
 mod cli;
+mod devices;
 mod exit;
 mod join;
+mod local_audio;
 mod media;
 mod server;
 
@@ -29,6 +31,10 @@ fn main() -> ExitCode {
             eprintln!("confab: {e}");
             exit::code_for_join(&e)
         }),
+        cli::Command::Devices => {
+            devices::run();
+            Ok(())
+        }
         cli::Command::Audio(command) => audio::run(&command).map_err(|e| {
             eprintln!("confab: {e}");
             exit::code_for_audio(&e)

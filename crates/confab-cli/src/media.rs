@@ -8,6 +8,7 @@ use confab_media::audio::analysis::{dominant_frequency, rms};
 use confab_media::audio::source::ToneSource;
 use confab_media::i420::I420Layout;
 use confab_media::pipeline::{self, MediaTask, PipelineError};
+use confab_media::screen::{self, ScreenError, ShareOptions};
 use confab_media::video::source::TestPattern;
 use confab_rtc::room::{
     FrameCodec, RemoteTrack, Room, RoomError, TrackOptions, TrackOptionsKind, VideoCodec,
@@ -20,6 +21,8 @@ pub enum MediaError {
     Room(#[from] RoomError),
     #[error("{0}")]
     Pipeline(#[from] PipelineError),
+    #[error("cannot share the screen: {0}")]
+    Screen(#[from] ScreenError),
 }
 
 /// Publishes the stamped test pattern (the camera's full layer ladder, in `codec`) and a tone.
@@ -44,6 +47,25 @@ pub async fn publish_test_media(
         pipeline::send_video(camera, &options, Box::new(TestPattern::new(layout, 30)))?,
         pipeline::send_audio(microphone, Box::new(ToneSource::new(tone_hz, 0.3)), true)?,
     ])
+}
+
+/// Shares the screen or window `id` (from `confab devices`) at its own size, in `codec`.
+pub async fn share_screen(
+    room: &Room,
+    id: &str,
+    codec: VideoCodec,
+) -> Result<MediaTask, MediaError> {
+    let source = screen::backend()?.open(id, ShareOptions::default())?;
+    let layout = source.layout();
+    let options = TrackOptions::screen_share(codec, layout.width, layout.height);
+    let track = room.publish_track(options.clone()).await?;
+    println!(
+        "published screen={} source={id} size={}x{}",
+        track.sid(),
+        layout.width,
+        layout.height
+    );
+    Ok(pipeline::send_video(track, &options, source)?)
 }
 
 /// Decodes a video track until it ends; prints `first-video-frame` at the first decoded
@@ -87,13 +109,23 @@ pub async fn summarise_video(
     let codec = last.map_or("-", |d| codec_name(d.codec));
     Ok(format!(
         "video-decoded {identity} {sid} codec={codec} frames={decoded} failed={failed} \
-         unsupported={unsupported} stamped={stamped} last-counter={} size={}x{} age-p50-ms={}",
+         unsupported={unsupported} stamped={stamped} last-counter={} size={}x{} age-p50-ms={} \
+         age-p95-ms={}",
         last_counter.map_or("-".into(), |c| c.to_string()),
         size.0,
         size.1,
-        ages.get(ages.len() / 2)
-            .map_or("-".into(), |a| a.to_string()),
+        percentile(&ages, 50),
+        percentile(&ages, 95),
     ))
+}
+
+/// The `p`-th percentile (nearest rank) of sorted `values`, or `-` when there are none.
+fn percentile(sorted: &[u32], p: usize) -> String {
+    if sorted.is_empty() {
+        return "-".into();
+    }
+    let rank = (p * sorted.len()).div_ceil(100).clamp(1, sorted.len());
+    sorted[rank - 1].to_string()
 }
 
 fn codec_name(codec: FrameCodec) -> &'static str {
@@ -141,4 +173,18 @@ fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let ages: Vec<u32> = (1..=20).collect();
+        assert_eq!(percentile(&ages, 50), "10");
+        assert_eq!(percentile(&ages, 95), "19");
+        assert_eq!(percentile(&[7], 95), "7");
+        assert_eq!(percentile(&[], 50), "-");
+    }
 }

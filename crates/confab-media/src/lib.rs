@@ -15,6 +15,7 @@ pub mod audio_format;
 pub mod device;
 pub mod i420;
 pub mod pipeline;
+pub mod screen;
 pub mod video;
 
 pub use audio_format::AudioFormat;

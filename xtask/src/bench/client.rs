@@ -29,6 +29,7 @@ struct Samples {
     file_python: Vec<f64>,
     publish_cpu_confab: Vec<f64>,
     publish_cpu_python: Vec<f64>,
+    publish_cpu_chromium: Vec<f64>,
     file_bytes: u64,
 }
 
@@ -46,6 +47,7 @@ impl Samples {
                     ("file", "python") => &mut self.file_python,
                     ("publish-cpu", "confab") => &mut self.publish_cpu_confab,
                     ("publish-cpu", "python") => &mut self.publish_cpu_python,
+                    ("publish-cpu", "chromium") => &mut self.publish_cpu_chromium,
                     _ => return,
                 };
                 list.push(ms);
@@ -111,6 +113,7 @@ fn drive(command: &mut std::process::Command) -> Result<Samples, XtaskError> {
         &samples.file_confab,
         &samples.publish_cpu_confab,
         &samples.publish_cpu_python,
+        &samples.publish_cpu_chromium,
     ]
     .iter()
     .any(|list| list.is_empty());
@@ -149,6 +152,7 @@ fn render(samples: &Samples, rounds: u32) -> String {
     let theirs_rate = median_throughput(samples.file_bytes, &samples.file_python);
     let ours_cpu = percentile(&samples.publish_cpu_confab, 50.0);
     let theirs_cpu = percentile(&samples.publish_cpu_python, 50.0);
+    let browser_cpu = percentile(&samples.publish_cpu_chromium, 50.0);
     format!(
         "## Client: confab join vs LiveKit's Python SDK\n\n{} · {} · `cargo xtask bench client --rounds {rounds}`\n\n\
          Both clients against the same `{}` (`--dev`) in one network namespace, the clients in \
@@ -167,19 +171,23 @@ fn render(samples: &Samples, rounds: u32) -> String {
          transfers each. Publishing CPU: one process publishes 1280×720 at 30 fps in three VP8 \
          simulcast layers of moving content (Confab: `confab join --test-media`, its stamped \
          test pattern plus a tone; Python: a gradient with a moving bar prepared as I420 frames \
-         beforehand) while a Python participant subscribes; the publisher's user + system CPU \
-         over 30 s after a 5 s warm-up, as CPU-seconds per minute (60 = one core busy), median \
-         of {} rounds each.\n\n\
+         beforehand; Chromium: LiveKit's browser SDK `livekit-client` publishing its fake \
+         camera at 1280×720 in three simulcast layers and its fake microphone, headless, the \
+         whole browser process tree counted) while a Python participant subscribes; the \
+         publisher's user + system CPU over 30 s after a 5 s warm-up, as CPU-seconds per minute \
+         (60 = one core busy), median of {} rounds each.\n\n\
          | measure | confab join | Python SDK | ratio (confab / Python) | goal |\n\
          | --- | --- | --- | --- | --- |\n\
          | join p50 | {ours_p50:.0} ms | {theirs_p50:.0} ms | {:.2}× | ≤ 300 ms and ≤ 0.5× |\n\
          | join p95 | {:.0} ms | {:.0} ms | {:.2}× | |\n\
          | file throughput (median) | {ours_rate:.1} MB/s | {theirs_rate:.1} MB/s | {:.2}× | ≥ 3× |\n\
          | publishing 720p30 simulcast (median) | {ours_cpu:.1} CPU-s/min | {theirs_cpu:.1} CPU-s/min | {:.2}× | |\n\n\
+         Publishing beside headless Chromium (`livekit-client`) in the same run: Chromium \
+         {browser_cpu:.1} CPU-s/min, Confab {:.2}× of it (goal ≤ 0.5×: {}).\n\n\
          Goals: join p50 ≤ 300 ms {}; join p50 ≤ 0.5× the Python SDK's {}; file throughput ≥ 3× \
          {}. (With 2 rounds, the \"median\" is the lower sample.)\n\n\
          Samples ({} join rounds): confab {:?} ms; Python {:?} ms. Publishing CPU-s/min: confab \
-         {:?}; Python {:?}.\n",
+         {:?}; Python {:?}; Chromium {:?}.\n",
         report::today(),
         report::machine(),
         Server::LiveKit.label(),
@@ -192,6 +200,8 @@ fn render(samples: &Samples, rounds: u32) -> String {
         percentile(&samples.join_confab, 95.0) / percentile(&samples.join_python, 95.0).max(1e-9),
         ours_rate / theirs_rate.max(1e-9),
         ours_cpu / theirs_cpu.max(1e-9),
+        ours_cpu / browser_cpu.max(1e-9),
+        verdict(ours_cpu <= 0.5 * browser_cpu),
         verdict(ours_p50 <= 300.0),
         verdict(ours_p50 <= 0.5 * theirs_p50),
         verdict(ours_rate >= 3.0 * theirs_rate),
@@ -200,6 +210,7 @@ fn render(samples: &Samples, rounds: u32) -> String {
         rounded(&samples.join_python),
         rounded(&samples.publish_cpu_confab),
         rounded(&samples.publish_cpu_python),
+        rounded(&samples.publish_cpu_chromium),
     )
 }
 

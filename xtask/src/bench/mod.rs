@@ -2,6 +2,7 @@
 //! `docs/BENCHMARKS.md` with the machine, the command and what was measured.
 
 pub mod client;
+mod driver;
 pub mod fuzz;
 pub mod media;
 mod profile;

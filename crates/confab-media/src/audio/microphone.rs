@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 
@@ -13,12 +13,10 @@ use crate::audio::resample::Resampler;
 use crate::audio::source::AudioSource;
 use crate::audio::tone::SAMPLE_RATE;
 use crate::device::audio::{AudioDevices, OpenedDevice, StreamThread, open_or_default};
-use crate::device::follow::{DeviceFollower, DeviceSwitch};
+use crate::device::follow::{DeviceFollower, DeviceSwitch, Liveness};
 use crate::device::{DeviceChoice, DeviceError, DeviceEvent, DeviceInfo, DeviceKind};
 use crate::video::source::CaptureError;
 
-/// A device that delivers nothing for this long is treated as gone.
-const STALL: Duration = Duration::from_secs(1);
 /// How long `capture` waits for the device before it looks at device events again.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -32,7 +30,7 @@ struct OpenInput {
     device: OpenedDevice,
     samples: mpsc::Receiver<Vec<f32>>,
     resampler: Resampler,
-    last_delivery: Instant,
+    liveness: Liveness,
     _stream: StreamThread,
 }
 
@@ -104,7 +102,7 @@ impl Microphone {
             device,
             samples,
             resampler,
-            last_delivery: Instant::now(),
+            liveness: Liveness::new(),
             _stream: stream,
         });
         Ok(())
@@ -119,7 +117,7 @@ impl AudioSource for Microphone {
             let stalled = self
                 .input
                 .as_ref()
-                .is_some_and(|input| input.last_delivery.elapsed() > STALL);
+                .is_some_and(|input| input.liveness.stalled());
             let current = self.input.as_ref().map(|input| &input.device.info);
             if let Some(choice) = self.follower.next_device(current, stalled) {
                 self.reopen(choice)
@@ -133,7 +131,7 @@ impl AudioSource for Microphone {
             }
             match input.samples.recv_timeout(POLL) {
                 Ok(chunk) => {
-                    input.last_delivery = Instant::now();
+                    input.liveness.moved();
                     input
                         .resampler
                         .push(&chunk)
@@ -142,8 +140,7 @@ impl AudioSource for Microphone {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     // The stream thread ended: treat the device as stalled at once.
-                    let now = Instant::now();
-                    input.last_delivery = now.checked_sub(STALL * 2).unwrap_or(now);
+                    input.liveness.end();
                 }
             }
         }

@@ -12,15 +12,13 @@ use crate::audio::resample::Resampler;
 use crate::audio::sink::AudioSink;
 use crate::audio::tone::SAMPLE_RATE;
 use crate::device::audio::{AudioDevices, OpenedDevice, StreamThread, open_or_default};
-use crate::device::follow::{DeviceFollower, DeviceSwitch};
+use crate::device::follow::{DeviceFollower, DeviceSwitch, Liveness};
 use crate::device::{DeviceChoice, DeviceError, DeviceEvent, DeviceInfo, DeviceKind};
 use crate::video::source::CaptureError;
 
 /// Audio queued for the device beyond what it is playing: the speaker's share of the
 /// mouth-to-ear latency.
 const QUEUE_TARGET: Duration = Duration::from_millis(40);
-/// A device that takes nothing for this long is treated as gone.
-const STALL: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(100);
 
 pub struct Speaker {
@@ -36,7 +34,7 @@ struct OpenOutput {
     _stream: StreamThread,
 }
 
-/// Mono samples at the device's rate, and when the device last took some.
+/// Mono samples at the device's rate, and whether the device still takes them.
 #[derive(Debug)]
 struct Queue {
     state: Mutex<QueueState>,
@@ -46,7 +44,7 @@ struct Queue {
 #[derive(Debug)]
 struct QueueState {
     samples: VecDeque<f32>,
-    last_taken: Instant,
+    liveness: Liveness,
 }
 
 impl Queue {
@@ -94,7 +92,7 @@ impl Speaker {
         let queue = Arc::new(Queue {
             state: Mutex::new(QueueState {
                 samples: VecDeque::new(),
-                last_taken: Instant::now(),
+                liveness: Liveness::new(),
             }),
             drained: Condvar::new(),
         });
@@ -105,7 +103,7 @@ impl Speaker {
                 // An empty queue plays silence (an underrun), never old audio.
                 *sample = state.samples.pop_front().unwrap_or(0.0);
             }
-            state.last_taken = Instant::now();
+            state.liveness.moved();
             drop(state);
             feeding.drained.notify_all();
         };
@@ -142,7 +140,7 @@ impl AudioSink for Speaker {
         let stalled = self
             .output
             .as_ref()
-            .is_some_and(|output| output.queue.lock().last_taken.elapsed() > STALL);
+            .is_some_and(|output| output.queue.lock().liveness.stalled());
         let current = self.output.as_ref().map(|output| &output.device.info);
         if let Some(choice) = self.follower.next_device(current, stalled) {
             self.reopen(choice)

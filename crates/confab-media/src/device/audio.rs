@@ -194,8 +194,11 @@ pub(crate) fn open_or_default<T>(
 }
 
 /// How much audio each microphone callback brings: servers otherwise pick their own, and
-/// PulseAudio's default for a record stream is about two seconds.
-const INPUT_PERIOD_MS: u32 = 10;
+/// PulseAudio's default for a record stream is about two seconds. One Opus frame: cpal caps
+/// a PulseAudio record stream's server-side buffer at one period, so with 10 ms the server
+/// dropped samples whenever the client's thread was off the CPU for longer (heard as clicks,
+/// several a second in the device test with four streams on two cores); 20 ms never did.
+const INPUT_PERIOD_MS: u32 = 20;
 /// Each speaker callback's share; PulseAudio double-buffers it (40 ms in all).
 const OUTPUT_PERIOD_MS: u32 = 20;
 

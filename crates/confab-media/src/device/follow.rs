@@ -3,6 +3,7 @@
 //! and return to the user's choice when it comes back.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
@@ -107,6 +108,47 @@ impl DeviceFollower {
     }
 }
 
+/// A stream that moves no audio for this long has lost its device.
+const STALL: Duration = Duration::from_secs(1);
+/// How long a newly opened stream is given before the stall rule applies: sound servers
+/// start streams on an idle device unevenly (PulseAudio's null sink took one block, then
+/// nothing for a second, and its monitor 1.2–1.7 s for the first samples, here) and
+/// Bluetooth headsets switch profiles before they deliver.
+const STARTUP: Duration = Duration::from_secs(4);
+
+/// Whether a device stream is alive: when it opened and when it last moved audio.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Liveness {
+    opened: Instant,
+    last_moved: Option<Instant>,
+    dead: bool,
+}
+
+impl Liveness {
+    pub(crate) fn new() -> Self {
+        Self {
+            opened: Instant::now(),
+            last_moved: None,
+            dead: false,
+        }
+    }
+
+    /// The device delivered or took audio just now.
+    pub(crate) fn moved(&mut self) {
+        self.last_moved = Some(Instant::now());
+    }
+
+    /// The stream ended (its thread is gone): stalled from now on.
+    pub(crate) fn end(&mut self) {
+        self.dead = true;
+    }
+
+    pub(crate) fn stalled(&self) -> bool {
+        let quiet_since = self.last_moved.unwrap_or(self.opened);
+        self.dead || (self.opened.elapsed() > STARTUP && quiet_since.elapsed() > STALL)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +213,26 @@ mod tests {
             Some(DeviceChoice::Id("headset".into()))
         );
         assert_eq!(follower.preferred(), &DeviceChoice::Id("headset".into()));
+    }
+
+    #[test]
+    fn a_new_stream_gets_a_startup_grace_then_the_stall_rule() {
+        let mut liveness = Liveness::new();
+        assert!(!liveness.stalled(), "a stream that just opened is alive");
+        let long_ago = Instant::now() - STARTUP - Duration::from_millis(1);
+        liveness.last_moved = Some(long_ago);
+        assert!(!liveness.stalled(), "uneven start-up is not a stall");
+        liveness.opened = long_ago;
+        assert!(liveness.stalled(), "a stream that moved and then stopped");
+        liveness.moved();
+        assert!(!liveness.stalled());
+        liveness.last_moved = None;
+        assert!(
+            liveness.stalled(),
+            "nothing at all within the start-up grace"
+        );
+        let mut ended = Liveness::new();
+        ended.end();
+        assert!(ended.stalled());
     }
 }

@@ -1,8 +1,9 @@
-//! The user's devices: listing microphones and speakers with stable ids, watching them come
+//! The user's devices: listing microphones, speakers and cameras with stable ids, watching them come
 //! and go, remembering the last choice, and the cpal streams behind the microphone and the
-//! speaker. No device at all is a normal state (the user joins muted), never a panic.
+//! speaker, and the camera. No device at all is a normal state (the user joins muted), never a panic.
 
 pub mod audio;
+pub mod camera;
 pub mod follow;
 pub mod preferences;
 pub mod watcher;

@@ -1,6 +1,6 @@
-//! Watches the audio devices and reports what was plugged in, unplugged, or became the
-//! default. cpal has no change notifications on every host, so the list is polled (twice a
-//! second by default) and compared.
+//! Watches the microphones, speakers and cameras and reports what was plugged in, unplugged,
+//! or became the default. Neither cpal nor nokhwa has change notifications on every system,
+//! so the lists are polled (twice a second by default) and compared.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::device::audio::AudioDevices;
-use crate::device::{DeviceError, DeviceEvent, DeviceInfo};
+use crate::device::{DeviceError, DeviceEvent, DeviceInfo, camera};
 
 pub const DEFAULT_POLL: Duration = Duration::from_millis(500);
 /// Events a slow subscriber may fall behind by before it misses some.
@@ -28,12 +28,12 @@ impl DeviceWatcher {
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let sender = events.clone();
         let (stop, stopped) = mpsc::channel::<()>();
-        let mut known = devices.list().unwrap_or_default();
+        let mut known = every_device(&devices).unwrap_or_default();
         let thread = std::thread::Builder::new()
             .name("confab-device-watch".into())
             .spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    let now = match devices.list() {
+                    let now = match every_device(&devices) {
                         Ok(now) => now,
                         Err(error) => {
                             tracing::debug!(%error, "cannot list audio devices");
@@ -41,7 +41,7 @@ impl DeviceWatcher {
                         }
                     };
                     for event in changes(&known, &now) {
-                        tracing::info!(?event, "audio devices changed");
+                        tracing::info!(?event, "devices changed");
                         let _ = sender.send(event);
                     }
                     known = now;
@@ -72,6 +72,13 @@ impl Drop for DeviceWatcher {
             let _ = thread.join();
         }
     }
+}
+
+/// Microphones and speakers, then cameras.
+fn every_device(devices: &AudioDevices) -> Result<Vec<DeviceInfo>, DeviceError> {
+    let mut listed = devices.list()?;
+    listed.extend(camera::list()?);
+    Ok(listed)
 }
 
 /// What differs between two lists: removals first (a stream on a removed device moves

@@ -2,6 +2,7 @@
 //! encoding.
 
 pub mod codec;
+pub mod convert;
 pub mod h264;
 pub mod scale;
 pub mod simulcast;

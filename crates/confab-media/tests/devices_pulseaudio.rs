@@ -1,11 +1,3 @@
-// NOT YET PASSING, so kept out of `tests/` (it would run in the scenario tier): the real
-// device test against a private PulseAudio. Seen on 2026-12-02: listing passes; streams
-// open (one PulseAudio connection per stream, see `device::audio::find`); but the
-// microphone captured only zeros (rms 0.000 over 664 frames) while `pacat`/`parec` through
-// the same virtual devices carry the tone, and by hand our `Speaker` alone (into a null sink,
-// read with `parec`) and our `Microphone` alone (fed by `pacat`) both carry it too. Next: why
-// the combination below stays silent. Move back to `tests/devices.rs` once it passes.
-
 //! The real device path — cpal, PulseAudio's protocol, our resampling, Opus, the jitter
 //! buffer — against a private PulseAudio server this test starts, whose "devices" are null
 //! sinks and remapped sources (virtual speakers and microphones) at 44.1 kHz, so the 48 kHz
@@ -13,6 +5,11 @@
 //!
 //! One test, because the server is named by `PULSE_SERVER` in this process's environment,
 //! set once before any other thread of this binary exists.
+//!
+//! Virtual devices start unevenly (an idle null sink's monitor delivers its first samples
+//! after 1.2–1.7 s, then in blocks), so each check first waits for its tone to be steady,
+//! and a second of it may hold one 200 ms window with a discontinuity (the CI machine runs
+//! other tests' processes beside it).
 #![allow(unsafe_code)]
 
 use std::path::PathBuf;
@@ -68,7 +65,12 @@ impl PulseServer {
         let config = dir.join("server.pa");
         std::fs::write(&config, script).expect("config");
         let child = Command::new("pulseaudio")
-            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no"])
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+            ])
             .args(["--log-target=stderr", "--log-level=warning"])
             .arg("-F")
             .arg(&config)
@@ -133,13 +135,9 @@ struct TonePlayer {
 
 impl TonePlayer {
     fn start(devices: &Arc<AudioDevices>, device: &str, frequency: f64) -> Self {
-        let (mut speaker, _) = Speaker::open(
-            devices.clone(),
-            DeviceChoice::Id(device.into()),
-            None,
-            None,
-        )
-        .expect("feed speaker");
+        let (mut speaker, _) =
+            Speaker::open(devices.clone(), DeviceChoice::Id(device.into()), None, None)
+                .expect("feed speaker");
         assert_eq!(speaker.device().map(|d| d.id.as_str()), Some(device));
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -208,38 +206,59 @@ fn capture_until(
     }
 }
 
-/// Records until the last 200 ms are mostly `frequency`, within the deadline.
+/// Records until `frequency` is steady — nine tenths of each of five 200 ms windows in a
+/// row — within the deadline: a path that just started (or just switched devices) settles
+/// first (the devices start unevenly, and the jitter buffer adapts to that).
 fn wait_for_tone(microphone: &mut Microphone, frequency: f64) {
     let deadline = Instant::now() + DEADLINE;
-    loop {
+    let mut steady = 0;
+    while steady < 5 {
         let recent = record(microphone, 0.2);
-        if tone_share(&recent, frequency) > 0.5 {
-            return;
-        }
+        let share = tone_share(&recent, frequency);
+        steady = if share > 0.9 { steady + 1 } else { 0 };
         assert!(
             Instant::now() < deadline,
-            "{frequency} Hz never arrived: {:.2} of the last 200 ms, dominant {:?}, rms {:.4}",
-            tone_share(&recent, frequency),
+            "{frequency} Hz never became steady: {share:.2} of the last 200 ms, dominant {:?}, \
+             rms {:.4}",
             dominant_frequency(&recent),
             confab_media::audio::analysis::rms(&recent)
         );
     }
 }
 
+/// `samples` (a second or more) are `frequency`: the dominant frequency, and nine tenths of
+/// the energy in all 200 ms windows but one (see the note at the top).
 fn assert_tone(samples: &[f32], frequency: f64) {
-    assert_eq!(dominant_frequency(samples), Some(frequency));
-    let share = tone_share(samples, frequency);
-    assert!(share > 0.7, "{frequency} Hz is {share:.2} of what was heard");
+    let windows: Vec<f64> = samples
+        .chunks_exact(FRAME_SAMPLES * 10)
+        .map(|window| tone_share(window, frequency))
+        .collect();
+    let steady = windows.iter().filter(|share| **share > 0.9).count();
+    assert!(
+        dominant_frequency(samples) == Some(frequency) && steady + 1 >= windows.len(),
+        "{frequency} Hz: dominant {:?}, share per 200 ms {windows:.2?}, rms {:.3}",
+        dominant_frequency(samples),
+        confab_media::audio::analysis::rms(samples)
+    );
 }
 
 #[test]
 fn microphones_and_speakers_through_pulseaudio() {
+    // `RUST_LOG=confab_media=info` shows the streams opening and switching.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let server = PulseServer::start();
     // SAFETY: the only test in this binary sets the variable before it starts any thread,
     // and nothing else in the process touches the environment meanwhile.
     unsafe { std::env::set_var("PULSE_SERVER", server.address()) };
     let devices = Arc::new(AudioDevices::new().expect("audio host"));
-    assert!(devices.host_name().contains("Pulse"), "{}", devices.host_name());
+    assert!(
+        devices.host_name().contains("Pulse"),
+        "{}",
+        devices.host_name()
+    );
 
     listing_has_stable_ids_and_no_monitors(&devices);
     a_tone_goes_through_mic_opus_jitter_buffer_and_speaker(&devices);
@@ -320,9 +339,11 @@ fn unplugging_the_microphone_moves_capture_to_the_default(
     assert_tone(&record(&mut microphone, 1.0), 440.0);
 
     server.unplug("confab_mic");
-    capture_until(&mut microphone, &mut events, |event| {
-        matches!(event, DeviceEvent::Removed(d) if d.id == "confab_mic")
-    });
+    capture_until(
+        &mut microphone,
+        &mut events,
+        |event| matches!(event, DeviceEvent::Removed(d) if d.id == "confab_mic"),
+    );
     capture_until(&mut microphone, &mut events, |event| {
         matches!(event, DeviceEvent::Switched { kind: DeviceKind::Microphone, from, to }
             if from == "confab_mic" && to.id == "fallback_mic")

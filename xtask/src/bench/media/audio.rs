@@ -1,31 +1,26 @@
-//! `cargo xtask bench media`: Confab's audio path beside LiveKit's libwebrtc audio processing
+//! `cargo xtask bench media`, audio: Confab's audio path beside LiveKit's libwebrtc audio processing
 //! module on the same speech clips, in the same run — echo (ERLE, AECMOS) in single and
 //! double talk, intelligibility under 10 % loss (STOI), and the processing cost per 10 ms
 //! frame. The driver is `tests/conformance/python/voice_quality.py`, the same code the
 //! conformance tests assert with.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::path::Path;
 
-use super::report;
-use crate::app::{self, CLI_BINARY};
+use super::super::{driver, report};
+use crate::app::CLI_BINARY;
 use crate::error::XtaskError;
 use crate::paths::Workspace;
 use crate::process;
 
 type Scores = BTreeMap<String, f64>;
 
-pub fn run(workspace: &Workspace) -> Result<(), XtaskError> {
-    let release = app::build_binaries(workspace)?;
+pub fn run(workspace: &Workspace, release: &Path) -> Result<(), XtaskError> {
     let python = workspace.python_venv().join("bin").join("python");
     let script = workspace.conformance_dir().join("python/voice_quality.py");
     let mut command = process::command(workspace, &python);
-    command
-        .arg(&script)
-        .arg(release.join(CLI_BINARY))
-        .stdout(Stdio::piped());
-    let scores = drive(&mut command)?;
+    command.arg(&script).arg(release.join(CLI_BINARY));
+    let scores = driver::figures(&mut command, "voice_quality.py", parse_score)?;
     let body = render(&scores)?;
     println!("{body}");
     report::write_section(
@@ -33,30 +28,6 @@ pub fn run(workspace: &Workspace) -> Result<(), XtaskError> {
         "media-audio",
         &body,
     )
-}
-
-fn drive(command: &mut std::process::Command) -> Result<Scores, XtaskError> {
-    let spawn_error = |source| XtaskError::Spawn {
-        program: "voice_quality.py".into(),
-        source,
-    };
-    let mut child = command.spawn().map_err(spawn_error)?;
-    let mut scores = Scores::new();
-    if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            eprintln!("{line}");
-            if let Some((name, value)) = parse_score(&line) {
-                scores.insert(name, value);
-            }
-        }
-    }
-    let status = child.wait().map_err(spawn_error)?;
-    if !status.success() {
-        return Err(XtaskError::Unexpected(format!(
-            "the voice quality driver failed ({status})"
-        )));
-    }
-    Ok(scores)
 }
 
 /// `SCORE single_talk.confab.erle_db 23.1` → ("single_talk.confab.erle_db", 23.1).
