@@ -43,7 +43,7 @@ def sample(kind: str, what: str, value):
 
 async def start(command, env=None):
     return await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env,
+        *command, stdout=asyncio.subprocess.PIPE, stderr=None if os.environ.get("CONFAB_BENCH_DEBUG") else asyncio.subprocess.DEVNULL, env=env,
     )
 
 
@@ -111,8 +111,11 @@ class Pulse:
                 f"load-module module-null-sink sink_name=idle\n"
                 f"set-default-sink idle\n"
             )
-        self.env = {**os.environ, "PULSE_SERVER": f"unix:{socket}", "HOME": self.dir,
-                    "XDG_RUNTIME_DIR": self.dir, "XDG_CONFIG_HOME": self.dir}
+        # The clients find the server by its socket alone (with their own HOME, as a user's
+        # app would); the server and pactl keep their state in the private folder.
+        self.client_env = {**os.environ, "PULSE_SERVER": f"unix:{socket}"}
+        self.env = {**self.client_env, "HOME": self.dir, "XDG_RUNTIME_DIR": self.dir,
+                    "XDG_CONFIG_HOME": self.dir}
         self.process = subprocess.Popen(
             ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
              "-F", script], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -164,12 +167,12 @@ async def mouth_to_ear(args):
     try:
         viewer = await start([args.confab, "join", args.url, "--token",
                               token(args, room, "listener"), "--speaker", "ear",
-                              "--duration", "90"], env=pulse.env)
+                              "--duration", "90"], env=pulse.client_env)
         processes.append(viewer)
         await wait_for_line(viewer, b"playing device=ear")
         talker = await start([args.confab, "join", args.url, "--token",
                               token(args, room, "talker"), "--microphone", "mic",
-                              "--duration", "90"], env=pulse.env)
+                              "--duration", "90"], env=pulse.client_env)
         processes.append(talker)
         await wait_for_line(talker, b"published microphone=")
         await wait_for_line(viewer, b"track-subscribed talker")

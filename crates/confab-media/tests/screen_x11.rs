@@ -207,6 +207,11 @@ fn crop_luma(
         .collect()
 }
 
+/// Video-range black (the root window of `Xvfb -br`, and what is off the screen).
+fn is_black(luma: &[u8]) -> bool {
+    luma.iter().all(|&y| y == 16)
+}
+
 fn capture(source: &mut dyn VideoSource) -> VideoFrame {
     source.capture().expect("capture").frame
 }
@@ -268,11 +273,7 @@ fn a_window_share_carries_what_is_painted_in_it_frame_by_frame() {
     let found = stamp::read_luma(&crop_luma(&whole, at, size), size.0, size.1);
     assert_eq!(found.map(|s| s.counter), Some(30));
     // Outside it, the black root.
-    assert!(
-        crop_luma(&whole, (900, 600), (100, 100))
-            .iter()
-            .all(|&y| y == 16)
-    );
+    assert!(is_black(&crop_luma(&whole, (900, 600), (100, 100))));
 }
 
 #[test]
@@ -288,10 +289,7 @@ fn a_window_half_off_the_screen_is_black_where_nothing_shows() {
     let frame = capture(share.as_mut());
     assert_eq!((frame.width(), frame.height()), (640, 360));
     let off_screen = crop_luma(&frame, (320, 0), (320, 360));
-    assert!(
-        off_screen.iter().all(|&y| y == 16),
-        "off-screen part is black"
-    );
+    assert!(is_black(&off_screen), "off-screen part is black");
     let on_screen = crop_luma(&frame, (0, 100), (320, 260));
     assert!(
         on_screen.iter().any(|&y| y > 40),
@@ -323,11 +321,7 @@ fn the_cursor_is_in_the_picture_unless_turned_off() {
         "no cursor pixels around the pointer"
     );
     let mut without = xvfb.screens().open("screen:0", no_cursor()).expect("open");
-    assert!(
-        around_pointer(&capture(without.as_mut()))
-            .iter()
-            .all(|&y| y == 16)
-    );
+    assert!(is_black(&around_pointer(&capture(without.as_mut()))));
 }
 
 #[test]

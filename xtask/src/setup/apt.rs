@@ -41,6 +41,8 @@ const TEST_PACKAGES: &[&str] = &[
     "dbus",
     "dbus-x11",
     "pulseaudio",
+    // pactl, pacat and parec: the device tests drive their private server with them.
+    "pulseaudio-utils",
     "espeak-ng",
     "rpm",
     "iproute2",

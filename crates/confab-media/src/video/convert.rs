@@ -104,35 +104,44 @@ pub fn rgb_to_i420(
     let stride = stride.max(row_bytes);
     check_len("RGB", layout, stride * (h - 1) + row_bytes, data.len())?;
     let [r_at, g_at, b_at] = format.offsets;
-    let pixel = |x: usize, y: usize| {
-        let at = y * stride + x * format.bytes_per_pixel;
-        (
-            i32::from(data[at + r_at]),
-            i32::from(data[at + g_at]),
-            i32::from(data[at + b_at]),
-        )
-    };
+    let bpp = format.bytes_per_pixel;
     let mut frame = VideoFrame::black(layout);
     let chroma_width = layout.chroma_width();
     let (y_plane, u_plane, v_plane) = frame.planes_mut();
-    for (row, line) in y_plane.chunks_exact_mut(w).enumerate() {
-        for (column, out) in line.iter_mut().enumerate() {
-            let (r, g, b) = pixel(column, row);
-            *out = luma(r, g, b);
+    let luma_row = |rgb: &[u8], out: &mut [u8]| {
+        for (pixel, y) in rgb.chunks_exact(bpp).zip(out) {
+            *y = luma(
+                i32::from(pixel[r_at]),
+                i32::from(pixel[g_at]),
+                i32::from(pixel[b_at]),
+            );
         }
-    }
+    };
+    // Two rows at a time: their luma, and the chroma of each 2×2 block (an odd last row or
+    // column stands in for its missing neighbour).
     for block_row in 0..layout.chroma_height() {
-        for block_column in 0..chroma_width {
-            let (mut r, mut g, mut b, mut count) = (0, 0, 0, 0);
-            for y in block_row * 2..(block_row * 2 + 2).min(h) {
-                for x in block_column * 2..(block_column * 2 + 2).min(w) {
-                    let (pr, pg, pb) = pixel(x, y);
-                    (r, g, b, count) = (r + pr, g + pg, b + pb, count + 1);
-                }
-            }
-            let (u, v) = chroma(r / count, g / count, b / count);
-            u_plane[block_row * chroma_width + block_column] = u;
-            v_plane[block_row * chroma_width + block_column] = v;
+        let top_row = block_row * 2;
+        let bottom_row = (top_row + 1).min(h - 1);
+        let top = &data[top_row * stride..][..row_bytes];
+        let bottom = &data[bottom_row * stride..][..row_bytes];
+        luma_row(top, &mut y_plane[top_row * w..][..w]);
+        if bottom_row != top_row {
+            luma_row(bottom, &mut y_plane[bottom_row * w..][..w]);
+        }
+        let u_row = &mut u_plane[block_row * chroma_width..][..chroma_width];
+        let v_row = &mut v_plane[block_row * chroma_width..][..chroma_width];
+        for (block, (u, v)) in u_row.iter_mut().zip(v_row.iter_mut()).enumerate() {
+            let left = block * 2 * bpp;
+            let right = if block * 2 + 1 < w { left + bpp } else { left };
+            let mean = |at: usize| {
+                (i32::from(top[left + at])
+                    + i32::from(top[right + at])
+                    + i32::from(bottom[left + at])
+                    + i32::from(bottom[right + at])
+                    + 2)
+                    / 4
+            };
+            (*u, *v) = chroma(mean(r_at), mean(g_at), mean(b_at));
         }
     }
     Ok(frame)

@@ -106,10 +106,25 @@ fn render(measured: &[(Server, Samples)]) -> Result<String, XtaskError> {
             get("m2e.count")?,
         ));
     }
-    body.push_str(
-        "\n**Goals: glass-to-glass p50 ≤ 100 ms; mouth-to-ear p50 ≤ 60 ms** (compare the \
-         confab server row).\n",
-    );
+    let ours = measured
+        .iter()
+        .find(|(server, _)| matches!(server, Server::Confab))
+        .map(|(_, samples)| samples);
+    let p50 = |name: &str| {
+        ours.and_then(|samples| samples.get(name))
+            .and_then(|value| value.parse::<f64>().ok())
+    };
+    let verdict = |value: Option<f64>, goal: f64| match value {
+        Some(value) if value <= goal => "met",
+        Some(_) => "**not met**",
+        None => "not measured",
+    };
+    body.push_str(&format!(
+        "\n**Goals** (through confab server): glass-to-glass p50 ≤ 100 ms — {}; mouth-to-ear \
+         p50 ≤ 60 ms — {}.\n",
+        verdict(p50("g2g.p50"), 100.0),
+        verdict(p50("m2e.p50"), 60.0),
+    ));
     Ok(body)
 }
 
