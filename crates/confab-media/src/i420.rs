@@ -31,7 +31,7 @@ pub enum I420LayoutError {
 }
 
 /// Cameras and screens never exceed this; larger sizes come from corrupt headers.
-const MAX_DIMENSION: u32 = 16_384;
+pub const MAX_DIMENSION: u32 = 16_384;
 
 impl I420Layout {
     pub fn new(width: u32, height: u32) -> Result<Self, I420LayoutError> {

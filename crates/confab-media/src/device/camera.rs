@@ -285,16 +285,9 @@ fn decode(raw: &[u8], format: FrameFormat, layout: I420Layout) -> Result<VideoFr
         FrameFormat::RAWRGB => {
             rgb_to_i420(raw, width, height, width as usize * 3, PackedRgb::RGB24)
         }
-        FrameFormat::RAWBGR => rgb_to_i420(
-            raw,
-            width,
-            height,
-            width as usize * 3,
-            PackedRgb {
-                bytes_per_pixel: 3,
-                offsets: [2, 1, 0],
-            },
-        ),
+        FrameFormat::RAWBGR => {
+            rgb_to_i420(raw, width, height, width as usize * 3, PackedRgb::BGR24)
+        }
         FrameFormat::GRAY => convert::gray_to_i420(raw, width, height),
     }
 }

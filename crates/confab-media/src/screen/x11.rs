@@ -91,6 +91,7 @@ impl X11Screens {
             managed
         };
         candidates.reverse(); // both lists run bottom to top
+        let net_wm_name = atom(&self.connection, b"_NET_WM_NAME")?;
         let mut windows = Vec::new();
         for window in candidates {
             let Ok(attributes) = self.connection.get_window_attributes(window)?.reply() else {
@@ -99,7 +100,7 @@ impl X11Screens {
             if attributes.map_state != MapState::VIEWABLE || attributes.override_redirect {
                 continue; // hidden, or a menu or tooltip
             }
-            let Some(title) = title(&self.connection, window)? else {
+            let Some(title) = title(&self.connection, window, net_wm_name)? else {
                 continue;
             };
             let Ok(geometry) = self.connection.get_geometry(window)?.reply() else {
@@ -175,9 +176,13 @@ fn atom(connection: &RustConnection, name: &[u8]) -> Result<u32, ScreenError> {
     Ok(connection.intern_atom(false, name)?.reply()?.atom)
 }
 
-/// `_NET_WM_NAME` (UTF-8), else `WM_NAME`; `None` for untitled windows.
-fn title(connection: &RustConnection, window: Window) -> Result<Option<String>, ScreenError> {
-    let net_wm_name = atom(connection, b"_NET_WM_NAME")?;
+/// `_NET_WM_NAME` (UTF-8; its atom is `net_wm_name`), else `WM_NAME`; `None` for untitled
+/// windows.
+fn title(
+    connection: &RustConnection,
+    window: Window,
+    net_wm_name: u32,
+) -> Result<Option<String>, ScreenError> {
     for property in [net_wm_name, AtomEnum::WM_NAME.into()] {
         let Ok(reply) = connection
             .get_property(false, window, property, AtomEnum::ANY, 0, 1024)?

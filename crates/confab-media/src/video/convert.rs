@@ -6,7 +6,7 @@
 //! 2×2 block (rounded up at odd edges), so a one-pixel detail keeps its colour at half weight
 //! rather than vanishing.
 
-use crate::i420::{I420Layout, I420LayoutError, VideoFrame};
+use crate::i420::{I420Layout, I420LayoutError, MAX_DIMENSION, VideoFrame};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
@@ -57,6 +57,10 @@ impl PackedRgb {
     pub const RGB24: Self = Self {
         bytes_per_pixel: 3,
         offsets: [0, 1, 2],
+    };
+    pub const BGR24: Self = Self {
+        bytes_per_pixel: 3,
+        offsets: [2, 1, 0],
     };
 }
 
@@ -247,8 +251,8 @@ pub fn mjpeg_to_i420(data: &[u8], width: u32, height: u32) -> Result<VideoFrame,
 
     let options = DecoderOptions::default()
         .jpeg_set_out_colorspace(ColorSpace::RGB)
-        .set_max_width(16_384)
-        .set_max_height(16_384);
+        .set_max_width(MAX_DIMENSION as usize)
+        .set_max_height(MAX_DIMENSION as usize);
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(data), options);
     let rgb = decoder
         .decode()
