@@ -165,18 +165,35 @@ async def python_file_ms(args, room_name: str, path: str) -> float:
     return ms
 
 
+async def read_through(process, marker: bytes) -> bytes:
+    """The process's output up to and including the first line holding `marker`."""
+    lines = []
+    while not lines or marker not in lines[-1]:
+        line = await process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the process ended before printing {marker!r}: {b''.join(lines)!r}")
+        lines.append(line)
+    return b"".join(lines)
+
+
 async def confab_file_ms(args, room_name: str, path: str, inbox: str) -> float:
     receiver = await asyncio.create_subprocess_exec(
         args.confab, "join", args.url, "--token", token(args, room_name, "cf-receiver"),
         "--topic", "bench", "--save-dir", inbox, "--exit-after-files", "1",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )
+    # The sender starts once the receiver's transport is up (it prints `joined` then), as the
+    # Python round's sender waits for a connected receiver. Started together, the sender can
+    # see the receiver announced and send before the server can deliver to it: byte streams
+    # have no acknowledgement, so that file is lost and the round waits for it in vain.
+    head = await asyncio.wait_for(read_through(receiver, b"joined "), 30)
     sender = await asyncio.create_subprocess_exec(
         args.confab, "join", args.url, "--token", token(args, room_name, "cf-sender"),
         "--topic", "bench", "--wait-for", "cf-receiver", "--send-file", path, "--duration", "300",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
-    out, _ = await asyncio.wait_for(receiver.communicate(), 300)
+    rest, _ = await asyncio.wait_for(receiver.communicate(), 300)
+    out = head + rest
     sender.send_signal(2)
     await sender.wait()
     found = re.search(rb"file-received from=cf-sender bytes=(\d+) .* ms=([\d.]+) ", out)

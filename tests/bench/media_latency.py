@@ -13,16 +13,20 @@ through one server (run in the private test network's client host; the server in
   it receives (`--speaker ear`, the remapped sink of `bench`'s right channel). One recording
   of `bench.monitor` holds both channels sample-aligned, so each burst's delay from the left
   to the right channel is the whole path: capture, processing, Opus, the network, the
-  server, the jitter buffer, decoding, mixing and the speaker's queue. (Not included: a real
-  sound card's converters, typically a few milliseconds each way.)
+  server, the jitter buffer, decoding, mixing and the speaker's device buffer. (Not included:
+  a real sound card's converters, typically a few milliseconds each way.)
 
-Prints `SAMPLE <g2g|m2e> <p50|p95|count> <value>` lines.
+  The listener ends with SIGINT, so it prints what its jitter buffer did (`audio-played`):
+  how long the last packet waited there, and the buffer's target.
+
+Prints `SAMPLE <g2g|m2e> <what> <value>` lines.
 """
 
 import argparse
 import asyncio
 import os
 import shutil
+import signal as signals
 import subprocess
 import tempfile
 import time
@@ -199,6 +203,13 @@ async def mouth_to_ear(args):
         # The signal ends with a second of silence: the last burst is through the path by now.
         await stop(recorder)
         await recording
+        viewer.send_signal(signals.SIGINT)
+        summary = await wait_for_line(viewer, b"audio-played talker ")
+        played = fields(summary.decode())
+        sample("m2e", "jitter-wait", played["wait-ms"])
+        sample("m2e", "jitter-target", played["target-ms"])
+        sample("m2e", "jitter-dropped", played["dropped"])
+        sample("m2e", "concealed", played["concealed"])
     finally:
         for process in processes:
             await stop(process)

@@ -164,6 +164,8 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
         local_audio = Some(audio);
     }
     let mut feeders = Vec::new();
+    // (identity, track sid) of the audio tracks played on the speaker.
+    let mut played = Vec::new();
 
     let mut waiting_for: HashSet<String> = args.wait_for.iter().cloned().collect();
     let mut sent_outbox = false;
@@ -218,6 +220,7 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
                                 Some(playout) => match playout.add_track(track) {
                                     Ok(feeder) => {
                                         feeders.push(feeder);
+                                        played.push((identity, info.sid));
                                         continue;
                                     }
                                     Err(error) => break Err(LocalAudioError::from(error).into()),
@@ -248,6 +251,13 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
     for task in encoders.into_iter().chain(feeders) {
         if let Err(error) = task.stop() {
             tracing::warn!(%error, "a media thread failed");
+        }
+    }
+    if let Some(playout) = local_audio.as_ref().and_then(LocalAudio::playout) {
+        for (identity, sid) in &played {
+            if let Some(stats) = playout.stats(sid) {
+                println!("{}", local_audio::played_summary(identity, sid, &stats));
+            }
         }
     }
     if let Some(Err(error)) = local_audio.map(LocalAudio::stop) {

@@ -9,6 +9,7 @@ use confab_media::audio::microphone::Microphone;
 use confab_media::audio::processing::{AudioProcessor, ProcessingError, ProcessingSettings};
 use confab_media::audio::source::ProcessedSource;
 use confab_media::audio::speaker::Speaker;
+use confab_media::audio::voice::VoiceStats;
 use confab_media::device::audio::AudioDevices;
 use confab_media::device::{DeviceChoice, DeviceError};
 use confab_media::pipeline::{self, AudioPlayout, MediaTask, PipelineError};
@@ -33,6 +34,26 @@ pub fn choice(id: &str) -> DeviceChoice {
     } else {
         DeviceChoice::Id(id.to_owned())
     }
+}
+
+/// One line on what a played track's jitter buffer did, for scripts and benchmarks:
+/// `audio-played <identity> <sid> played=N concealed=N rebuilt=N dropped=N late=N
+/// target-ms=N wait-ms=N` (the wait is the last packet's time in the buffer).
+pub fn played_summary(identity: &str, sid: &str, stats: &VoiceStats) -> String {
+    let jitter = &stats.jitter;
+    let wait = stats
+        .last_wait
+        .map_or_else(|| "none".to_owned(), |wait| wait.as_millis().to_string());
+    format!(
+        "audio-played {identity} {sid} played={} concealed={} rebuilt={} dropped={} late={} \
+         target-ms={} wait-ms={wait}",
+        jitter.played,
+        jitter.concealed,
+        jitter.rebuilt_from_fec,
+        jitter.dropped,
+        jitter.late,
+        stats.target_delay.as_millis(),
+    )
 }
 
 /// The devices this participant uses, and the echo canceller both share.

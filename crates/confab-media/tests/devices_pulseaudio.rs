@@ -14,15 +14,14 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use confab_media::audio::analysis::{dominant_frequency, tone_share};
 use confab_media::audio::microphone::Microphone;
 use confab_media::audio::opus::{FRAME_SAMPLES, OpusEncoder, OpusSettings};
-use confab_media::audio::sink::AudioSink;
+use confab_media::audio::sink::{AudioFeed, AudioSink, MAINTAIN_EVERY};
 use confab_media::audio::source::AudioSource;
 use confab_media::audio::speaker::Speaker;
 use confab_media::audio::tone::Tone;
@@ -127,10 +126,9 @@ impl Drop for PulseServer {
     }
 }
 
-/// Plays a tone into a device on a thread of its own until dropped.
+/// Plays a tone into a device until dropped.
 struct TonePlayer {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _speaker: Speaker,
 }
 
 impl TonePlayer {
@@ -139,28 +137,19 @@ impl TonePlayer {
             Speaker::open(devices.clone(), DeviceChoice::Id(device.into()), None, None)
                 .expect("feed speaker");
         assert_eq!(speaker.device().map(|d| d.id.as_str()), Some(device));
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut tone = Tone::new(frequency, 0.4);
-            while !flag.load(Ordering::Relaxed) {
-                speaker.play(&tone.next_frame()).expect("play tone");
-            }
-        });
-        Self {
-            stop,
-            thread: Some(thread),
-        }
+        speaker.start(tone_feed(frequency));
+        Self { _speaker: speaker }
     }
 }
 
-impl Drop for TonePlayer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// A tone, 20 ms whenever the speaker asks.
+fn tone_feed(frequency: f64) -> AudioFeed {
+    let tone = Mutex::new(Tone::new(frequency, 0.4));
+    Arc::new(move || {
+        tone.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .next_frame()
+    })
 }
 
 fn open_microphone(
@@ -299,31 +288,42 @@ fn a_tone_goes_through_mic_opus_jitter_buffer_and_speaker(devices: &Arc<AudioDev
     )
     .expect("speaker");
     let mut ear = open_microphone(devices, "confab_speaker.monitor", None);
+    // Two clocks, as in a meeting: the microphone's paces the sender, the speaker's takes
+    // each frame out of the jitter buffer when the device needs it.
+    let voice = Arc::new(Mutex::new(RemoteVoice::new().expect("voice")));
+    let playing = voice.clone();
+    speaker.start(Arc::new(move || {
+        lock(&playing)
+            .next_frame(Instant::now())
+            .unwrap_or_else(|_| vec![0.0; FRAME_SAMPLES])
+    }));
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    let pipeline = std::thread::spawn(move || {
+    let sender = std::thread::spawn(move || {
         let mut encoder = OpusEncoder::new(OpusSettings::default()).expect("encoder");
-        let mut voice = RemoteVoice::new().expect("voice");
         let mut rtp_time = 0u64;
-        let mut loudest = 0f64;
         while !flag.load(Ordering::Relaxed) {
             let frame = microphone.capture().expect("capture");
-            loudest = loudest.max(confab_media::audio::analysis::rms(&frame));
             let packet = encoder.encode(&frame).expect("encode");
-            voice.push(rtp_time, packet, Instant::now());
+            lock(&voice).push(rtp_time, packet, Instant::now());
             rtp_time += FRAME_SAMPLES as u64;
-            let played = voice.next_frame(Instant::now()).expect("decode");
-            speaker.play(&played).expect("play");
         }
-        voice.stats()
+        voice
     });
     // The first audio takes a moment to come round (stream start-up on both ends).
     wait_for_tone(&mut ear, 440.0);
     let heard = record(&mut ear, 1.0);
     stop.store(true, Ordering::Relaxed);
-    let stats = pipeline.join().expect("pipeline thread");
+    let stats = lock(&sender.join().expect("sender thread")).stats();
+    drop(speaker);
     assert!(stats.jitter.played > 50, "{stats:?}");
     assert_tone(&heard, 440.0);
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn unplugging_the_microphone_moves_capture_to_the_default(
@@ -371,12 +371,14 @@ fn unplugging_the_speaker_moves_playout_to_the_default(
     )
     .expect("speaker");
     let mut fallback_ear = open_microphone(devices, "fallback_speaker.monitor", None);
+    speaker.start(tone_feed(660.0));
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    // What the playout thread does: keep the speaker on a working device.
     let playout = std::thread::spawn(move || {
-        let mut tone = Tone::new(660.0, 0.4);
         while !flag.load(Ordering::Relaxed) {
-            speaker.play(&tone.next_frame()).expect("play");
+            speaker.maintain().expect("a speaker to play on");
+            std::thread::sleep(MAINTAIN_EVERY);
         }
         speaker.device().map(|d| d.id.clone())
     });

@@ -8,6 +8,12 @@
 //! a buffer that grew (after a network stall) drops frames until it is back near its target.
 //! When it runs dry it conceals without moving on, so a late packet still plays; a packet
 //! that comes after its turn was concealed is dropped.
+//!
+//! It also shrinks when it holds more than the network needs: when every packet of the last
+//! second waited a frame and a margin longer than it had to (the playout clock and the
+//! network's settled after the cautious start, or after a delay spike passed), one frame is
+//! skipped, at a quiet moment when one comes within a few seconds. Audio waits in the buffer
+//! between a margin and a frame more than its lateness, and no longer.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -20,10 +26,15 @@ pub const MAX_CONCEALED_RUN: u32 = 5;
 const JITTER_WINDOW: usize = 250;
 /// The target before enough packets were seen to measure the network.
 const INITIAL_TARGET: Duration = Duration::from_millis(40);
-const MIN_TARGET: Duration = FRAME_DURATION;
 const MAX_TARGET: Duration = Duration::from_millis(300);
 /// Added to the measured jitter: room for one more packet's wobble.
 const TARGET_MARGIN: Duration = Duration::from_millis(10);
+const MIN_TARGET: Duration = TARGET_MARGIN;
+/// Played packets whose waiting times decide whether the buffer can shrink (one second).
+const SLACK_WINDOW: usize = 50;
+/// Frames the buffer waits for a quiet one to skip, once it could shrink (two seconds);
+/// after that it skips the next one anyway.
+const SHRINK_PATIENCE: u32 = 100;
 /// Frames above the target the buffer may hold before it drops one to catch up.
 const EXCESS_FRAMES: u64 = 2;
 /// A packet this many frames ahead of the playout position means the stream restarted.
@@ -51,7 +62,7 @@ pub struct JitterStats {
     pub silent: u64,
     /// Arrived after their turn had been concealed.
     pub late: u64,
-    /// Dropped to bring the delay back down.
+    /// Dropped to bring the delay back down (after a burst, or while shrinking).
     pub dropped: u64,
     pub duplicates: u64,
 }
@@ -59,7 +70,7 @@ pub struct JitterStats {
 #[derive(Debug)]
 pub struct JitterBuffer {
     /// Waiting packets by frame number (RTP time / 960).
-    packets: BTreeMap<u64, Vec<u8>>,
+    packets: BTreeMap<u64, Waiting>,
     /// The frame the next `pop` plays; `None` until playout starts.
     next: Option<u64>,
     /// When the first packet after a (re)start arrived: playout begins a target later.
@@ -69,7 +80,14 @@ pub struct JitterBuffer {
     /// The frame the last `pop` played or stood in for.
     last_frame: Option<u64>,
     lateness: Lateness,
+    slack: Slack,
     stats: JitterStats,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    payload: Vec<u8>,
+    arrival: Instant,
 }
 
 impl Default for JitterBuffer {
@@ -87,6 +105,7 @@ impl JitterBuffer {
             dry_pops: 0,
             last_frame: None,
             lateness: Lateness::default(),
+            slack: Slack::default(),
             stats: JitterStats::default(),
         }
     }
@@ -106,7 +125,11 @@ impl JitterBuffer {
             self.stats.late += 1;
             return;
         }
-        if self.packets.insert(frame, payload).is_some() {
+        if self
+            .packets
+            .insert(frame, Waiting { payload, arrival })
+            .is_some()
+        {
             self.stats.duplicates += 1;
         }
         self.primed_at.get_or_insert(arrival);
@@ -120,10 +143,11 @@ impl JitterBuffer {
             return Playout::Silence;
         };
         self.drop_excess(next);
+        self.shrink_if_due();
         let next = self.next.unwrap_or(next);
         self.last_frame = Some(next);
         if let Some(packet) = self.packets.remove(&next) {
-            return self.advance(next, Playout::Packet(packet));
+            return self.advance(next, packet, now);
         }
         let Some((&first_waiting, _)) = self.packets.first_key_value() else {
             // Dry: conceal in place, so the packet can still play if it is only late.
@@ -139,13 +163,14 @@ impl JitterBuffer {
         };
         if first_waiting - next <= u64::from(self.dry_pops) {
             // The frames before it already had their time (concealed while dry): play it.
-            let packet = self.packets.remove(&first_waiting).unwrap_or_default();
-            return self.advance(first_waiting, Playout::Packet(packet));
+            if let Some(packet) = self.packets.remove(&first_waiting) {
+                return self.advance(first_waiting, packet, now);
+            }
         }
         // Lost: rebuild from the next packet's FEC when it is here, otherwise conceal.
         match self.packets.get(&(next + 1)) {
             Some(following) => {
-                let following = following.clone();
+                let following = following.payload.clone();
                 self.stats.rebuilt_from_fec += 1;
                 self.next = Some(next + 1);
                 self.dry_pops = 0;
@@ -174,6 +199,17 @@ impl JitterBuffer {
         self.lateness.target()
     }
 
+    /// How long the last packet played had waited here since it arrived.
+    pub fn last_wait(&self) -> Option<Duration> {
+        self.slack.waits.back().copied()
+    }
+
+    /// The audio just played was quiet: a good moment to skip a frame, if the buffer is due
+    /// to shrink.
+    pub fn played_quiet(&mut self) {
+        self.slack.quiet = true;
+    }
+
     /// Frames waiting, counted from the playout position to the newest packet.
     pub fn depth_frames(&self) -> u64 {
         match (self.next, self.packets.last_key_value()) {
@@ -193,12 +229,14 @@ impl JitterBuffer {
         Some(first)
     }
 
-    fn advance(&mut self, played: u64, playout: Playout) -> Playout {
+    fn advance(&mut self, played: u64, packet: Waiting, now: Instant) -> Playout {
         self.stats.played += 1;
         self.last_frame = Some(played);
         self.next = Some(played + 1);
         self.dry_pops = 0;
-        playout
+        self.slack
+            .observe(now.saturating_duration_since(packet.arrival));
+        Playout::Packet(packet.payload)
     }
 
     /// Drops the oldest frame when more than the target (and a little) waits.
@@ -214,12 +252,76 @@ impl JitterBuffer {
         }
     }
 
+    /// Skips the next frame when the buffer has been holding a frame more than it needs (and
+    /// the frame after it is here, so the skip leaves no gap): everything after it plays a
+    /// frame sooner.
+    fn shrink_if_due(&mut self) {
+        let Some(next) = self.next else { return };
+        if self.packets.contains_key(&next)
+            && self.packets.contains_key(&(next + 1))
+            && self.slack.shrink_now(self.lateness.target())
+        {
+            self.packets.remove(&next);
+            self.stats.dropped += 1;
+            self.next = Some(next + 1);
+        }
+    }
+
     fn restart(&mut self) {
         self.packets.clear();
         self.next = None;
         self.primed_at = None;
         self.dry_pops = 0;
         self.lateness = Lateness::default();
+        self.slack = Slack::default();
+    }
+}
+
+/// How long the recently played packets waited here, and whether that was more than needed.
+#[derive(Debug, Default)]
+struct Slack {
+    /// Waits of the packets played since the buffer last shrank (at most a window's worth).
+    waits: VecDeque<Duration>,
+    /// Frames played since a shrink became due; `None` while it is not due.
+    due_for: Option<u32>,
+    /// The last frame played was quiet.
+    quiet: bool,
+}
+
+impl Slack {
+    fn observe(&mut self, wait: Duration) {
+        if self.waits.len() == SLACK_WINDOW {
+            self.waits.pop_front();
+        }
+        self.waits.push_back(wait);
+    }
+
+    /// Whether to skip a frame now: a whole window of packets each waited at least a frame
+    /// and a margin (so each would still have come in time a frame later), the longest of
+    /// them a frame more than the target, and this is a quiet moment (or the buffer has
+    /// waited long enough for one).
+    fn shrink_now(&mut self, target: Duration) -> bool {
+        let quiet = std::mem::take(&mut self.quiet);
+        let (Some(&shortest), Some(&longest)) = (self.waits.iter().min(), self.waits.iter().max())
+        else {
+            return false;
+        };
+        let spare = self.waits.len() == SLACK_WINDOW
+            && shortest >= FRAME_DURATION + TARGET_MARGIN
+            && longest >= target + FRAME_DURATION;
+        if !spare {
+            self.due_for = None;
+            return false;
+        }
+        let waited = self.due_for.get_or_insert(0);
+        *waited += 1;
+        if quiet || *waited > SHRINK_PATIENCE {
+            // The waits seen so far were all a frame longer than they will be: start over.
+            self.waits.clear();
+            self.due_for = None;
+            return true;
+        }
+        false
     }
 }
 
@@ -302,6 +404,16 @@ mod tests {
         delay_ms: impl Fn(u64) -> u64,
         pops: usize,
     ) -> (Vec<Playout>, JitterBuffer) {
+        run_with_pauses(frames, delay_ms, |_| false, pops)
+    }
+
+    /// [`run`], telling the buffer after each frame played whether it was quiet.
+    fn run_with_pauses(
+        frames: impl IntoIterator<Item = u64>,
+        delay_ms: impl Fn(u64) -> u64,
+        quiet: impl Fn(u64) -> bool,
+        pops: usize,
+    ) -> (Vec<Playout>, JitterBuffer) {
         let start = Instant::now();
         let mut arrivals: Vec<(Instant, u64)> = frames
             .into_iter()
@@ -322,7 +434,11 @@ mod tests {
             while let Some((at, frame)) = arrivals.next_if(|(at, _)| *at <= now) {
                 buffer.push(rtp(frame), packet(frame), at);
             }
-            out.push(buffer.pop(now));
+            let playout = buffer.pop(now);
+            if matches!(playout, Playout::Packet(_)) && frame_of(&playout).is_some_and(&quiet) {
+                buffer.played_quiet();
+            }
+            out.push(playout);
         }
         (out, buffer)
     }
@@ -345,6 +461,37 @@ mod tests {
         assert!(played.len() >= 96);
         let stats = buffer.stats();
         assert_eq!(stats.concealed + stats.rebuilt_from_fec + stats.late, 0);
+    }
+
+    #[test]
+    fn a_buffer_holding_more_than_the_network_needs_shrinks() {
+        // 5 ms of transit and no jitter: the cautious start holds each packet 56 ms; without
+        // a quiet moment the buffer still shrinks, a frame at a time, after its patience.
+        let (out, buffer) = run(0..600, |_| 5, 600);
+        let stats = buffer.stats();
+        assert_eq!(stats.dropped, 2, "{stats:?}");
+        assert_eq!(stats.concealed + stats.rebuilt_from_fec + stats.late, 0);
+        let wait = buffer.last_wait().expect("a packet played");
+        assert_eq!(wait, Duration::from_millis(16));
+        let played = played_frames(&out);
+        assert!(played.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn it_shrinks_at_a_quiet_moment_when_one_comes() {
+        // Frames 70, 71, … are a pause: the first skip comes right after frame 70 (not after
+        // the patience), the second one a window later, and the skipped frames are pauses.
+        let quiet = |frame: u64| frame >= 70;
+        let (out, buffer) = run_with_pauses(0..200, |_| 5, quiet, 200);
+        assert_eq!(buffer.stats().dropped, 2);
+        let played = played_frames(&out);
+        let skipped: Vec<u64> = (0..*played.last().expect("played"))
+            .filter(|frame| !played.contains(frame))
+            .collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert_eq!(skipped[0], 71);
+        assert!(skipped.iter().all(|&frame| quiet(frame - 1)), "{skipped:?}");
+        assert_eq!(buffer.last_wait(), Some(Duration::from_millis(16)));
     }
 
     #[test]

@@ -1,50 +1,25 @@
-//! Where the mix goes: a speaker, or a clocked collector, behind one trait.
+//! Where the mix goes: a sink pulls it, 20 ms at a time, whenever its device needs sound.
+//! Mixing on demand (instead of pushing frames into a queue ahead of the device) keeps the
+//! playout's share of the mouth-to-ear delay down to the device's own buffer.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::mpsc;
-
-use crate::audio::opus::FRAME_DURATION;
 use crate::video::source::CaptureError;
 
-/// A consumer of 48 kHz mono audio in 20 ms frames. `play` blocks until the device has room
-/// for the frame, so the sink's clock paces the playout.
+/// Gives the next 20 ms of 48 kHz mono to play. A sink calls it on its device's thread when
+/// the device needs more, so it must not block for long.
+pub type AudioFeed = Arc<dyn Fn() -> Vec<f32> + Send + Sync>;
+
+/// How often a sink's owner calls [`AudioSink::maintain`].
+pub const MAINTAIN_EVERY: Duration = Duration::from_millis(100);
+
+/// A consumer of 48 kHz mono audio that takes it at its own clock's pace.
 pub trait AudioSink: Send {
-    fn play(&mut self, frame: &[f32]) -> Result<(), CaptureError>;
-}
+    /// Plays what `feed` gives from now on (silence until then).
+    fn start(&mut self, feed: AudioFeed);
 
-/// A sink with a sound card's pace but no sound card: it takes a frame every 20 ms and hands
-/// what it played to `played` (for tests, `confab join` without a speaker, and benchmarks).
-#[derive(Debug)]
-pub struct ClockedSink {
-    started: Option<Instant>,
-    frames: u32,
-    played: mpsc::UnboundedSender<Vec<f32>>,
-}
-
-impl ClockedSink {
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<Vec<f32>>) {
-        let (played, receiver) = mpsc::unbounded_channel();
-        let sink = Self {
-            started: None,
-            frames: 0,
-            played,
-        };
-        (sink, receiver)
-    }
-}
-
-impl AudioSink for ClockedSink {
-    fn play(&mut self, frame: &[f32]) -> Result<(), CaptureError> {
-        let started = *self.started.get_or_insert_with(Instant::now);
-        let due = started + FRAME_DURATION * self.frames;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            // This sleep *is* the device clock being simulated.
-            std::thread::sleep(wait.min(Duration::from_millis(100)));
-        }
-        self.frames += 1;
-        self.played
-            .send(frame.to_vec())
-            .map_err(|_| CaptureError::Gone("nobody listens to this sink".into()))
-    }
+    /// Keeps the sink on a working device: follows the user's choice and devices that went
+    /// away or came back. Called every [`MAINTAIN_EVERY`]; fails when nothing can play.
+    fn maintain(&mut self) -> Result<(), CaptureError>;
 }

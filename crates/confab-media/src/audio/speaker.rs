@@ -1,58 +1,33 @@
-//! The real speaker: 48 kHz mono from the mixer, resampled to the device's rate and copied
-//! to its channels by a cpal output stream. `play` blocks while the device's queue is full,
-//! so the sound card's clock paces the playout. Follows the devices like the microphone.
+//! The real speaker: a cpal output stream that, whenever the device needs sound, pulls 48 kHz
+//! mono from the feed, resamples it to the device's rate and copies it to every channel. No
+//! queue sits in front of the device: audio is mixed when it is about to be played. Follows
+//! the devices like the microphone (on [`AudioSink::maintain`]).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::broadcast;
 
 use crate::audio::resample::Resampler;
-use crate::audio::sink::AudioSink;
+use crate::audio::sink::{AudioFeed, AudioSink};
 use crate::audio::tone::SAMPLE_RATE;
 use crate::device::audio::{AudioDevices, OpenedDevice, StreamThread, open_or_default};
 use crate::device::follow::{DeviceFollower, DeviceSwitch, Liveness};
 use crate::device::{DeviceChoice, DeviceError, DeviceEvent, DeviceInfo, DeviceKind};
 use crate::video::source::CaptureError;
 
-/// Audio queued for the device beyond what it is playing: the speaker's share of the
-/// mouth-to-ear latency.
-const QUEUE_TARGET: Duration = Duration::from_millis(40);
-const POLL: Duration = Duration::from_millis(100);
-
 pub struct Speaker {
     devices: Arc<AudioDevices>,
     follower: DeviceFollower,
+    /// What every stream this speaker opens plays; kept across device switches.
+    feed: Arc<Mutex<Option<AudioFeed>>>,
     output: Option<OpenOutput>,
 }
 
 struct OpenOutput {
     device: OpenedDevice,
-    resampler: Resampler,
-    queue: Arc<Queue>,
+    liveness: Arc<Mutex<Liveness>>,
     _stream: StreamThread,
-}
-
-/// Mono samples at the device's rate, and whether the device still takes them.
-#[derive(Debug)]
-struct Queue {
-    state: Mutex<QueueState>,
-    drained: Condvar,
-}
-
-#[derive(Debug)]
-struct QueueState {
-    samples: VecDeque<f32>,
-    liveness: Liveness,
-}
-
-impl Queue {
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 impl std::fmt::Debug for Speaker {
@@ -63,8 +38,16 @@ impl std::fmt::Debug for Speaker {
     }
 }
 
+/// A lock held only for a few field updates; a panic while holding it leaves them whole.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Speaker {
-    /// Opens `choice` (or the default, if that speaker is not connected).
+    /// Opens `choice` (or the default, if that speaker is not connected), playing silence
+    /// until [`AudioSink::start`].
     pub fn open(
         devices: Arc<AudioDevices>,
         choice: DeviceChoice,
@@ -76,6 +59,7 @@ impl Speaker {
         let mut speaker = Self {
             devices,
             follower,
+            feed: Arc::new(Mutex::new(None)),
             output: None,
         };
         let preferred = speaker.follower.preferred().clone();
@@ -89,33 +73,25 @@ impl Speaker {
 
     fn reopen(&mut self, choice: DeviceChoice) -> Result<(), DeviceError> {
         let previous = self.output.take().map(|output| output.device.info);
-        let queue = Arc::new(Queue {
-            state: Mutex::new(QueueState {
-                samples: VecDeque::new(),
-                liveness: Liveness::new(),
-            }),
-            drained: Condvar::new(),
-        });
-        let feeding = queue.clone();
-        let fill = move |out: &mut [f32]| {
-            let mut state = feeding.lock();
-            for sample in out.iter_mut() {
-                // An empty queue plays silence (an underrun), never old audio.
-                *sample = state.samples.pop_front().unwrap_or(0.0);
-            }
-            state.liveness.moved();
-            drop(state);
-            feeding.drained.notify_all();
-        };
+        let liveness = Arc::new(Mutex::new(Liveness::new()));
         let (device, stream) = open_or_default(&choice, |choice| {
-            self.devices.open_output(choice, fill.clone())
+            self.devices.open_output(choice, |device| {
+                let resampler = Resampler::new(SAMPLE_RATE, device.sample_rate).map_err(|e| {
+                    DeviceError::Open {
+                        kind: DeviceKind::Speaker,
+                        name: device.info.name.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                Ok(Filler {
+                    feed: self.feed.clone(),
+                    resampler,
+                    pending: VecDeque::new(),
+                    liveness: liveness.clone(),
+                }
+                .into_callback())
+            })
         })?;
-        let resampler =
-            Resampler::new(SAMPLE_RATE, device.sample_rate).map_err(|e| DeviceError::Open {
-                kind: DeviceKind::Speaker,
-                name: device.info.name.clone(),
-                reason: e.to_string(),
-            })?;
         tracing::info!(
             id = %device.info.id,
             rate = device.sample_rate,
@@ -127,48 +103,67 @@ impl Speaker {
         }
         self.output = Some(OpenOutput {
             device,
-            resampler,
-            queue,
+            liveness,
             _stream: stream,
         });
         Ok(())
     }
 }
 
+/// What one output stream's callback owns: the feed it pulls from, the conversion to the
+/// device's rate and what is left of the last frame.
+struct Filler {
+    feed: Arc<Mutex<Option<AudioFeed>>>,
+    resampler: Resampler,
+    /// Converted samples the device has not taken yet (less than one frame's worth).
+    pending: VecDeque<f32>,
+    liveness: Arc<Mutex<Liveness>>,
+}
+
+impl Filler {
+    fn into_callback(mut self) -> impl FnMut(&mut [f32]) + Send + 'static {
+        move |out: &mut [f32]| self.fill(out)
+    }
+
+    fn fill(&mut self, out: &mut [f32]) {
+        while self.pending.len() < out.len() {
+            let Some(feed) = lock(&self.feed).clone() else {
+                break;
+            };
+            let frame = feed();
+            if let Err(error) = self.resampler.push(&frame) {
+                tracing::warn!(%error, "speaker resampling failed; playing silence");
+                break;
+            }
+            let ready = self.resampler.ready();
+            self.pending
+                .extend(self.resampler.pull(ready).unwrap_or_default());
+        }
+        for sample in out.iter_mut() {
+            // Short of audio (no feed yet, or a failure): silence, never old audio.
+            *sample = self.pending.pop_front().unwrap_or(0.0);
+        }
+        lock(&self.liveness).moved();
+    }
+}
+
 impl AudioSink for Speaker {
-    fn play(&mut self, frame: &[f32]) -> Result<(), CaptureError> {
+    fn start(&mut self, feed: AudioFeed) {
+        *lock(&self.feed) = Some(feed);
+    }
+
+    fn maintain(&mut self) -> Result<(), CaptureError> {
         let stalled = self
             .output
             .as_ref()
-            .is_some_and(|output| output.queue.lock().liveness.stalled());
+            .is_some_and(|output| lock(&output.liveness).stalled());
         let current = self.output.as_ref().map(|output| &output.device.info);
         if let Some(choice) = self.follower.next_device(current, stalled) {
             self.reopen(choice)
                 .map_err(|error| CaptureError::Gone(error.to_string()))?;
         }
-        let Some(output) = self.output.as_mut() else {
+        if self.output.is_none() {
             return Err(CaptureError::Gone("no speaker".into()));
-        };
-        output
-            .resampler
-            .push(frame)
-            .map_err(|e| CaptureError::Failed(e.to_string()))?;
-        let ready = output.resampler.ready();
-        let samples = output.resampler.pull(ready).unwrap_or_default();
-        let target =
-            (u128::from(output.device.sample_rate) * QUEUE_TARGET.as_millis() / 1000) as usize;
-        let mut state = output.queue.lock();
-        state.samples.extend(samples);
-        // Wait for the device to make room (its clock paces us); give up after a poll so a
-        // dead device is noticed on the next frame.
-        let waited = Instant::now();
-        while state.samples.len() > target && waited.elapsed() < POLL {
-            state = output
-                .queue
-                .drained
-                .wait_timeout(state, POLL)
-                .map(|(guard, _)| guard)
-                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
         }
         Ok(())
     }

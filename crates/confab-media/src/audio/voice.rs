@@ -3,8 +3,13 @@
 
 use std::time::Instant;
 
+use crate::audio::analysis::rms;
 use crate::audio::jitter::{JitterBuffer, JitterStats, Playout};
 use crate::audio::opus::{FRAME_SAMPLES, OpusDecoder, OpusError};
+
+/// Decoded audio below this (about -46 dBFS) is a pause: where the jitter buffer prefers to
+/// skip a frame when it shrinks.
+const QUIET_RMS: f64 = 0.005;
 
 #[derive(Debug)]
 pub struct RemoteVoice {
@@ -38,6 +43,9 @@ impl RemoteVoice {
             Playout::Packet(packet) => match self.decoder.decode(&packet) {
                 Ok(samples) => {
                     self.last_concealed = false;
+                    if rms(&samples) < QUIET_RMS {
+                        self.buffer.played_quiet();
+                    }
                     Ok(samples)
                 }
                 Err(error) => {
@@ -68,6 +76,7 @@ impl RemoteVoice {
             jitter: self.buffer.stats(),
             undecodable: self.undecodable,
             target_delay: self.buffer.target_delay(),
+            last_wait: self.buffer.last_wait(),
         }
     }
 }
@@ -77,6 +86,8 @@ pub struct VoiceStats {
     pub jitter: JitterStats,
     pub undecodable: u64,
     pub target_delay: std::time::Duration,
+    /// How long the last packet played had waited in the jitter buffer.
+    pub last_wait: Option<std::time::Duration>,
 }
 
 /// Packets of other lengths (10 or 40 ms from another sender) are cut or padded to 20 ms, so

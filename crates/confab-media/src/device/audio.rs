@@ -149,13 +149,17 @@ impl AudioDevices {
         Ok((opened, stream))
     }
 
-    /// Opens a speaker at its own rate and channel count; `fill` writes mono f32 samples at
-    /// that rate (which are copied to every channel).
-    pub fn open_output(
+    /// Opens a speaker at its own rate and channel count; `make_fill` gets the opened device
+    /// and returns what fills its buffer: mono f32 samples at the device's rate (copied to
+    /// every channel), asked for on the stream's thread whenever the device needs them.
+    pub fn open_output<F>(
         &self,
         choice: &DeviceChoice,
-        fill: impl FnMut(&mut [f32]) + Send + 'static,
-    ) -> Result<(OpenedDevice, StreamThread), DeviceError> {
+        make_fill: impl FnOnce(&OpenedDevice) -> Result<F, DeviceError>,
+    ) -> Result<(OpenedDevice, StreamThread), DeviceError>
+    where
+        F: FnMut(&mut [f32]) + Send + 'static,
+    {
         let (host, device, info) = self.find(DeviceKind::Speaker, choice)?;
         let open_error = open_error(&info);
         let supported = device.default_output_config().map_err(&open_error)?;
@@ -164,6 +168,7 @@ impl AudioDevices {
             sample_rate: supported.sample_rate(),
             channels: supported.channels(),
         };
+        let fill = make_fill(&opened)?;
         let format = supported.sample_format();
         let config = with_period(&supported, OUTPUT_PERIOD_MS);
         let stream = StreamThread::spawn(&info, move || {
@@ -224,6 +229,7 @@ fn open_error(info: &DeviceInfo) -> impl Fn(cpal::Error) -> DeviceError + '_ {
 #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))]
 fn pick_host() -> Result<cpal::Host, DeviceError> {
     if cpal::available_hosts().contains(&cpal::HostId::PulseAudio) {
+        super::pulse_cookie::ensure_for_this_user();
         match cpal::host_from_id(cpal::HostId::PulseAudio) {
             Ok(host) => return Ok(host),
             Err(error) => tracing::info!(%error, "PulseAudio is not reachable; using ALSA"),

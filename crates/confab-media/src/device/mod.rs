@@ -6,6 +6,8 @@ pub mod audio;
 pub mod camera;
 pub mod follow;
 pub mod preferences;
+#[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "netbsd"))]
+mod pulse_cookie;
 pub mod watcher;
 
 use serde::{Deserialize, Serialize};

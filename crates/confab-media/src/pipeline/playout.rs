@@ -1,9 +1,12 @@
 //! Remote audio → jitter buffers → mixer → far-end tap for the echo canceller → speaker.
 //!
-//! One playout thread, paced by the sink (the sound card's clock), mixes every voice each
-//! 20 ms. Each subscribed audio track has a feeder thread that moves its packets into the
-//! mixer as they arrive; the jitter buffers sit between the two clocks.
+//! The speaker's device thread mixes every voice whenever the device needs sound (the sound
+//! card's clock paces the playout, and nothing waits in a queue before the device). Each
+//! subscribed audio track has a feeder thread that moves its packets into the mixer as they
+//! arrive; the jitter buffers sit between the two clocks. The playout thread only keeps the
+//! speaker on a working device.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -12,8 +15,9 @@ use tokio::runtime::Handle;
 
 use super::{MediaTask, PipelineError, next_frame, stopped};
 use crate::audio::mixer::Mixer;
+use crate::audio::opus::FRAME_SAMPLES;
 use crate::audio::processing::AudioProcessor;
-use crate::audio::sink::AudioSink;
+use crate::audio::sink::{AudioFeed, AudioSink, MAINTAIN_EVERY};
 use crate::audio::voice::VoiceStats;
 
 /// The running playout. Dropping it stops the playout thread; feeders stop with their tracks.
@@ -31,14 +35,11 @@ impl AudioPlayout {
         echo_canceller: Option<Arc<AudioProcessor>>,
     ) -> Result<Self, PipelineError> {
         let mixer = Arc::new(Mutex::new(Mixer::new()));
-        let shared = mixer.clone();
+        sink.start(mixing_feed(mixer.clone(), echo_canceller));
         let task = MediaTask::spawn("confab-audio-playout", move |stop| {
             while !stopped(&stop) {
-                let frame = lock(&shared).mix(Instant::now())?;
-                if let Some(processor) = &echo_canceller {
-                    processor.analyze_playout_frames(&frame)?;
-                }
-                sink.play(&frame)?;
+                sink.maintain()?;
+                std::thread::sleep(MAINTAIN_EVERY);
             }
             Ok(())
         })?;
@@ -79,6 +80,49 @@ impl AudioPlayout {
 
     pub fn stop(self) -> Result<(), PipelineError> {
         self.task.stop()
+    }
+}
+
+/// Mixes the next 20 ms when the sink asks, and shows it to the echo canceller as what is
+/// being played. A frame that cannot be mixed is played as silence: the device thread has
+/// nobody to hand an error to, and the next frame may well mix. (Failures are logged once per
+/// run of them, not 50 times a second.)
+fn mixing_feed(mixer: Arc<Mutex<Mixer>>, echo_canceller: Option<Arc<AudioProcessor>>) -> AudioFeed {
+    let mixing = FailureLog::default();
+    let far_end = FailureLog::default();
+    Arc::new(move || {
+        let frame = lock(&mixer).mix(Instant::now());
+        let frame = mixing
+            .note(frame, "mixing failed; playing silence")
+            .unwrap_or_else(|| vec![0.0; FRAME_SAMPLES]);
+        if let Some(processor) = &echo_canceller {
+            far_end.note(
+                processor.analyze_playout_frames(&frame),
+                "the echo canceller did not take the far end",
+            );
+        }
+        frame
+    })
+}
+
+/// Logs the first failure of a run of them.
+#[derive(Debug, Default)]
+struct FailureLog(AtomicBool);
+
+impl FailureLog {
+    fn note<T, E: std::fmt::Display>(&self, result: Result<T, E>, what: &str) -> Option<T> {
+        match result {
+            Ok(value) => {
+                self.0.store(false, Ordering::Relaxed);
+                Some(value)
+            }
+            Err(error) => {
+                if !self.0.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%error, "{what}");
+                }
+                None
+            }
+        }
     }
 }
 
