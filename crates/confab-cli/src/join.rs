@@ -248,16 +248,17 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
     for source in media {
         source.abort();
     }
-    for task in encoders.into_iter().chain(feeders) {
-        if let Err(error) = task.stop() {
-            tracing::warn!(%error, "a media thread failed");
-        }
-    }
+    // Before the feeders stop: a stopped feeder takes its voice (and its stats) out of the mix.
     if let Some(playout) = local_audio.as_ref().and_then(LocalAudio::playout) {
         for (identity, sid) in &played {
             if let Some(stats) = playout.stats(sid) {
                 println!("{}", local_audio::played_summary(identity, sid, &stats));
             }
+        }
+    }
+    for task in encoders.into_iter().chain(feeders) {
+        if let Err(error) = task.stop() {
+            tracing::warn!(%error, "a media thread failed");
         }
     }
     if let Some(Err(error)) = local_audio.map(LocalAudio::stop) {

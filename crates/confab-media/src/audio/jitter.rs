@@ -239,14 +239,17 @@ impl JitterBuffer {
         Playout::Packet(packet.payload)
     }
 
-    /// Drops the oldest frame when more than the target (and a little) waits.
+    /// Drops the oldest frame when more than the target (and a little) waits. Only a frame
+    /// that is here: after a pause (DTX) the playout position still points into the pause,
+    /// and the first packet back plays at once without anything dropped.
     fn drop_excess(&mut self, next: u64) {
         let target_frames = self
             .target_delay()
             .as_millis()
             .div_ceil(FRAME_DURATION.as_millis());
-        if self.depth_frames() > target_frames as u64 + EXCESS_FRAMES {
-            self.packets.remove(&next);
+        if self.depth_frames() > target_frames as u64 + EXCESS_FRAMES
+            && self.packets.remove(&next).is_some()
+        {
             self.stats.dropped += 1;
             self.next = Some(next + 1);
         }
@@ -567,6 +570,16 @@ mod tests {
             .expect("frame 150 played");
         // Frame 150 is sent at tick 150 and plays within the target delay.
         assert!((150..=153).contains(&resumed), "{resumed}");
+    }
+
+    #[test]
+    fn speech_after_a_short_pause_plays_whole() {
+        // DTX between words: nothing for frames 40..60 (400 ms), then speech again.
+        let frames = (0..40).chain(60..120);
+        let (out, buffer) = run(frames, |_| 5, 130);
+        let played = played_frames(&out);
+        assert!((60..115).all(|f| played.contains(&f)), "{played:?}");
+        assert_eq!(buffer.stats().dropped, 0, "{:?}", buffer.stats());
     }
 
     #[test]

@@ -110,8 +110,9 @@ fn render(measured: &[(Server, Samples)]) -> Result<String, XtaskError> {
         let get = |name: &str| samples.get(name).map_or("?", String::as_str);
         body.push_str(&format!(
             "\nWhere the mouth-to-ear time goes ({}): the listener's jitter buffer held the last \
-             packet {} ms (its target {} ms; {} frames skipped while it shrank to that, {} \
-             concealed). The fixed shares: the microphone's 20 ms capture period (cpal's \
+             packet {} ms (its target {} ms; {} frames skipped while it shrank to that; {} \
+             frames concealed, at most five at the start of each DTX pause between bursts). The \
+             fixed shares: the microphone's 20 ms capture period (cpal's \
              PulseAudio record fragment), Opus's 20 ms frame and 6.5 ms look-ahead, and the \
              speaker's PulseAudio buffer (two callback periods); the rest is the network, \
              processing, scheduling and the virtual devices' own blocks.\n",
