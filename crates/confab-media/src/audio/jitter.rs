@@ -239,18 +239,18 @@ impl JitterBuffer {
         Playout::Packet(packet.payload)
     }
 
-    /// Drops the oldest frame when more than the target (and a little) waits. Only a frame
-    /// that is here: after a pause (DTX) the playout position still points into the pause,
-    /// and the first packet back plays at once without anything dropped.
+    /// Drops the oldest frame when more than the target (and a little) waits. Counts only a
+    /// frame that is here: after a pause (DTX) the playout position still points into the
+    /// pause, and moving it on drops nothing (the first packet back plays at once).
     fn drop_excess(&mut self, next: u64) {
         let target_frames = self
             .target_delay()
             .as_millis()
             .div_ceil(FRAME_DURATION.as_millis());
-        if self.depth_frames() > target_frames as u64 + EXCESS_FRAMES
-            && self.packets.remove(&next).is_some()
-        {
-            self.stats.dropped += 1;
+        if self.depth_frames() > target_frames as u64 + EXCESS_FRAMES {
+            if self.packets.remove(&next).is_some() {
+                self.stats.dropped += 1;
+            }
             self.next = Some(next + 1);
         }
     }
