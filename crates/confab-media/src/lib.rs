@@ -16,6 +16,7 @@ pub mod device;
 pub mod i420;
 pub mod pipeline;
 pub mod screen;
+pub mod sync;
 pub mod video;
 
 pub use audio_format::AudioFormat;

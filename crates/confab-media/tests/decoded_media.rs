@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::join_token;
 use common::livekit::{DEV_KEY, DEV_SECRET, LiveKitServer};
 use common::relay::{OUTAGE_CLIENT_IP, RELAY_MEDIA_IP, Relay};
-use common::scenarios::{join_room, room_event_where, subscribed_audio_video};
+use common::scenarios::{join_room, subscribed_audio_video, subscribed_track};
 use confab_media::audio::analysis::{dominant_frequency, tone_share};
 use confab_media::audio::source::ToneSource;
 use confab_media::i420::I420Layout;
@@ -19,8 +19,8 @@ use confab_media::pipeline::{self, AudioReceiver, DecodedVideo, MediaTask, Video
 use confab_media::video::source::TestPattern;
 use confab_media::video::stamp::FrameStamp;
 use confab_rtc::room::{
-    FrameCodec, Layer, LayerSpec, RemoteTrack, Room, RoomEvent, RoomOptions, SubscriptionSettings,
-    TrackInfo, TrackOptions, TrackOptionsKind, TrackSource, VideoCodec,
+    FrameCodec, Layer, LayerSpec, RemoteTrack, Room, RoomOptions, SubscriptionSettings, TrackInfo,
+    TrackOptions, TrackOptionsKind, TrackSource, VideoCodec,
 };
 
 const KEY: &str = "APImedia";
@@ -262,15 +262,7 @@ async fn a_screen_share_arrives_as_its_own_source(url: &str, token: impl Fn(&str
     let screen = alice.publish_track(options.clone()).await.expect("screen");
     let pattern = TestPattern::new(I420Layout::new(640, 360).expect("valid"), 30);
     let sender = pipeline::send_video(screen, &options, Box::new(pattern)).expect("sender");
-    let subscribed = room_event_where(
-        &mut bob_events,
-        "alice's screen",
-        |event| matches!(event, RoomEvent::TrackSubscribed { identity, .. } if identity == "alice"),
-    )
-    .await;
-    let RoomEvent::TrackSubscribed { info, track, .. } = subscribed else {
-        unreachable!("matched above")
-    };
+    let (info, track) = subscribed_track(&mut bob_events, "alice", "alice's screen").await;
     assert_eq!(info.source, TrackSource::ScreenShare);
     assert!(!info.simulcast, "{info:?}");
     let mut sees = pipeline::receive_video(track).expect("video decoder");
@@ -476,15 +468,7 @@ async fn a_narrowing_uplink_turns_the_top_layer_off() {
     let camera = alice.publish_track(options.clone()).await.expect("camera");
     let pattern = TestPattern::new(I420Layout::new(640, 360).expect("valid"), 30);
     let sender = pipeline::send_video(camera.clone(), &options, Box::new(pattern)).expect("sender");
-    let subscribed = room_event_where(
-        &mut bob_events,
-        "alice's camera",
-        |event| matches!(event, RoomEvent::TrackSubscribed { identity, .. } if identity == "alice"),
-    )
-    .await;
-    let RoomEvent::TrackSubscribed { track, .. } = subscribed else {
-        unreachable!("matched above")
-    };
+    let (_, track) = subscribed_track(&mut bob_events, "alice", "alice's camera").await;
     let mut sees = pipeline::receive_video(track).expect("video decoder");
 
     decoded_until(&mut sees, "640×360 frame before the squeeze", |d| {

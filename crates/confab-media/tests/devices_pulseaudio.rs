@@ -29,6 +29,7 @@ use confab_media::audio::voice::RemoteVoice;
 use confab_media::device::audio::AudioDevices;
 use confab_media::device::watcher::DeviceWatcher;
 use confab_media::device::{DeviceChoice, DeviceEvent, DeviceKind};
+use confab_media::sync::lock;
 use tokio::sync::broadcast;
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -145,11 +146,7 @@ impl TonePlayer {
 /// A tone, 20 ms whenever the speaker asks.
 fn tone_feed(frequency: f64) -> AudioFeed {
     let tone = Mutex::new(Tone::new(frequency, 0.4));
-    Arc::new(move || {
-        tone.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .next_frame()
-    })
+    Arc::new(move || lock(&tone).next_frame())
 }
 
 fn open_microphone(
@@ -318,12 +315,6 @@ fn a_tone_goes_through_mic_opus_jitter_buffer_and_speaker(devices: &Arc<AudioDev
     drop(speaker);
     assert!(stats.jitter.played > 50, "{stats:?}");
     assert_tone(&heard, 440.0);
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn unplugging_the_microphone_moves_capture_to_the_default(

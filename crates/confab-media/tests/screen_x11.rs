@@ -9,13 +9,10 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::join_token;
-use common::scenarios::{join_room, room_event_where};
+use common::scenarios::{join_room, subscribed_track};
+use common::{Looping, join_token};
 use confab_media::i420::{I420Layout, VideoFrame};
 use confab_media::pipeline;
 use confab_media::screen::x11::X11Screens;
@@ -23,7 +20,7 @@ use confab_media::screen::{ScreenBackend, ScreenError, ShareKind, ShareOptions};
 use confab_media::video::convert::i420_to_rgba;
 use confab_media::video::source::{CaptureError, TestPattern, VideoSource};
 use confab_media::video::stamp::{self, FrameStamp};
-use confab_rtc::room::{RoomEvent, TrackOptions, TrackSource, VideoCodec};
+use confab_rtc::room::{TrackOptions, TrackSource, VideoCodec};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
     AtomEnum, ConfigureWindowAux, ConnectionExt, CreateGCAux, CreateWindowAux, ImageFormat,
@@ -345,36 +342,10 @@ fn a_closed_window_ends_its_share_with_gone() {
 }
 
 /// Repaints the window with the advancing test pattern at 30 fps (something playing in it).
-struct Painter {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Painter {
-    fn start(window: TestWindow) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let layout = I420Layout::new(u32::from(WINDOW.0), u32::from(WINDOW.1)).expect("valid");
-            let mut pattern = TestPattern::new(layout, 30);
-            while !flag.load(Ordering::Relaxed) {
-                window.paint(&pattern.capture().expect("pattern").frame);
-            }
-        });
-        Self {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Painter {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+fn start_painting(window: TestWindow) -> Looping {
+    let layout = I420Layout::new(u32::from(WINDOW.0), u32::from(WINDOW.1)).expect("valid");
+    let mut pattern = TestPattern::new(layout, 30);
+    Looping::start(move || window.paint(&pattern.capture().expect("pattern").frame))
 }
 
 /// Alice shares the window through the embedded SFU; Bob decodes the share at its size and
@@ -386,7 +357,7 @@ async fn a_shared_window_reaches_another_client_through_the_sfu() {
     let xvfb = Xvfb::start();
     let window = TestWindow::open(&xvfb);
     let id = window.id();
-    let _painter = Painter::start(window);
+    let _painter = start_painting(window);
     let sfu = common::start_sfu(KEY, SECRET).await;
     let url = format!("http://{}", sfu.local_addr());
     let token = |identity| join_token(KEY, SECRET, "share", identity);
@@ -400,15 +371,7 @@ async fn a_shared_window_reaches_another_client_through_the_sfu() {
     let options = TrackOptions::screen_share(VideoCodec::Vp8, layout.width, layout.height);
     let track = alice.publish_track(options.clone()).await.expect("publish");
     let sender = pipeline::send_video(track, &options, share).expect("sender");
-    let subscribed = room_event_where(
-        &mut bob_events,
-        "alice's screen",
-        |event| matches!(event, RoomEvent::TrackSubscribed { identity, .. } if identity == "alice"),
-    )
-    .await;
-    let RoomEvent::TrackSubscribed { info, track, .. } = subscribed else {
-        unreachable!("matched above")
-    };
+    let (info, track) = subscribed_track(&mut bob_events, "alice", "alice's screen").await;
     assert_eq!(info.source, TrackSource::ScreenShare);
     let mut receiver = pipeline::receive_video(track).expect("decoder");
     let mut counters: Vec<FrameStamp> = Vec::new();

@@ -31,7 +31,7 @@ const BUILD_PACKAGES: &[&str] = &[
 
 /// Needed only by the test tiers (virtual display, WebDriver, headless Chromium, virtual audio,
 /// speech clips for the echo and loss tests, package inspection, network namespaces for the
-/// test network and a firewall in one of them).
+/// test network and a firewall in one of them, a Wayland desktop for screen sharing).
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -47,6 +47,14 @@ const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "iproute2",
     "nftables",
+    // Wayland screen sharing: a headless compositor, the portal with its wlroots backend,
+    // and PipeWire with its session manager.
+    "sway",
+    "swaybg",
+    "xdg-desktop-portal",
+    "xdg-desktop-portal-wlr",
+    "pipewire",
+    "wireplumber",
 ];
 
 fn wanted(workspace: &Workspace, purpose: Purpose) -> Vec<&'static str> {

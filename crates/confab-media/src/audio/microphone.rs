@@ -83,12 +83,7 @@ impl Microphone {
         let (device, stream) = open_or_default(&choice, |choice| {
             self.devices.open_input(choice, deliver.clone())
         })?;
-        let resampler =
-            Resampler::new(device.sample_rate, SAMPLE_RATE).map_err(|e| DeviceError::Open {
-                kind: DeviceKind::Microphone,
-                name: device.info.name.clone(),
-                reason: e.to_string(),
-            })?;
+        let resampler = device.resampler(device.sample_rate, SAMPLE_RATE)?;
         tracing::info!(
             id = %device.info.id,
             rate = device.sample_rate,

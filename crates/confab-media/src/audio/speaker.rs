@@ -4,7 +4,7 @@
 //! the devices like the microphone (on [`AudioSink::maintain`]).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
@@ -14,6 +14,7 @@ use crate::audio::tone::SAMPLE_RATE;
 use crate::device::audio::{AudioDevices, OpenedDevice, StreamThread, open_or_default};
 use crate::device::follow::{DeviceFollower, DeviceSwitch, Liveness};
 use crate::device::{DeviceChoice, DeviceError, DeviceEvent, DeviceInfo, DeviceKind};
+use crate::sync::lock;
 use crate::video::source::CaptureError;
 
 pub struct Speaker {
@@ -36,13 +37,6 @@ impl std::fmt::Debug for Speaker {
             .field("device", &self.device())
             .finish()
     }
-}
-
-/// A lock held only for a few field updates; a panic while holding it leaves them whole.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Speaker {
@@ -76,13 +70,7 @@ impl Speaker {
         let liveness = Arc::new(Mutex::new(Liveness::new()));
         let (device, stream) = open_or_default(&choice, |choice| {
             self.devices.open_output(choice, |device| {
-                let resampler = Resampler::new(SAMPLE_RATE, device.sample_rate).map_err(|e| {
-                    DeviceError::Open {
-                        kind: DeviceKind::Speaker,
-                        name: device.info.name.clone(),
-                        reason: e.to_string(),
-                    }
-                })?;
+                let resampler = device.resampler(SAMPLE_RATE, device.sample_rate)?;
                 Ok(Filler {
                     feed: self.feed.clone(),
                     resampler,

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
+use crate::audio::resample::Resampler;
 use crate::device::{DeviceChoice, DeviceError, DeviceInfo, DeviceKind};
 
 /// The audio side of the system's devices.
@@ -32,6 +33,18 @@ pub struct OpenedDevice {
     pub info: DeviceInfo,
     pub sample_rate: u32,
     pub channels: u16,
+}
+
+impl OpenedDevice {
+    /// A resampler from `from` Hz to `to` Hz for this device's stream; one that cannot be
+    /// built fails the device's opening.
+    pub fn resampler(&self, from: u32, to: u32) -> Result<Resampler, DeviceError> {
+        Resampler::new(from, to).map_err(|error| DeviceError::Open {
+            kind: self.info.kind,
+            name: self.info.name.clone(),
+            reason: error.to_string(),
+        })
+    }
 }
 
 impl AudioDevices {

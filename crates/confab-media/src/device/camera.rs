@@ -3,7 +3,7 @@
 //! [`crate::video::convert`]. A machine without a camera lists none and the user joins with
 //! the camera off.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 use nokhwa::pixel_format::RgbFormat;
@@ -14,6 +14,7 @@ use nokhwa::utils::{
 
 use super::{DeviceChoice, DeviceError, DeviceInfo, DeviceKind};
 use crate::i420::{I420Layout, VideoFrame};
+use crate::sync::lock;
 use crate::video::convert::{
     self, ConvertError, PackedRgb, mjpeg_to_i420, nv12_to_i420, rgb_to_i420, yuyv_to_i420,
 };
@@ -108,7 +109,7 @@ struct Slot {
 
 impl Newest {
     fn lock(&self) -> MutexGuard<'_, Slot> {
-        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.slot)
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use crate::device::{DeviceChoice, DeviceEvent, DeviceInfo, DeviceKind};
+use crate::sync::lock;
 
 /// A handle to move a running stream to another device (the UI's device picker).
 #[derive(Debug, Clone, Default)]
@@ -15,17 +16,11 @@ pub struct DeviceSwitch(Arc<Mutex<Option<DeviceChoice>>>);
 
 impl DeviceSwitch {
     pub fn switch_to(&self, choice: DeviceChoice) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(choice);
+        *lock(&self.0) = Some(choice);
     }
 
     fn take(&self) -> Option<DeviceChoice> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
+        lock(&self.0).take()
     }
 }
 

@@ -7,7 +7,7 @@
 //! speaker on a working device.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use confab_rtc::room::{FrameCodec, RemoteTrack};
@@ -19,6 +19,7 @@ use crate::audio::opus::FRAME_SAMPLES;
 use crate::audio::processing::AudioProcessor;
 use crate::audio::sink::{AudioFeed, AudioSink, MAINTAIN_EVERY};
 use crate::audio::voice::VoiceStats;
+use crate::sync::lock;
 
 /// The running playout. Dropping it stops the playout thread; feeders stop with their tracks.
 #[derive(Debug)]
@@ -124,12 +125,4 @@ impl FailureLog {
             }
         }
     }
-}
-
-/// The mixer's lock is only held for a mix or a push; a panic while holding it is a bug, and
-/// the mixer's state is still whole (each operation finishes before the next), so go on.
-fn lock(mixer: &Mutex<Mixer>) -> MutexGuard<'_, Mixer> {
-    mixer
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

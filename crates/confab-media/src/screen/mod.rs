@@ -3,11 +3,20 @@
 //! cursor drawn in.
 //!
 //! One trait, one backend per display system. Built and tested here: X11 (the core
-//! protocol's `GetImage` plus XFixes for the cursor), tested against Xvfb. Not built yet, and
-//! reported as such by [`backend`] rather than failing later: Wayland (xdg-desktop-portal +
-//! PipeWire), macOS (ScreenCaptureKit) and Windows (Graphics Capture).
+//! protocol's `GetImage` plus XFixes for the cursor), tested against Xvfb, and Wayland
+//! (xdg-desktop-portal + PipeWire), tested against a headless sway with
+//! xdg-desktop-portal-wlr. Not built yet, and reported as such by [`backend`] rather than
+//! failing later: macOS (ScreenCaptureKit) and Windows (Graphics Capture).
 
+#[cfg(target_os = "linux")]
+pub mod pipewire_stream;
+#[cfg(target_os = "linux")]
+pub mod portal;
+#[cfg(target_os = "linux")]
+pub mod wayland;
 pub mod x11;
+
+use std::time::{Duration, Instant};
 
 use crate::video::source::VideoSource;
 
@@ -61,6 +70,12 @@ pub enum ScreenError {
     NotFound(String),
     #[error("the X display refused: {0}")]
     X11(String),
+    #[error("the desktop's screen-sharing portal refused: {0}")]
+    Portal(String),
+    #[error("screen sharing was cancelled in the desktop's picker")]
+    Cancelled,
+    #[error("the shared screen's PipeWire stream failed: {0}")]
+    PipeWire(String),
 }
 
 /// A display system's screens and windows.
@@ -84,11 +99,46 @@ pub fn backend() -> Result<Box<dyn ScreenBackend>, ScreenError> {
     let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some()
         || std::env::var("XDG_SESSION_TYPE").is_ok_and(|session| session == "wayland");
     if wayland {
-        // XWayland would show only X clients' windows and a black desktop: refuse rather
-        // than share the wrong picture.
-        return Err(ScreenError::Unsupported(
-            "Wayland (xdg-desktop-portal + PipeWire)",
-        ));
+        // Not XWayland: it would show only X clients' windows and a black desktop.
+        return wayland_backend();
     }
     Ok(Box::new(x11::X11Screens::connect(None)?))
+}
+
+#[cfg(target_os = "linux")]
+fn wayland_backend() -> Result<Box<dyn ScreenBackend>, ScreenError> {
+    Ok(Box::new(wayland::PortalScreens::connect(None)?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wayland_backend() -> Result<Box<dyn ScreenBackend>, ScreenError> {
+    Err(ScreenError::Unsupported("Wayland outside Linux"))
+}
+
+/// A capture's frame clock: at most one frame per interval, as a camera's clock would give
+/// them; a reader that fell behind gets its next frame at once and the schedule restarts.
+#[derive(Debug)]
+pub struct FramePacer {
+    interval: Duration,
+    next_due: Instant,
+}
+
+impl FramePacer {
+    pub fn new(max_fps: u32) -> Self {
+        Self {
+            interval: Duration::from_secs(1) / max_fps.clamp(1, MAX_FPS),
+            next_due: Instant::now(),
+        }
+    }
+
+    /// Sleeps until the next frame is due. The sleep is the device's clock, not a wait for
+    /// another part of the program.
+    pub fn wait(&mut self) {
+        let now = Instant::now();
+        match self.next_due.checked_duration_since(now) {
+            Some(wait) => std::thread::sleep(wait),
+            None => self.next_due = now,
+        }
+        self.next_due += self.interval;
+    }
 }

@@ -7,7 +7,7 @@
 //! over the X connection (no MIT-SHM yet), which costs a copy per frame: see
 //! docs/BENCHMARKS.md for what that means at 1080p.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use x11rb::connection::Connection;
 use x11rb::errors::{ConnectError, ConnectionError, ReplyError};
@@ -17,7 +17,7 @@ use x11rb::protocol::xproto::{
 };
 use x11rb::rust_connection::RustConnection;
 
-use super::{MAX_FPS, ScreenBackend, ScreenError, ShareKind, ShareOptions, ShareTarget};
+use super::{FramePacer, ScreenBackend, ScreenError, ShareKind, ShareOptions, ShareTarget};
 use crate::i420::{I420Layout, VideoFrame};
 use crate::video::convert::{PackedRgb, rgb_to_i420};
 use crate::video::source::{CaptureError, CapturedFrame, VideoSource};
@@ -206,8 +206,7 @@ pub struct X11Capture {
     region: Region,
     pixels: PackedRgb,
     cursor: bool,
-    frame_interval: Duration,
-    next_due: Instant,
+    pacer: FramePacer,
 }
 
 impl X11Capture {
@@ -230,7 +229,6 @@ impl X11Capture {
         if options.cursor {
             connection.xfixes_query_version(4, 0)?.reply()?;
         }
-        let fps = options.max_fps.clamp(1, MAX_FPS);
         Ok(Self {
             connection,
             root,
@@ -238,8 +236,7 @@ impl X11Capture {
             region,
             pixels,
             cursor: options.cursor,
-            frame_interval: Duration::from_secs(1) / fps,
-            next_due: Instant::now(),
+            pacer: FramePacer::new(options.max_fps),
         })
     }
 
@@ -372,17 +369,6 @@ impl X11Capture {
         }
         Ok(())
     }
-
-    /// Waits for the next frame's time, as a camera's clock would; a reader that fell behind
-    /// gets the next frame at once and the schedule restarts from now.
-    fn pace(&mut self) {
-        let now = Instant::now();
-        match self.next_due.checked_duration_since(now) {
-            Some(wait) => std::thread::sleep(wait),
-            None => self.next_due = now,
-        }
-        self.next_due += self.frame_interval;
-    }
 }
 
 fn failed(error: ConnectionError) -> CaptureError {
@@ -402,7 +388,7 @@ impl VideoSource for X11Capture {
     }
 
     fn capture(&mut self) -> Result<CapturedFrame, CaptureError> {
-        self.pace();
+        self.pacer.wait();
         let rectangle = self.rectangle()?;
         let (x, y, width, height) = rectangle;
         if width == 0 || height == 0 {

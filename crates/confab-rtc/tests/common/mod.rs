@@ -19,6 +19,39 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// A thread repeating `step` until dropped: something that keeps happening on a test's
+/// screen or device while the test watches.
+pub struct Looping {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Looping {
+    pub fn start(mut step: impl FnMut() + Send + 'static) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                step();
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Looping {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// The embedded SFU on loopback, accepting `key`/`secret`.
 pub async fn start_sfu(key: &str, secret: &str) -> confab_sfu::RunningSfu {
     start_sfu_with(key, secret, |_| {}).await

@@ -97,6 +97,23 @@ pub async fn room_event_within(
         .unwrap_or_else(|_| panic!("no {what} within {deadline:?}"))
 }
 
+/// The next track `identity` published that this client subscribed to (`what` names it for
+/// a failure message).
+pub async fn subscribed_track(
+    events: &mut mpsc::Receiver<RoomEvent>,
+    identity: &str,
+    what: &str,
+) -> (TrackInfo, RemoteTrack) {
+    let event = room_event_where(events, what, |event| {
+        matches!(event, RoomEvent::TrackSubscribed { identity: who, .. } if who == identity)
+    })
+    .await;
+    let RoomEvent::TrackSubscribed { info, track, .. } = event else {
+        unreachable!("matched above")
+    };
+    (info, track)
+}
+
 /// The subscribed audio and video tracks published by `identity`, in whatever order they
 /// arrive.
 pub async fn subscribed_audio_video(
@@ -264,15 +281,7 @@ pub async fn the_only_flowing_layer_reaches_a_subscriber_wanting_more(
         .await
         .expect("camera published");
     let stream = stream_video_keyframes_on_request(camera.clone(), vec![Some(Layer::Low)]);
-    let subscribed = room_event_where(
-        &mut bob_events,
-        "alice's camera",
-        |event| matches!(event, RoomEvent::TrackSubscribed { identity, .. } if identity == "alice"),
-    )
-    .await;
-    let RoomEvent::TrackSubscribed { mut track, .. } = subscribed else {
-        unreachable!("matched above")
-    };
+    let (_, mut track) = subscribed_track(&mut bob_events, "alice", "alice's camera").await;
     let first = tokio::time::timeout(DEADLINE, track.recv())
         .await
         .expect("a frame within the deadline")

@@ -1,0 +1,443 @@
+//! Reading a screen-cast PipeWire stream (the one the portal handed over) on a thread of its
+//! own: PipeWire's loop copies each new picture out of its shared-memory buffer, and the
+//! share's reader converts the newest one when its next frame is due, so a slow encoder skips
+//! pictures instead of queueing them.
+
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use pipewire as pw;
+use pw::spa;
+use pw::spa::param::video::{VideoFormat, VideoInfoRaw};
+use pw::spa::pod::Pod;
+use pw::stream::{StreamFlags, StreamState};
+
+use crate::i420::{I420Layout, VideoFrame};
+use crate::sync::lock;
+use crate::video::convert::{PackedRgb, rgb_to_i420};
+use crate::video::source::{CaptureError, CapturedFrame};
+
+/// How long a share may wait for the compositor's first picture.
+const FIRST_PICTURE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest picture the stream may offer, per side.
+const MAX_SIDE: u32 = 8192;
+
+/// One picture as PipeWire delivered it.
+#[derive(Debug, Default)]
+struct Picture {
+    pixels: Vec<u8>,
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: Option<PackedRgb>,
+    captured_at: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct Latest {
+    picture: Picture,
+    /// Counts delivered pictures; zero until the first arrives.
+    sequence: u64,
+    /// Why the stream ended, once it has.
+    ended: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    latest: Mutex<Latest>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Latest> {
+        lock(&self.latest)
+    }
+
+    fn end(&self, reason: String) {
+        let mut latest = self.lock();
+        if latest.ended.is_none() {
+            tracing::info!(%reason, "the screen-cast stream ended");
+            latest.ended = Some(reason);
+        }
+        drop(latest);
+        self.changed.notify_all();
+    }
+}
+
+/// A running PipeWire stream of one shared screen or window.
+pub struct PipeWireStream {
+    shared: Arc<Shared>,
+    quit: pw::channel::Sender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for PipeWireStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipeWireStream").finish_non_exhaustive()
+    }
+}
+
+impl PipeWireStream {
+    /// Connects to `remote` (a PipeWire socket from the portal) and streams node `node_id`
+    /// at up to `max_fps`.
+    pub fn open(remote: OwnedFd, node_id: u32, max_fps: u32) -> Result<Self, CaptureError> {
+        let max_fps = max_fps.clamp(1, super::MAX_FPS);
+        let shared = Arc::new(Shared::default());
+        let (quit, quit_rx) = pw::channel::channel();
+        let thread = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("screen-pipewire".into())
+                .spawn(move || {
+                    if let Err(error) = run(remote, node_id, max_fps, &shared, quit_rx) {
+                        shared.end(format!("PipeWire refused the stream: {error}"));
+                    }
+                    shared.end("the PipeWire stream stopped".into());
+                })
+                .map_err(|error| CaptureError::Failed(format!("no PipeWire thread: {error}")))?
+        };
+        Ok(Self {
+            shared,
+            quit,
+            thread: Some(thread),
+        })
+    }
+
+    /// The newest picture's size, once one has arrived.
+    pub fn size(&self) -> Option<(u32, u32)> {
+        let latest = self.shared.lock();
+        (latest.sequence > 0).then_some((latest.picture.width, latest.picture.height))
+    }
+
+    /// The newest picture as an I420 frame, waiting for the first one if none came yet.
+    pub fn newest(&self) -> Result<CapturedFrame, CaptureError> {
+        let deadline = Instant::now() + FIRST_PICTURE_TIMEOUT;
+        let mut latest = self.shared.lock();
+        loop {
+            if let Some(reason) = &latest.ended {
+                return Err(CaptureError::Gone(reason.clone()));
+            }
+            if latest.sequence > 0 {
+                return convert(&latest.picture);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(CaptureError::Failed(format!(
+                    "the compositor sent no picture within {} s",
+                    FIRST_PICTURE_TIMEOUT.as_secs()
+                )));
+            }
+            latest = self
+                .shared
+                .changed
+                .wait_timeout(latest, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+impl Drop for PipeWireStream {
+    fn drop(&mut self) {
+        // A send error means the loop already ended on its own.
+        let _ = self.quit.send(());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::warn!("the PipeWire screen thread panicked");
+        }
+    }
+}
+
+fn convert(picture: &Picture) -> Result<CapturedFrame, CaptureError> {
+    let format = picture
+        .format
+        .ok_or_else(|| CaptureError::Failed("the stream agreed no pixel format".into()))?;
+    let frame: VideoFrame = rgb_to_i420(
+        &picture.pixels,
+        picture.width,
+        picture.height,
+        picture.stride,
+        format,
+    )
+    .map_err(|error| CaptureError::Failed(error.to_string()))?;
+    Ok(CapturedFrame {
+        frame,
+        captured_at: picture.captured_at.unwrap_or_else(Instant::now),
+    })
+}
+
+/// The stream's agreed format, as the loop's listener sees it.
+#[derive(Debug, Default)]
+struct Agreed {
+    width: u32,
+    height: u32,
+    format: Option<PackedRgb>,
+}
+
+fn run(
+    remote: OwnedFd,
+    node_id: u32,
+    max_fps: u32,
+    shared: &Arc<Shared>,
+    quit: pw::channel::Receiver<()>,
+) -> Result<(), pw::Error> {
+    pw::init();
+    let mainloop = pw::main_loop::MainLoopRc::new(None)?;
+    let context = pw::context::ContextRc::new(&mainloop, None)?;
+    let core = context.connect_fd_rc(remote, None)?;
+    let stream = pw::stream::StreamBox::new(
+        &core,
+        "confab-screen-share",
+        pw::properties::properties! {
+            *pw::keys::MEDIA_TYPE => "Video",
+            *pw::keys::MEDIA_CATEGORY => "Capture",
+            *pw::keys::MEDIA_ROLE => "Screen",
+        },
+    )?;
+    // The portal's node leaving the graph is the desktop ending the share.
+    let registry = core.get_registry()?;
+    let on_removed = Arc::clone(shared);
+    let remover = mainloop.clone();
+    let _registry_listener = registry
+        .add_listener_local()
+        .global_remove(move |id| {
+            if id == node_id {
+                on_removed.end("the desktop stopped the share".into());
+                remover.quit();
+            }
+        })
+        .register();
+    let on_state = Arc::clone(shared);
+    let on_picture = Arc::clone(shared);
+    let stopper = mainloop.clone();
+    let _listener = stream
+        .add_local_listener_with_user_data(Agreed::default())
+        .state_changed(move |_, _, old, new| match new {
+            StreamState::Error(error) => {
+                on_state.end(format!("the screen's stream failed: {error}"));
+                stopper.quit();
+            }
+            StreamState::Unconnected if old != StreamState::Unconnected => {
+                on_state.end("the desktop stopped the share".into());
+                stopper.quit();
+            }
+            _ => {}
+        })
+        .param_changed(|_, agreed, id, param| {
+            if id != spa::param::ParamType::Format.as_raw() {
+                return;
+            }
+            if let Some(param) = param {
+                *agreed = agreed_format(param);
+            }
+        })
+        .process(move |stream, agreed| {
+            // Only the newest of the queued pictures matters; the older ones go straight back
+            // to the compositor (a buffer is returned when dropped). Taking just the first
+            // would show a stale picture until the screen changed again.
+            let mut newest = None;
+            while let Some(buffer) = stream.dequeue_buffer() {
+                newest = Some(buffer);
+            }
+            let Some(mut buffer) = newest else {
+                return;
+            };
+            let Some(data) = buffer.datas_mut().first_mut() else {
+                return;
+            };
+            let (offset, size, stride) = {
+                let chunk = data.chunk();
+                (
+                    chunk.offset() as usize,
+                    chunk.size() as usize,
+                    chunk.stride(),
+                )
+            };
+            let Some(format) = agreed.format else {
+                return;
+            };
+            let Some(mapped) = data.data() else {
+                return;
+            };
+            let Some(pixels) = mapped.get(offset..offset.saturating_add(size)) else {
+                return;
+            };
+            if pixels.is_empty() || agreed.width == 0 || agreed.height == 0 {
+                // The compositor had nothing new (an empty buffer keeps the stream ticking).
+                return;
+            }
+            let row_bytes = agreed.width as usize * format.bytes_per_pixel;
+            let stride = usize::try_from(stride)
+                .ok()
+                .filter(|&stride| stride >= row_bytes)
+                .unwrap_or(row_bytes);
+            let mut latest = on_picture.lock();
+            let picture = &mut latest.picture;
+            picture.pixels.clear();
+            picture.pixels.extend_from_slice(pixels);
+            picture.width = agreed.width;
+            picture.height = agreed.height;
+            picture.stride = stride;
+            picture.format = Some(format);
+            picture.captured_at = Some(Instant::now());
+            latest.sequence += 1;
+            drop(latest);
+            on_picture.changed.notify_all();
+        })
+        .register()?;
+    let params = format_params(max_fps).map_err(|error| {
+        tracing::warn!(?error, "the screen stream's format offer did not serialise");
+        pw::Error::CreationFailed
+    })?;
+    let mut params = [Pod::from_bytes(&params).ok_or(pw::Error::CreationFailed)?];
+    stream.connect(
+        spa::utils::Direction::Input,
+        Some(node_id),
+        // Never relinked to some other screen once the shared one is gone.
+        StreamFlags::AUTOCONNECT | StreamFlags::MAP_BUFFERS | StreamFlags::DONT_RECONNECT,
+        &mut params,
+    )?;
+    let _quit = quit.attach(mainloop.loop_(), {
+        let mainloop = mainloop.clone();
+        move |()| mainloop.quit()
+    });
+    mainloop.run();
+    Ok(())
+}
+
+/// The format PipeWire agreed, if it is one of the packed RGB formats this offers.
+fn agreed_format(param: &Pod) -> Agreed {
+    let mut info = VideoInfoRaw::new();
+    if info.parse(param).is_err() {
+        return Agreed::default();
+    }
+    let size = info.size();
+    Agreed {
+        width: size.width,
+        height: size.height,
+        format: packed_rgb(info.format()),
+    }
+}
+
+/// Where red, green and blue sit in one of the offered formats' pixels.
+fn packed_rgb(format: VideoFormat) -> Option<PackedRgb> {
+    let four = |offsets| PackedRgb {
+        bytes_per_pixel: 4,
+        offsets,
+    };
+    Some(match format {
+        VideoFormat::BGRx | VideoFormat::BGRA => PackedRgb::BGRX,
+        VideoFormat::RGBx | VideoFormat::RGBA => PackedRgb::RGBA,
+        VideoFormat::xRGB | VideoFormat::ARGB => four([1, 2, 3]),
+        VideoFormat::xBGR | VideoFormat::ABGR => four([3, 2, 1]),
+        VideoFormat::RGB => PackedRgb::RGB24,
+        VideoFormat::BGR => PackedRgb::BGR24,
+        _ => return None,
+    })
+}
+
+/// Raw video in any packed RGB layout, any size, at most `max_fps`.
+fn format_params(max_fps: u32) -> Result<Vec<u8>, spa::pod::serialize::GenError> {
+    use spa::param::format::{FormatProperties, MediaSubtype, MediaType};
+    use spa::utils::{Fraction, Rectangle, SpaTypes};
+    let object = spa::pod::object!(
+        SpaTypes::ObjectParamFormat,
+        spa::param::ParamType::EnumFormat,
+        spa::pod::property!(FormatProperties::MediaType, Id, MediaType::Video),
+        spa::pod::property!(FormatProperties::MediaSubtype, Id, MediaSubtype::Raw),
+        spa::pod::property!(
+            FormatProperties::VideoFormat,
+            Choice,
+            Enum,
+            Id,
+            VideoFormat::BGRx,
+            VideoFormat::BGRx,
+            VideoFormat::BGRA,
+            VideoFormat::RGBx,
+            VideoFormat::RGBA,
+            VideoFormat::xRGB,
+            VideoFormat::ARGB,
+            VideoFormat::xBGR,
+            VideoFormat::ABGR,
+            VideoFormat::RGB,
+            VideoFormat::BGR
+        ),
+        spa::pod::property!(
+            FormatProperties::VideoSize,
+            Choice,
+            Range,
+            Rectangle,
+            Rectangle {
+                width: 1920,
+                height: 1080
+            },
+            Rectangle {
+                width: 1,
+                height: 1
+            },
+            Rectangle {
+                width: MAX_SIDE,
+                height: MAX_SIDE
+            }
+        ),
+        spa::pod::property!(
+            FormatProperties::VideoFramerate,
+            Choice,
+            Range,
+            Fraction,
+            Fraction {
+                num: max_fps,
+                denom: 1
+            },
+            Fraction { num: 0, denom: 1 },
+            Fraction {
+                num: max_fps,
+                denom: 1
+            }
+        ),
+    );
+    let (cursor, _) = spa::pod::serialize::PodSerializer::serialize(
+        std::io::Cursor::new(Vec::new()),
+        &spa::pod::Value::Object(object),
+    )?;
+    Ok(cursor.into_inner())
+}
+
+/// The size frames will have before the first picture says otherwise.
+pub fn provisional_layout(size: Option<(u32, u32)>) -> I420Layout {
+    size.and_then(|(width, height)| I420Layout::new(width, height).ok())
+        .unwrap_or(I420Layout {
+            width: 1280,
+            height: 720,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_offered_format_maps_to_its_channel_bytes() {
+        assert_eq!(packed_rgb(VideoFormat::BGRx), Some(PackedRgb::BGRX));
+        assert_eq!(packed_rgb(VideoFormat::RGBA), Some(PackedRgb::RGBA));
+        assert_eq!(
+            packed_rgb(VideoFormat::xRGB).map(|format| format.offsets),
+            Some([1, 2, 3])
+        );
+        assert_eq!(
+            packed_rgb(VideoFormat::ABGR).map(|format| format.offsets),
+            Some([3, 2, 1])
+        );
+        assert_eq!(packed_rgb(VideoFormat::BGR), Some(PackedRgb::BGR24));
+        assert_eq!(packed_rgb(VideoFormat::I420), None);
+    }
+
+    #[test]
+    fn the_format_offer_serialises_and_reads_back_as_a_pod() {
+        let bytes = format_params(30).expect("serialise");
+        assert!(Pod::from_bytes(&bytes).is_some());
+    }
+}
