@@ -6,21 +6,22 @@
 
 #[path = "../../confab-rtc/tests/common/mod.rs"]
 mod common;
+#[path = "shared/screen_share.rs"]
+mod screen_share;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::scenarios::{join_room, subscribed_track};
+use common::scenarios::join_room;
 use common::{Looping, join_token};
 use confab_media::i420::{I420Layout, VideoFrame};
-use confab_media::pipeline;
 use confab_media::screen::x11::X11Screens;
 use confab_media::screen::{ScreenBackend, ScreenError, ShareKind, ShareOptions};
 use confab_media::video::convert::i420_to_rgba;
 use confab_media::video::source::{CaptureError, TestPattern, VideoSource};
 use confab_media::video::stamp::{self, FrameStamp};
-use confab_rtc::room::{TrackOptions, TrackSource, VideoCodec};
+use screen_share::share_and_watch;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
     AtomEnum, ConfigureWindowAux, ConnectionExt, CreateGCAux, CreateWindowAux, ImageFormat,
@@ -367,13 +368,7 @@ async fn a_shared_window_reaches_another_client_through_the_sfu() {
         .screens()
         .open(&id, ShareOptions::default())
         .expect("open");
-    let layout = share.layout();
-    let options = TrackOptions::screen_share(VideoCodec::Vp8, layout.width, layout.height);
-    let track = alice.publish_track(options.clone()).await.expect("publish");
-    let sender = pipeline::send_video(track, &options, share).expect("sender");
-    let (info, track) = subscribed_track(&mut bob_events, "alice", "alice's screen").await;
-    assert_eq!(info.source, TrackSource::ScreenShare);
-    let mut receiver = pipeline::receive_video(track).expect("decoder");
+    let (sender, mut receiver) = share_and_watch(&alice, "alice", share, &mut bob_events).await;
     let mut counters: Vec<FrameStamp> = Vec::new();
     let waited = tokio::time::timeout(DEADLINE, async {
         while counters.len() < 10 {

@@ -8,14 +8,15 @@
 mod common;
 mod desktop;
 mod proxy;
+#[path = "../shared/screen_share.rs"]
+mod screen_share;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::scenarios::{join_room, subscribed_track};
+use common::scenarios::join_room;
 use common::{Looping, join_token};
-use confab_media::pipeline;
-use confab_rtc::room::{TrackOptions, TrackSource, VideoCodec};
+use screen_share::share_and_watch;
 
 use confab_media::i420::VideoFrame;
 use confab_media::screen::wayland::{PortalScreens, SCREEN_ID, WINDOW_ID};
@@ -208,13 +209,7 @@ async fn a_shared_wayland_screen_reaches_another_client_through_the_sfu() {
     let token = |identity| join_token(KEY, SECRET, "wayland-share", identity);
     let (alice, _alice_events) = join_room(&url, &token("alice")).await;
     let (bob, mut bob_events) = join_room(&url, &token("bob")).await;
-    let layout = share.layout();
-    let options = TrackOptions::screen_share(VideoCodec::Vp8, layout.width, layout.height);
-    let track = alice.publish_track(options.clone()).await.expect("publish");
-    let sender = pipeline::send_video(track, &options, share).expect("sender");
-    let (info, track) = subscribed_track(&mut bob_events, "alice", "alice's screen").await;
-    assert_eq!(info.source, TrackSource::ScreenShare);
-    let mut receiver = pipeline::receive_video(track).expect("decoder");
+    let (sender, mut receiver) = share_and_watch(&alice, "alice", share, &mut bob_events).await;
     for colour in [BLUE, GREEN] {
         repainter.set(colour);
         let seen = tokio::time::timeout(DEADLINE, async {
