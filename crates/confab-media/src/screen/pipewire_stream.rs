@@ -21,8 +21,8 @@ use crate::video::source::{CaptureError, CapturedFrame};
 
 /// How long a share may wait for the compositor's first picture.
 const FIRST_PICTURE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest picture the stream may offer, per side.
-const MAX_SIDE: u32 = 8192;
+/// The largest picture the stream may offer, per side: the largest frame there is.
+const MAX_SIDE: u32 = crate::i420::MAX_DIMENSION;
 
 /// One picture as PipeWire delivered it.
 #[derive(Debug, Default)]
@@ -170,7 +170,7 @@ fn convert(picture: &Picture) -> Result<CapturedFrame, CaptureError> {
 }
 
 /// The stream's agreed format, as the loop's listener sees it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Agreed {
     width: u32,
     height: u32,
@@ -262,18 +262,11 @@ fn run(
             let Some(mapped) = data.data() else {
                 return;
             };
-            let Some(pixels) = mapped.get(offset..offset.saturating_add(size)) else {
+            let Some((pixels, stride)) = whole_picture(mapped, offset, size, stride, agreed) else {
+                // Nothing new (an empty buffer keeps the stream ticking) or a picture cut
+                // short: skipped, the last whole one stays.
                 return;
             };
-            if pixels.is_empty() || agreed.width == 0 || agreed.height == 0 {
-                // The compositor had nothing new (an empty buffer keeps the stream ticking).
-                return;
-            }
-            let row_bytes = agreed.width as usize * format.bytes_per_pixel;
-            let stride = usize::try_from(stride)
-                .ok()
-                .filter(|&stride| stride >= row_bytes)
-                .unwrap_or(row_bytes);
             let mut latest = on_picture.lock();
             let picture = &mut latest.picture;
             picture.pixels.clear();
@@ -306,6 +299,30 @@ fn run(
     });
     mainloop.run();
     Ok(())
+}
+
+/// The bytes of a whole picture of the agreed size in a mapped buffer (`size` bytes at
+/// `offset`, rows `stride` apart; a stride shorter than a row, or negative, means packed
+/// rows), with the stride to read it at; `None` when the chunk holds less than that.
+fn whole_picture<'a>(
+    mapped: &'a [u8],
+    offset: usize,
+    size: usize,
+    stride: i32,
+    agreed: &Agreed,
+) -> Option<(&'a [u8], usize)> {
+    let format = agreed.format?;
+    if agreed.width == 0 || agreed.height == 0 {
+        return None;
+    }
+    let pixels = mapped.get(offset..offset.checked_add(size)?)?;
+    let row_bytes = agreed.width as usize * format.bytes_per_pixel;
+    let stride = usize::try_from(stride)
+        .ok()
+        .filter(|&stride| stride >= row_bytes)
+        .unwrap_or(row_bytes);
+    let needed = stride.checked_mul(agreed.height as usize - 1)? + row_bytes;
+    (pixels.len() >= needed).then_some((pixels, stride))
 }
 
 /// The format PipeWire agreed, if it is one of the packed RGB formats this offers.
@@ -433,6 +450,42 @@ mod tests {
         );
         assert_eq!(packed_rgb(VideoFormat::BGR), Some(PackedRgb::BGR24));
         assert_eq!(packed_rgb(VideoFormat::I420), None);
+    }
+
+    #[test]
+    fn only_a_whole_picture_is_taken_from_a_buffer() {
+        let agreed = Agreed {
+            width: 4,
+            height: 2,
+            format: Some(PackedRgb::BGRX),
+        };
+        let mapped = vec![7u8; 64];
+        // Rows 20 bytes apart: 20 + 16 bytes make a whole 4×2 picture.
+        let (pixels, stride) = whole_picture(&mapped, 8, 36, 20, &agreed).expect("whole");
+        assert_eq!((pixels.len(), stride), (36, 20));
+        assert!(
+            whole_picture(&mapped, 8, 35, 20, &agreed).is_none(),
+            "cut short"
+        );
+        assert!(whole_picture(&mapped, 0, 0, 16, &agreed).is_none(), "empty");
+        assert!(
+            whole_picture(&mapped, 60, 32, 16, &agreed).is_none(),
+            "past the map"
+        );
+        // A negative or too short stride reads packed rows.
+        assert_eq!(
+            whole_picture(&mapped, 0, 32, -16, &agreed).map(|p| p.1),
+            Some(16)
+        );
+        assert_eq!(
+            whole_picture(&mapped, 0, 32, 3, &agreed).map(|p| p.1),
+            Some(16)
+        );
+        let unknown = Agreed {
+            format: None,
+            ..agreed
+        };
+        assert!(whole_picture(&mapped, 0, 32, 16, &unknown).is_none());
     }
 
     #[test]
