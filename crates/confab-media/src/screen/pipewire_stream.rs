@@ -14,7 +14,7 @@ use pw::spa::param::video::{VideoFormat, VideoInfoRaw};
 use pw::spa::pod::Pod;
 use pw::stream::{StreamFlags, StreamState};
 
-use crate::i420::{I420Layout, VideoFrame};
+use crate::i420::VideoFrame;
 use crate::sync::lock;
 use crate::video::convert::{PackedRgb, rgb_to_i420};
 use crate::video::source::{CaptureError, CapturedFrame};
@@ -256,9 +256,6 @@ fn run(
                     chunk.stride(),
                 )
             };
-            let Some(format) = agreed.format else {
-                return;
-            };
             let Some(mapped) = data.data() else {
                 return;
             };
@@ -274,7 +271,7 @@ fn run(
             picture.width = agreed.width;
             picture.height = agreed.height;
             picture.stride = stride;
-            picture.format = Some(format);
+            picture.format = agreed.format;
             picture.captured_at = Some(Instant::now());
             latest.sequence += 1;
             drop(latest);
@@ -421,15 +418,6 @@ fn format_params(max_fps: u32) -> Result<Vec<u8>, spa::pod::serialize::GenError>
         &spa::pod::Value::Object(object),
     )?;
     Ok(cursor.into_inner())
-}
-
-/// The size frames will have before the first picture says otherwise.
-pub fn provisional_layout(size: Option<(u32, u32)>) -> I420Layout {
-    size.and_then(|(width, height)| I420Layout::new(width, height).ok())
-        .unwrap_or(I420Layout {
-            width: 1280,
-            height: 720,
-        })
 }
 
 #[cfg(test)]

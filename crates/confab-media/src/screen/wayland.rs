@@ -4,7 +4,7 @@
 //! Wayland lets no application list other applications' windows, so the share picker offers
 //! two entries, "a screen" and "a window", and the desktop asks which one.
 
-use super::pipewire_stream::{PipeWireStream, provisional_layout};
+use super::pipewire_stream::PipeWireStream;
 use super::portal::{self, PortalSession};
 use super::{FramePacer, ScreenBackend, ScreenError, ShareKind, ShareOptions, ShareTarget};
 use crate::i420::I420Layout;
@@ -77,6 +77,15 @@ impl ScreenBackend for PortalScreens {
             pacer,
         }))
     }
+}
+
+/// The size frames will have before the first picture says otherwise: the portal's, else 720p.
+fn provisional_layout(size: Option<(u32, u32)>) -> I420Layout {
+    size.and_then(|(width, height)| I420Layout::new(width, height).ok())
+        .unwrap_or(I420Layout {
+            width: 1280,
+            height: 720,
+        })
 }
 
 /// A running portal share. Fields drop in order: the stream stops before the session closes.

@@ -82,7 +82,9 @@ impl Desktop {
 
         let pipewire = spawn("pipewire", &mut desktop.command("pipewire"));
         desktop.children.push(("pipewire", pipewire));
-        wait_until("PipeWire's socket", || runtime.join("pipewire-0").exists());
+        wait_for(&desktop, "PipeWire's socket", || {
+            runtime.join("pipewire-0").exists().then_some(())
+        });
         let wireplumber = spawn("wireplumber", &mut desktop.command("wireplumber"));
         desktop.children.push(("wireplumber", wireplumber));
 
@@ -326,16 +328,8 @@ fn socket_in(dir: &Path, wanted: impl Fn(&str) -> bool) -> Option<PathBuf> {
         })
 }
 
-/// Polls a condition another process makes true, until a deadline.
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    while !ready() {
-        assert!(Instant::now() < deadline, "{what} did not appear");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Like [`wait_until`], failing at once with the logs if a desktop process died.
+/// Polls a condition a desktop process makes true, until a deadline; fails at once, with
+/// the logs, if one of the desktop's processes died.
 fn wait_for<T>(desktop: &Desktop, what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {

@@ -123,15 +123,10 @@ pub async fn subscribed_audio_video(
     let mut audio = None;
     let mut video = None;
     while audio.is_none() || video.is_none() {
-        let event = room_event_where(events, "a subscribed track", |event| {
-            matches!(event, RoomEvent::TrackSubscribed { identity: who, .. } if who == identity)
-        })
-        .await;
-        if let RoomEvent::TrackSubscribed { info, track, .. } = event {
-            match info.kind {
-                TrackKind::Audio => audio = Some((info, track)),
-                TrackKind::Video => video = Some((info, track)),
-            }
+        let (info, track) = subscribed_track(events, identity, "a subscribed track").await;
+        match info.kind {
+            TrackKind::Audio => audio = Some((info, track)),
+            TrackKind::Video => video = Some((info, track)),
         }
     }
     match (audio, video) {
