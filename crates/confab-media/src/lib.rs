@@ -5,19 +5,20 @@
 //! AGC), resampling, Opus/VP8/H.264 encoding and decoding, the jitter buffer, the mixer and
 //! playout, and scaling of decoded video to the size the UI shows.
 //!
-//! Today it holds the frame layouts every stage agrees on, the synthetic sources (a stamped
-//! test pattern and a tone), VP8 (libvpx) and Opus (libopus) with simulcast encoding, and the
-//! [`pipeline`] that joins them to `confab-rtc`'s tracks. Device capture, audio processing and
-//! playout arrive with the media pipeline's own issue.
+//! Raw frames (layouts, conversions, scaling, the capture trait, the stamped test pattern)
+//! come from `confab-frame` and screen capture from `confab-screen`; both are re-exported
+//! here under their old paths (`confab_media::i420`, `confab_media::video::source`,
+//! `confab_media::screen`). The [`pipeline`] joins sources and codecs to `confab-rtc`'s
+//! tracks.
 
 pub mod audio;
 pub mod audio_format;
 pub mod device;
-pub mod i420;
 pub mod pipeline;
-pub mod screen;
-pub mod sync;
 pub mod video;
 
 pub use audio_format::AudioFormat;
-pub use i420::{I420Layout, I420LayoutError, I420Planes, VideoFrame};
+/// Raw frames live in their own pure-Rust crate; these paths keep `confab_media::i420` etc.
+pub use confab_frame::{I420Layout, I420LayoutError, I420Planes, VideoFrame, i420, sync};
+/// Screen sharing per OS, in its own crate so every backend compiles from one machine.
+pub use confab_screen as screen;

@@ -6,6 +6,9 @@ use crate::process;
 use crate::setup::Purpose;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The desktop targets whose OS-specific code (screen capture) the lint tier compile-checks
+/// from Linux; no C toolchain for them is needed, as `cargo clippy` never links.
+pub const CROSS_CHECK_TARGETS: [&str; 2] = ["x86_64-pc-windows-gnu", "aarch64-apple-darwin"];
 /// trunk 0.22 needs a newer rustc than some supported toolchains; 0.21.14 is verified here.
 const TRUNK_VERSION: &str = "0.21.14";
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
@@ -20,7 +23,11 @@ struct CargoTool {
 }
 
 pub fn ensure(workspace: &Workspace, purpose: Purpose) -> Result<(), XtaskError> {
-    ensure_wasm_target(workspace)?;
+    let mut targets = vec![WASM_TARGET];
+    if purpose == Purpose::Test {
+        targets.extend(CROSS_CHECK_TARGETS);
+    }
+    ensure_targets(workspace, &targets)?;
     let mut tools = vec![
         CargoTool {
             krate: "trunk",
@@ -81,11 +88,14 @@ pub fn ensure_locked_tool(
     )
 }
 
-fn ensure_wasm_target(workspace: &Workspace) -> Result<(), XtaskError> {
+/// `rustup target add`s each of `targets` (their standard library) that is missing.
+fn ensure_targets(workspace: &Workspace, targets: &[&str]) -> Result<(), XtaskError> {
     if !process::exists(workspace, "rustup") {
         return Err(XtaskError::MissingPrerequisites(format!(
-            "rustup is needed for the {WASM_TARGET} target. Install Rust with rustup, then run:\n  \
-             rustup target add {WASM_TARGET}"
+            "rustup is needed for the {} targets. Install Rust with rustup, then run:\n  \
+             rustup target add {}",
+            targets.join(", "),
+            targets.join(" ")
         )));
     }
     let installed = process::output(process::command(workspace, "rustup").args([
@@ -94,11 +104,20 @@ fn ensure_wasm_target(workspace: &Workspace) -> Result<(), XtaskError> {
         "--installed",
     ]))
     .unwrap_or_default();
-    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
-        eprintln!("rust tools: {WASM_TARGET} target present");
+    let missing: Vec<&str> = targets
+        .iter()
+        .copied()
+        .filter(|target| !installed.lines().any(|line| line.trim() == *target))
+        .collect();
+    if missing.is_empty() {
+        eprintln!("rust tools: targets {} present", targets.join(", "));
         return Ok(());
     }
-    process::run(process::command(workspace, "rustup").args(["target", "add", WASM_TARGET]))
+    process::run(
+        process::command(workspace, "rustup")
+            .args(["target", "add"])
+            .args(&missing),
+    )
 }
 
 /// The version of `package` recorded in Cargo.lock, so CLI tools match the library exactly.

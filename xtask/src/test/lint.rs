@@ -1,17 +1,20 @@
-//! Formatting and clippy (`-D warnings`) for the host crates and, for its own target, the UI.
+//! Formatting and clippy (`-D warnings`) for the host crates, for its own target the UI, and
+//! for Windows and macOS the screen-capture crate (whose code for those OSes is compiled
+//! nowhere else here).
 
 use crate::app::HOST_PACKAGES;
 use crate::error::XtaskError;
 use crate::paths::Workspace;
 use crate::process;
+use crate::setup::rust_tools::CROSS_CHECK_TARGETS;
 use crate::summary::Counts;
 
 pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
     let mut counts = Counts::default();
-    let checks: [(&str, Vec<&str>); 3] = [
-        ("rustfmt", vec!["fmt", "--all", "--check"]),
+    let mut checks: Vec<(String, Vec<&str>)> = vec![
+        ("rustfmt".into(), vec!["fmt", "--all", "--check"]),
         (
-            "clippy (host)",
+            "clippy (host)".into(),
             [
                 &["clippy", "--release", "--locked", "--all-targets"][..],
                 HOST_PACKAGES,
@@ -20,7 +23,7 @@ pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
             .concat(),
         ),
         (
-            "clippy (ui, wasm32)",
+            "clippy (ui, wasm32)".into(),
             vec![
                 "clippy",
                 "--locked",
@@ -35,6 +38,24 @@ pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
             ],
         ),
     ];
+    for target in CROSS_CHECK_TARGETS {
+        checks.push((
+            format!("clippy (confab-screen, {target})"),
+            vec![
+                "clippy",
+                "--release",
+                "--locked",
+                "--all-targets",
+                "-p",
+                "confab-screen",
+                "--target",
+                target,
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ));
+    }
     for (name, args) in checks {
         let ok = process::status(process::command(workspace, "cargo").args(&args))?.success();
         eprintln!("lint: {name}: {}", if ok { "ok" } else { "FAILED" });

@@ -2,10 +2,8 @@
 //! encoding.
 
 pub mod codec;
-pub mod convert;
 pub mod h264;
-pub mod scale;
 pub mod simulcast;
-pub mod source;
-pub mod stamp;
 pub mod vp8;
+
+pub use confab_frame::{convert, scale, source, stamp};

@@ -1,14 +1,17 @@
 //! Screen sharing on Wayland: the desktop's own picker chooses through xdg-desktop-portal
-//! ([`super::portal`]), the picture arrives as a PipeWire stream ([`super::pipewire_stream`]).
+//! ([`crate::portal`]), the picture arrives as a PipeWire stream ([`crate::pipewire_stream`]).
 //!
 //! Wayland lets no application list other applications' windows, so the share picker offers
 //! two entries, "a screen" and "a window", and the desktop asks which one.
 
-use super::pipewire_stream::PipeWireStream;
-use super::portal::{self, PortalSession};
-use super::{FramePacer, ScreenBackend, ScreenError, ShareKind, ShareOptions, ShareTarget};
-use crate::i420::I420Layout;
-use crate::video::source::{CaptureError, CapturedFrame, VideoSource};
+use crate::pipewire_stream::PipeWireStream;
+use crate::portal::{self, PortalSession};
+use crate::{
+    FramePacer, ScreenBackend, ScreenError, ShareKind, ShareOptions, ShareTarget,
+    provisional_layout,
+};
+use confab_frame::i420::I420Layout;
+use confab_frame::source::{CaptureError, CapturedFrame, VideoSource};
 
 /// The target ids this backend offers.
 pub const SCREEN_ID: &str = "portal:screen";
@@ -79,15 +82,6 @@ impl ScreenBackend for PortalScreens {
     }
 }
 
-/// The size frames will have before the first picture says otherwise: the portal's, else 720p.
-fn provisional_layout(size: Option<(u32, u32)>) -> I420Layout {
-    size.and_then(|(width, height)| I420Layout::new(width, height).ok())
-        .unwrap_or(I420Layout {
-            width: 1280,
-            height: 720,
-        })
-}
-
 /// A running portal share. Fields drop in order: the stream stops before the session closes.
 #[derive(Debug)]
 pub struct PortalCapture {
@@ -99,10 +93,7 @@ pub struct PortalCapture {
 
 impl VideoSource for PortalCapture {
     fn layout(&self) -> I420Layout {
-        self.stream
-            .size()
-            .and_then(|(width, height)| I420Layout::new(width, height).ok())
-            .unwrap_or(self.portal_size)
+        self.stream.layout_or(self.portal_size)
     }
 
     /// The compositor's newest picture at each frame time: a still screen repeats its last

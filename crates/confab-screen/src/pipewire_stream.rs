@@ -4,9 +4,8 @@
 //! pictures instead of queueing them.
 
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use pipewire as pw;
 use pw::spa;
@@ -14,61 +13,18 @@ use pw::spa::param::video::{VideoFormat, VideoInfoRaw};
 use pw::spa::pod::Pod;
 use pw::stream::{StreamFlags, StreamState};
 
-use crate::i420::VideoFrame;
-use crate::sync::lock;
-use crate::video::convert::{PackedRgb, rgb_to_i420};
-use crate::video::source::{CaptureError, CapturedFrame};
+use confab_frame::convert::PackedRgb;
+use confab_frame::i420::I420Layout;
+use confab_frame::source::{CaptureError, CapturedFrame};
 
-/// How long a share may wait for the compositor's first picture.
-const FIRST_PICTURE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::newest::{NewestPicture, PictureRef};
+
 /// The largest picture the stream may offer, per side: the largest frame there is.
-const MAX_SIDE: u32 = crate::i420::MAX_DIMENSION;
-
-/// One picture as PipeWire delivered it.
-#[derive(Debug, Default)]
-struct Picture {
-    pixels: Vec<u8>,
-    width: u32,
-    height: u32,
-    stride: usize,
-    format: Option<PackedRgb>,
-    captured_at: Option<Instant>,
-}
-
-#[derive(Debug, Default)]
-struct Latest {
-    picture: Picture,
-    /// Counts delivered pictures; zero until the first arrives.
-    sequence: u64,
-    /// Why the stream ended, once it has.
-    ended: Option<String>,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    latest: Mutex<Latest>,
-    changed: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Latest> {
-        lock(&self.latest)
-    }
-
-    fn end(&self, reason: String) {
-        let mut latest = self.lock();
-        if latest.ended.is_none() {
-            tracing::info!(%reason, "the screen-cast stream ended");
-            latest.ended = Some(reason);
-        }
-        drop(latest);
-        self.changed.notify_all();
-    }
-}
+const MAX_SIDE: u32 = confab_frame::i420::MAX_DIMENSION;
 
 /// A running PipeWire stream of one shared screen or window.
 pub struct PipeWireStream {
-    shared: Arc<Shared>,
+    shared: Arc<NewestPicture>,
     quit: pw::channel::Sender<()>,
     thread: Option<JoinHandle<()>>,
 }
@@ -83,8 +39,8 @@ impl PipeWireStream {
     /// Connects to `remote` (a PipeWire socket from the portal) and streams node `node_id`
     /// at up to `max_fps`.
     pub fn open(remote: OwnedFd, node_id: u32, max_fps: u32) -> Result<Self, CaptureError> {
-        let max_fps = max_fps.clamp(1, super::MAX_FPS);
-        let shared = Arc::new(Shared::default());
+        let max_fps = max_fps.clamp(1, crate::MAX_FPS);
+        let shared = Arc::new(NewestPicture::default());
         let (quit, quit_rx) = pw::channel::channel();
         let thread = {
             let shared = Arc::clone(&shared);
@@ -105,37 +61,14 @@ impl PipeWireStream {
         })
     }
 
-    /// The newest picture's size, once one has arrived.
-    pub fn size(&self) -> Option<(u32, u32)> {
-        let latest = self.shared.lock();
-        (latest.sequence > 0).then_some((latest.picture.width, latest.picture.height))
+    /// The newest picture's frame size, or `provisional` before the first picture.
+    pub fn layout_or(&self, provisional: I420Layout) -> I420Layout {
+        self.shared.layout_or(provisional)
     }
 
     /// The newest picture as an I420 frame, waiting for the first one if none came yet.
     pub fn newest(&self) -> Result<CapturedFrame, CaptureError> {
-        let deadline = Instant::now() + FIRST_PICTURE_TIMEOUT;
-        let mut latest = self.shared.lock();
-        loop {
-            if let Some(reason) = &latest.ended {
-                return Err(CaptureError::Gone(reason.clone()));
-            }
-            if latest.sequence > 0 {
-                return convert(&latest.picture);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(CaptureError::Failed(format!(
-                    "the compositor sent no picture within {} s",
-                    FIRST_PICTURE_TIMEOUT.as_secs()
-                )));
-            }
-            latest = self
-                .shared
-                .changed
-                .wait_timeout(latest, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.shared.newest()
     }
 }
 
@@ -151,24 +84,6 @@ impl Drop for PipeWireStream {
     }
 }
 
-fn convert(picture: &Picture) -> Result<CapturedFrame, CaptureError> {
-    let format = picture
-        .format
-        .ok_or_else(|| CaptureError::Failed("the stream agreed no pixel format".into()))?;
-    let frame: VideoFrame = rgb_to_i420(
-        &picture.pixels,
-        picture.width,
-        picture.height,
-        picture.stride,
-        format,
-    )
-    .map_err(|error| CaptureError::Failed(error.to_string()))?;
-    Ok(CapturedFrame {
-        frame,
-        captured_at: picture.captured_at.unwrap_or_else(Instant::now),
-    })
-}
-
 /// The stream's agreed format, as the loop's listener sees it.
 #[derive(Debug, Default, Clone, Copy)]
 struct Agreed {
@@ -181,7 +96,7 @@ fn run(
     remote: OwnedFd,
     node_id: u32,
     max_fps: u32,
-    shared: &Arc<Shared>,
+    shared: &Arc<NewestPicture>,
     quit: pw::channel::Receiver<()>,
 ) -> Result<(), pw::Error> {
     pw::init();
@@ -264,18 +179,16 @@ fn run(
                 // short: skipped, the last whole one stays.
                 return;
             };
-            let mut latest = on_picture.lock();
-            let picture = &mut latest.picture;
-            picture.pixels.clear();
-            picture.pixels.extend_from_slice(pixels);
-            picture.width = agreed.width;
-            picture.height = agreed.height;
-            picture.stride = stride;
-            picture.format = agreed.format;
-            picture.captured_at = Some(Instant::now());
-            latest.sequence += 1;
-            drop(latest);
-            on_picture.changed.notify_all();
+            let Some(format) = agreed.format else {
+                return;
+            };
+            on_picture.put(PictureRef {
+                pixels,
+                width: agreed.width,
+                height: agreed.height,
+                stride,
+                format,
+            });
         })
         .register()?;
     let params = format_params(max_fps).map_err(|error| {

@@ -18,7 +18,7 @@ use ashpd::desktop::screencast::{
 use ashpd::enumflags2::BitFlags;
 use tokio::sync::oneshot;
 
-use super::{ScreenError, ShareKind};
+use crate::{ScreenError, ShareKind};
 
 /// How long the desktop's picker may stay unanswered before the share gives up.
 const PICK_TIMEOUT: Duration = Duration::from_secs(180);

@@ -299,8 +299,8 @@ pub fn i420_to_rgba(frame: &VideoFrame) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::video::source::TestPattern;
-    use crate::video::stamp;
+    use crate::source::TestPattern;
+    use crate::stamp;
 
     fn layout(width: u32, height: u32) -> I420Layout {
         I420Layout::new(width, height).expect("valid")

@@ -17,10 +17,10 @@ use x11rb::protocol::xproto::{
 };
 use x11rb::rust_connection::RustConnection;
 
-use super::{FramePacer, ScreenBackend, ScreenError, ShareKind, ShareOptions, ShareTarget};
-use crate::i420::{I420Layout, VideoFrame};
-use crate::video::convert::{PackedRgb, rgb_to_i420};
-use crate::video::source::{CaptureError, CapturedFrame, VideoSource};
+use crate::{FramePacer, ScreenBackend, ScreenError, ShareKind, ShareOptions, ShareTarget};
+use confab_frame::convert::{PackedRgb, rgb_to_i420};
+use confab_frame::i420::{I420Layout, VideoFrame};
+use confab_frame::source::{CaptureError, CapturedFrame, VideoSource};
 
 impl From<ConnectError> for ScreenError {
     fn from(error: ConnectError) -> Self {

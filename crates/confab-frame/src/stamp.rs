@@ -135,7 +135,7 @@ pub fn crc8(bytes: &[u8]) -> u8 {
 mod tests {
     use super::*;
     use crate::i420::I420Layout;
-    use crate::video::scale::scale;
+    use crate::scale::scale;
 
     fn frame(width: u32, height: u32) -> VideoFrame {
         VideoFrame::black(I420Layout::new(width, height).expect("valid"))

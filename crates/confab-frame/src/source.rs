@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::i420::{I420Layout, VideoFrame};
-use crate::video::stamp::{self, FrameStamp};
+use crate::stamp::{self, FrameStamp};
 
 /// One captured frame.
 #[derive(Debug, Clone)]
@@ -133,7 +133,7 @@ fn draw_moving_bar(frame: &mut VideoFrame, counter: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::video::stamp::read;
+    use crate::stamp::read;
 
     #[test]
     fn frames_count_up_and_carry_the_wall_clock() {
