@@ -12,8 +12,9 @@
 //! other tests' processes beside it).
 #![allow(unsafe_code)]
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+#[path = "shared/pulse.rs"]
+mod pulse;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,133 +22,31 @@ use std::time::{Duration, Instant};
 use confab_media::audio::analysis::{dominant_frequency, tone_share};
 use confab_media::audio::microphone::Microphone;
 use confab_media::audio::opus::{FRAME_SAMPLES, OpusEncoder, OpusSettings};
-use confab_media::audio::sink::{AudioFeed, AudioSink, MAINTAIN_EVERY};
+use confab_media::audio::sink::{AudioSink, MAINTAIN_EVERY};
 use confab_media::audio::source::AudioSource;
 use confab_media::audio::speaker::Speaker;
-use confab_media::audio::tone::Tone;
 use confab_media::audio::voice::RemoteVoice;
 use confab_media::device::audio::AudioDevices;
 use confab_media::device::watcher::DeviceWatcher;
 use confab_media::device::{DeviceChoice, DeviceEvent, DeviceKind};
 use confab_media::sync::lock;
+use pulse::{PulseServer, TonePlayer, tone_feed};
 use tokio::sync::broadcast;
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
-struct PulseServer {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl PulseServer {
-    /// Two virtual speakers and two virtual microphones (each fed by a sink of its own);
-    /// the defaults are the fallbacks.
-    fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("confab-pulse-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("pulse dir");
-        let socket = dir.join("native");
-        let script = format!(
-            "load-module module-native-protocol-unix socket={socket} auth-anonymous=1\n\
-             load-module module-null-sink sink_name=confab_speaker rate=44100 \
-               sink_properties=device.description=Confab-Speaker\n\
-             load-module module-null-sink sink_name=fallback_speaker rate=44100\n\
-             load-module module-null-sink sink_name=mic_feed rate=44100\n\
-             load-module module-remap-source master=mic_feed.monitor source_name=confab_mic \
-               source_properties=device.description=Confab-Mic\n\
-             load-module module-null-sink sink_name=fallback_feed rate=44100\n\
-             load-module module-remap-source master=fallback_feed.monitor \
-               source_name=fallback_mic\n\
-             set-default-sink fallback_speaker\n\
-             set-default-source fallback_mic\n",
-            socket = socket.display()
-        );
-        let config = dir.join("server.pa");
-        std::fs::write(&config, script).expect("config");
-        let child = Command::new("pulseaudio")
-            .args([
-                "-n",
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--use-pid-file=no",
-            ])
-            .args(["--log-target=stderr", "--log-level=warning"])
-            .arg("-F")
-            .arg(&config)
-            .env("HOME", &dir)
-            .env("XDG_RUNTIME_DIR", &dir)
-            .env("XDG_CONFIG_HOME", &dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pulseaudio (cargo xtask setup installs it)");
-        let server = Self { child, dir };
-        let deadline = Instant::now() + DEADLINE;
-        while !server.pactl(&["info"]).status.success() {
-            assert!(Instant::now() < deadline, "pulseaudio did not start");
-            std::thread::sleep(Duration::from_millis(50)); // polling a server that is starting
-        }
-        server
-    }
-
-    fn address(&self) -> String {
-        format!("unix:{}", self.dir.join("native").display())
-    }
-
-    fn pactl(&self, args: &[&str]) -> std::process::Output {
-        Command::new("pactl")
-            .env("PULSE_SERVER", self.address())
-            .env("HOME", &self.dir)
-            .args(args)
-            .output()
-            .expect("pactl")
-    }
-
-    /// Unplugs a device: unloads the module that made it.
-    fn unplug(&self, device: &str) {
-        let listing = self.pactl(&["list", "short", "modules"]);
-        let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
-        let module = listing
-            .lines()
-            .find(|line| {
-                line.contains(&format!("sink_name={device} "))
-                    || line.contains(&format!("source_name={device} "))
-            })
-            .and_then(|line| line.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no module made {device}: {listing}"));
-        assert!(self.pactl(&["unload-module", module]).status.success());
-    }
-}
-
-impl Drop for PulseServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Plays a tone into a device until dropped.
-struct TonePlayer {
-    _speaker: Speaker,
-}
-
-impl TonePlayer {
-    fn start(devices: &Arc<AudioDevices>, device: &str, frequency: f64) -> Self {
-        let (mut speaker, _) =
-            Speaker::open(devices.clone(), DeviceChoice::Id(device.into()), None, None)
-                .expect("feed speaker");
-        assert_eq!(speaker.device().map(|d| d.id.as_str()), Some(device));
-        speaker.start(tone_feed(frequency));
-        Self { _speaker: speaker }
-    }
-}
-
-/// A tone, 20 ms whenever the speaker asks.
-fn tone_feed(frequency: f64) -> AudioFeed {
-    let tone = Mutex::new(Tone::new(frequency, 0.4));
-    Arc::new(move || lock(&tone).next_frame())
-}
+/// Two virtual speakers and two virtual microphones (each fed by a sink of its own) at
+/// 44.1 kHz; the defaults are the fallbacks.
+const DEVICES: &[&str] = &[
+    "load-module module-null-sink sink_name=confab_speaker rate=44100 sink_properties=device.description=Confab-Speaker",
+    "load-module module-null-sink sink_name=fallback_speaker rate=44100",
+    "load-module module-null-sink sink_name=mic_feed rate=44100",
+    "load-module module-remap-source master=mic_feed.monitor source_name=confab_mic source_properties=device.description=Confab-Mic",
+    "load-module module-null-sink sink_name=fallback_feed rate=44100",
+    "load-module module-remap-source master=fallback_feed.monitor source_name=fallback_mic",
+    "set-default-sink fallback_speaker",
+    "set-default-source fallback_mic",
+];
 
 fn open_microphone(
     devices: &Arc<AudioDevices>,
@@ -235,7 +134,7 @@ fn microphones_and_speakers_through_pulseaudio() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let server = PulseServer::start();
+    let server = PulseServer::start(DEVICES);
     // SAFETY: the only test in this binary sets the variable before it starts any thread,
     // and nothing else in the process touches the environment meanwhile.
     unsafe { std::env::set_var("PULSE_SERVER", server.address()) };

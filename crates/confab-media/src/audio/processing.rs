@@ -7,6 +7,8 @@
 //! [`AudioProcessor::process_capture`]. The two are called from different threads (the
 //! playout and the capture device), which the module allows: it locks internally.
 
+use std::sync::Mutex;
+
 use webrtc_audio_processing::Processor;
 use webrtc_audio_processing::config::{
     AdaptiveDigital, Config, EchoCanceller, GainController, GainController2, HighPassFilter,
@@ -14,6 +16,7 @@ use webrtc_audio_processing::config::{
 };
 
 use crate::audio::tone::SAMPLE_RATE;
+use crate::sync::lock;
 
 /// The module works on 10 ms frames: 480 samples at 48 kHz.
 pub const PROCESSING_FRAME_SAMPLES: usize = SAMPLE_RATE as usize / 100;
@@ -93,23 +96,29 @@ pub struct ProcessingStats {
 #[derive(Debug)]
 pub struct AudioProcessor {
     module: Processor,
-    settings: ProcessingSettings,
+    /// Changed from the UI while the microphone and the speaker threads use the module.
+    settings: Mutex<ProcessingSettings>,
 }
 
 impl AudioProcessor {
     pub fn new(settings: ProcessingSettings) -> Result<Self, ProcessingError> {
         let module = Processor::new(SAMPLE_RATE)?;
         module.set_config(settings.module_config());
-        Ok(Self { module, settings })
+        Ok(Self {
+            module,
+            settings: Mutex::new(settings),
+        })
     }
 
     pub fn settings(&self) -> ProcessingSettings {
-        self.settings
+        *lock(&self.settings)
     }
 
-    /// Changes stages while audio flows; only the stages that changed restart.
-    pub fn set_settings(&mut self, settings: ProcessingSettings) {
-        self.settings = settings;
+    /// Changes stages while audio flows (a person turning echo cancellation off for a
+    /// headset); only the stages that changed restart.
+    pub fn set_settings(&self, settings: ProcessingSettings) {
+        let mut current = lock(&self.settings);
+        *current = settings;
         self.module.set_config(settings.module_config());
     }
 
