@@ -41,9 +41,11 @@ commands:
   bench fuzz [--seconds N] run every fuzz target for N seconds each (default 60; nightly + cargo-fuzz)
   bench client [--rounds N] confab join vs the Python SDK on livekit-server: join time p50/p95
                            and file throughput (docs/BENCHMARKS.md; root, like bench sfu)
-  bench media               Confab's audio path vs LiveKit's libwebrtc APM on the same speech
-                           clips: echo (ERLE, AECMOS), 10 % loss (STOI), processing cost; and
-                           VP8/H.264 encode and decode ms/frame, simulcast, pixel conversions
+  bench media [--only video|latency|audio]...
+                           VP8/H.264 encode and decode ms/frame, simulcast, pixel conversions;
+                           glass-to-glass and mouth-to-ear through both servers (root); and
+                           Confab's audio path vs LiveKit's libwebrtc APM on the same speech
+                           clips: echo (ERLE, AECMOS), 10 % loss (STOI), processing cost
   bench sfu [--seconds N] [--profile]
                            confab server vs livekit-server under the same load (default 20 s; needs
                            root, Go); --profile adds perf flame graphs of confab server (docs/bench/)
@@ -125,6 +127,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
             let mut seconds = None;
             let mut with_profile = false;
             let mut rounds = None;
+            let mut media_parts = Vec::new();
             let mut options = options.iter();
             while let Some(option) = options.next() {
                 match *option {
@@ -133,6 +136,11 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
                         seconds = Some(n.parse().map_err(|_| XtaskError::Usage(USAGE))?);
                     }
                     "--profile" if which == "sfu" => with_profile = true,
+                    "--only" if which == "media" => {
+                        let part = options.next().ok_or(XtaskError::Usage(USAGE))?;
+                        media_parts
+                            .push(bench::media::Part::parse(part).ok_or(XtaskError::Usage(USAGE))?);
+                    }
                     "--rounds" if which == "client" => {
                         let n = options.next().ok_or(XtaskError::Usage(USAGE))?;
                         rounds = Some(n.parse().map_err(|_| XtaskError::Usage(USAGE))?);
@@ -157,7 +165,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
                     if !skip_setup {
                         setup::ensure(&workspace, setup::Purpose::Test)?;
                     }
-                    bench::media::run(&workspace)?;
+                    bench::media::run(&workspace, &media_parts)?;
                 }
                 "sfu" => {
                     if !skip_setup {

@@ -217,8 +217,11 @@ pub(crate) fn open_or_default<T>(
 /// dropped samples whenever the client's thread was off the CPU for longer (heard as clicks,
 /// several a second in the device test with four streams on two cores); 20 ms never did.
 const INPUT_PERIOD_MS: u32 = 20;
-/// Each speaker callback's share; PulseAudio double-buffers it (40 ms in all).
-const OUTPUT_PERIOD_MS: u32 = 20;
+/// Each speaker callback's share; PulseAudio double-buffers it (20 ms in all). 20 ms periods
+/// (40 ms buffered) cost 21 ms of mouth-to-ear (`cargo xtask bench media`: 83.0 → 61.8 ms);
+/// a playback buffer that runs dry plays silence for a moment rather than dropping what was
+/// captured, and the device tests' tones stay clean with four streams on two cores.
+const OUTPUT_PERIOD_MS: u32 = 10;
 
 /// The device's own format with a callback period of `period_ms`, within what it supports
 /// (its own default where it does not say).

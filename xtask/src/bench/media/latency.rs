@@ -114,7 +114,8 @@ fn render(measured: &[(Server, Samples)]) -> Result<String, XtaskError> {
              frames concealed, at most five at the start of each DTX pause between bursts). The \
              fixed shares: the microphone's 20 ms capture period (cpal's \
              PulseAudio record fragment), Opus's 20 ms frame and 6.5 ms look-ahead, and the \
-             speaker's PulseAudio buffer (two callback periods); the rest is the network, \
+             speaker's PulseAudio buffer (two 10 ms callback periods; with 20 ms periods, \
+             until 2026-12-04, mouth-to-ear was 82-83 ms); the rest is the network, \
              processing, scheduling and the virtual devices' own blocks.\n",
             server.label(),
             get("m2e.jitter-wait"),
