@@ -20,9 +20,13 @@ pub fn build(workspace: &Workspace) -> Result<PathBuf, XtaskError> {
     build_binaries(workspace)
 }
 
-/// Builds every host binary in release mode over an already built UI. (Rebuilding the UI
-/// rewrites `ui/dist`, which makes the app recompile.)
+/// Builds every host binary in release mode over the UI already built, building it first
+/// only when there is none (a fresh clone): the app embeds `ui/dist`, and rebuilding the UI
+/// rewrites it, which makes the app recompile.
 pub fn build_binaries(workspace: &Workspace) -> Result<PathBuf, XtaskError> {
+    if !workspace.ui_dir().join("dist").join("index.html").is_file() {
+        ui::build(workspace)?;
+    }
     eprintln!("== building the app (release)");
     process::run(
         process::command(workspace, "cargo")

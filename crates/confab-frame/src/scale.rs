@@ -32,6 +32,36 @@ pub fn scale(frame: &VideoFrame, target: I420Layout) -> VideoFrame {
 
 /// Box-filters one plane of `from` (width, height) into `to`.
 fn scale_plane(source: &[u8], from: (usize, usize), target: &mut [u8], to: (usize, usize)) {
+    if from == (2 * to.0, 2 * to.1) {
+        halve_plane(source, from.0, target, to.0);
+    } else {
+        box_filter_plane(source, from, target, to);
+    }
+}
+
+/// The 2:1 step between simulcast layers: each pixel the rounded mean of a 2×2 block, the
+/// same as [`box_filter_plane`] gives, in a loop the compiler vectorises (the general filter
+/// took most of the simulcast encoder's time outside libvpx).
+fn halve_plane(source: &[u8], source_width: usize, target: &mut [u8], target_width: usize) {
+    for (target_row, rows) in target
+        .chunks_exact_mut(target_width)
+        .zip(source.chunks_exact(2 * source_width))
+    {
+        let (top, bottom) = rows.split_at(source_width);
+        for ((pixel, top), bottom) in target_row
+            .iter_mut()
+            .zip(top.chunks_exact(2))
+            .zip(bottom.chunks_exact(2))
+        {
+            let sum =
+                u16::from(top[0]) + u16::from(top[1]) + u16::from(bottom[0]) + u16::from(bottom[1]);
+            *pixel = ((sum + 2) / 4) as u8;
+        }
+    }
+}
+
+/// Any ratio: each pixel the mean of the source area it covers.
+fn box_filter_plane(source: &[u8], from: (usize, usize), target: &mut [u8], to: (usize, usize)) {
     let (source_width, source_height) = from;
     let (target_width, target_height) = to;
     // Column spans are the same for every row: compute them once.
@@ -87,6 +117,26 @@ mod tests {
         // 4×2 has 2×1 chroma; 2×1 has 1×1.
         assert_eq!(half.planes().u, &[55]);
         assert_eq!(half.planes().v, &[75]);
+    }
+
+    #[test]
+    fn halving_matches_the_general_box_filter() {
+        // An odd-looking but deterministic plane: every value and neighbour mix occurs.
+        let (width, height) = (64, 18);
+        let source: Vec<u8> = (0..width * height)
+            .map(|i| ((i * 7919 + i / 13 * 31) % 256) as u8)
+            .collect();
+        let mut halved = vec![0; width * height / 4];
+        let mut filtered = vec![0; width * height / 4];
+        halve_plane(&source, width, &mut halved, width / 2);
+        box_filter_plane(
+            &source,
+            (width, height),
+            &mut filtered,
+            (width / 2, height / 2),
+        );
+        assert_eq!(halved, filtered);
+        assert!(halved.iter().any(|&p| p != halved[0]));
     }
 
     #[test]
