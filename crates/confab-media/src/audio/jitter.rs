@@ -1,7 +1,9 @@
 //! The adaptive jitter buffer in front of each remote voice, sans-IO: packets go in with their
-//! arrival time, and the playout clock takes one 20 ms frame out every 20 ms, saying whether
-//! to decode a packet, rebuild a lost one from the next packet's FEC, conceal it (PLC) or play
-//! silence.
+//! arrival time, and the playout clock takes 20 ms frames out, saying whether to decode a
+//! packet, rebuild a lost one from the next packet's FEC or conceal it (PLC), or that there is
+//! nothing to play yet. While a voice plays the clock asks every 20 ms; while it is silent the
+//! clock may ask more often (every 10 ms tick of the speaker), so a talk spurt starts within a
+//! tick of its first packet instead of a frame.
 //!
 //! It holds as much audio as the network's recent jitter needs (the 95th percentile of how
 //! late packets arrived against the fastest one in the last 5 s, plus a margin), and no more:
@@ -40,7 +42,7 @@ const EXCESS_FRAMES: u64 = 2;
 /// A packet this many frames ahead of the playout position means the stream restarted.
 const RESTART_FRAMES: u64 = 50;
 
-/// What to play for the next 20 ms.
+/// What to play next: a 20 ms frame, or silence until the clock asks again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Playout {
     /// Decode this packet.
@@ -49,7 +51,8 @@ pub enum Playout {
     Fec(Vec<u8>),
     /// This frame is missing and nothing can rebuild it: run the decoder's concealment.
     Conceal,
-    /// Nothing to play: before the first packet, or after a long gap.
+    /// Nothing to play now: before the first packet, or after a gap longer than concealment
+    /// covers. Covers only the caller's own tick; ask again at the next one.
     Silence,
 }
 
@@ -59,6 +62,7 @@ pub struct JitterStats {
     pub played: u64,
     pub rebuilt_from_fec: u64,
     pub concealed: u64,
+    /// Pops that found nothing to play (each the caller's tick long).
     pub silent: u64,
     /// Arrived after their turn had been concealed.
     pub late: u64,
@@ -75,7 +79,8 @@ pub struct JitterBuffer {
     next: Option<u64>,
     /// When the first packet after a (re)start arrived: playout begins a target later.
     primed_at: Option<Instant>,
-    /// `pop`s in a row that found the buffer empty.
+    /// `pop`s in a row that found the buffer empty, up to one more than the frames concealed
+    /// ([`MAX_CONCEALED_RUN`]): from there on the voice has gone quiet.
     dry_pops: u32,
     /// The frame the last `pop` played or stood in for.
     last_frame: Option<u64>,
@@ -135,7 +140,8 @@ impl JitterBuffer {
         self.primed_at.get_or_insert(arrival);
     }
 
-    /// The next 20 ms, at `now` (called every 20 ms by the playout clock).
+    /// What to play at `now`: a frame (20 ms, the clock asks again when it has played it) or
+    /// silence (the clock asks again at its next tick).
     pub fn pop(&mut self, now: Instant) -> Playout {
         self.last_frame = None;
         let Some(next) = self.next.or_else(|| self.start(now)) else {
@@ -151,7 +157,7 @@ impl JitterBuffer {
         }
         let Some((&first_waiting, _)) = self.packets.first_key_value() else {
             // Dry: conceal in place, so the packet can still play if it is only late.
-            self.dry_pops += 1;
+            self.dry_pops = (self.dry_pops + 1).min(MAX_CONCEALED_RUN + 1);
             return if self.dry_pops <= MAX_CONCEALED_RUN {
                 self.stats.concealed += 1;
                 Playout::Conceal
@@ -161,8 +167,10 @@ impl JitterBuffer {
                 Playout::Silence
             };
         };
-        if first_waiting - next <= u64::from(self.dry_pops) {
-            // The frames before it already had their time (concealed while dry): play it.
+        let gone_quiet = self.dry_pops > MAX_CONCEALED_RUN;
+        if gone_quiet || first_waiting - next <= u64::from(self.dry_pops) {
+            // The frames before it already had their time (concealed while dry), or the voice
+            // paused (DTX) and this starts its next talk spurt: play it now.
             if let Some(packet) = self.packets.remove(&first_waiting) {
                 return self.advance(first_waiting, packet, now);
             }

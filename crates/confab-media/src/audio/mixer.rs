@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::audio::opus::{FRAME_SAMPLES, OpusError};
-use crate::audio::voice::{RemoteVoice, VoiceStats};
+use crate::audio::opus::OpusError;
+use crate::audio::voice::{BLOCK_SAMPLES, RemoteVoice, VoiceStats};
 
 /// Where the limiter starts to bend the signal.
 const LIMITER_KNEE: f32 = 0.8;
@@ -67,12 +67,12 @@ impl Mixer {
         }
     }
 
-    /// The next 20 ms of the mix. Muted voices are still decoded, so unmuting them resumes
+    /// The next 10 ms of the mix. Muted voices are still decoded, so unmuting them resumes
     /// in step instead of replaying old audio.
     pub fn mix(&mut self, now: Instant) -> Result<Vec<f32>, OpusError> {
-        let mut mix = vec![0.0f32; FRAME_SAMPLES];
+        let mut mix = vec![0.0f32; BLOCK_SAMPLES];
         for voice in self.voices.values_mut() {
-            let frame = voice.voice.next_frame(now)?;
+            let frame = voice.voice.next_block(now)?;
             if voice.muted || voice.volume == 0.0 {
                 continue;
             }
@@ -103,7 +103,7 @@ fn limit(sample: f32) -> f32 {
 mod tests {
     use super::*;
     use crate::audio::analysis::{rms, tone_share};
-    use crate::audio::opus::{FRAME_DURATION, OpusEncoder, OpusSettings};
+    use crate::audio::opus::{FRAME_DURATION, FRAME_SAMPLES, OpusEncoder, OpusSettings};
     use crate::audio::tone::Tone;
 
     struct Talker {
@@ -124,7 +124,9 @@ mod tests {
                     .expect("encode");
                 mixer.push(talker.key, u64::from(frame) * 960, packet, now);
             }
+            // Two 10 ms blocks of the mix a frame.
             out.extend(mixer.mix(now).expect("mix"));
+            out.extend(mixer.mix(now + FRAME_DURATION / 2).expect("mix"));
         }
         out.split_off(FRAME_SAMPLES * 20)
     }

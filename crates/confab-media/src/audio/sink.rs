@@ -1,4 +1,4 @@
-//! Where the mix goes: a sink pulls it, 20 ms at a time, whenever its device needs sound.
+//! Where the mix goes: a sink pulls it, 10 ms at a time, whenever its device needs sound.
 //! Mixing on demand (instead of pushing frames into a queue ahead of the device) keeps the
 //! playout's share of the mouth-to-ear delay down to the device's own buffer.
 
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::video::source::CaptureError;
 
-/// Gives the next 20 ms of 48 kHz mono to play. A sink calls it on its device's thread when
+/// Gives the next stretch of 48 kHz mono to play (10 ms from the mixer). A sink calls it on its device's thread when
 /// the device needs more, so it must not block for long.
 pub type AudioFeed = Arc<dyn Fn() -> Vec<f32> + Send + Sync>;
 

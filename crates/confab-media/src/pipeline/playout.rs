@@ -15,10 +15,9 @@ use tokio::runtime::Handle;
 
 use super::{MediaTask, PipelineError, next_frame, stopped};
 use crate::audio::mixer::Mixer;
-use crate::audio::opus::FRAME_SAMPLES;
 use crate::audio::processing::AudioProcessor;
 use crate::audio::sink::{AudioFeed, AudioSink, MAINTAIN_EVERY};
-use crate::audio::voice::VoiceStats;
+use crate::audio::voice::{BLOCK_SAMPLES, VoiceStats};
 use crate::sync::lock;
 
 /// The running playout. Dropping it stops the playout thread; feeders stop with their tracks.
@@ -84,7 +83,7 @@ impl AudioPlayout {
     }
 }
 
-/// Mixes the next 20 ms when the sink asks, and shows it to the echo canceller as what is
+/// Mixes the next 10 ms when the sink asks, and shows it to the echo canceller as what is
 /// being played. A frame that cannot be mixed is played as silence: the device thread has
 /// nobody to hand an error to, and the next frame may well mix. (Failures are logged once per
 /// run of them, not 50 times a second.)
@@ -95,7 +94,7 @@ fn mixing_feed(mixer: Arc<Mutex<Mixer>>, echo_canceller: Option<Arc<AudioProcess
         let frame = lock(&mixer).mix(Instant::now());
         let frame = mixing
             .note(frame, "mixing failed; playing silence")
-            .unwrap_or_else(|| vec![0.0; FRAME_SAMPLES]);
+            .unwrap_or_else(|| vec![0.0; BLOCK_SAMPLES]);
         if let Some(processor) = &echo_canceller {
             far_end.note(
                 processor.analyze_playout_frames(&frame),

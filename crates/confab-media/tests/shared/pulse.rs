@@ -121,7 +121,7 @@ impl TonePlayer {
     }
 }
 
-/// A tone, 20 ms whenever the speaker asks.
+/// A tone, 20 ms whenever the speaker asks (a sink takes any length).
 pub fn tone_feed(frequency: f64) -> AudioFeed {
     let tone = Mutex::new(Tone::new(frequency, 0.4));
     Arc::new(move || lock(&tone).next_frame())
