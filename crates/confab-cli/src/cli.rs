@@ -25,6 +25,8 @@ pub enum Command {
     /// List the microphones, speakers, cameras, screens and windows a meeting could use
     /// (JSON lines).
     Devices,
+    /// Find a meeting's host on the LAN by its code, or list the meetings nearby.
+    Discover(DiscoverArgs),
     /// Run Confab's audio path over recordings: voice processing, or a lossy network.
     #[command(subcommand)]
     Audio(AudioCommand),
@@ -188,6 +190,36 @@ pub struct ServerArgs {
     /// API keys as `key: secret` lines (required without --dev).
     #[arg(long, env = "CONFAB_KEYS", hide_env_values = true)]
     pub keys: Option<String>,
+    /// Run meetings on this LiveKit deployment (`wss://…`, the address clients use) instead of
+    /// the embedded SFU: only the conference API is served here.
+    #[arg(long, requires_all = ["api_key", "api_secret"], conflicts_with_all = ["dev", "keys", "udp_port", "node_ip"])]
+    pub livekit_url: Option<String>,
+    /// The LiveKit deployment's API key (with --livekit-url).
+    #[arg(long, env = "LIVEKIT_API_KEY")]
+    pub api_key: Option<String>,
+    /// The LiveKit deployment's API secret (with --livekit-url).
+    #[arg(long, env = "LIVEKIT_API_SECRET", hide_env_values = true)]
+    pub api_secret: Option<String>,
+    /// How invitation links name this server (`host:port` or a URL); default: the address
+    /// each request came to.
+    #[arg(long)]
+    pub public_address: Option<String>,
+    /// Do not advertise meetings on the LAN (mDNS; never done when bound to loopback).
+    #[arg(long)]
+    pub no_discovery: bool,
+}
+
+/// `confab discover`: meetings on the LAN (mDNS).
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Find the host of this meeting; without it, list the meetings hosts chose to list.
+    pub code: Option<String>,
+    /// How long to listen.
+    #[arg(long, default_value_t = 5.0, value_parser = positive_seconds)]
+    pub seconds: f64,
+    /// Listen only on the interface with this address (default: every interface but loopback).
+    #[arg(long)]
+    pub bind: Option<IpAddr>,
 }
 
 fn percent(text: &str) -> Result<f64, String> {

@@ -7,6 +7,7 @@ use confab_sfu::SfuError;
 use livekit_protocol::DisconnectReason as ServerReason;
 
 use crate::audio::AudioError;
+use crate::discover::DiscoverError;
 use crate::join::JoinError;
 use crate::local_audio::LocalAudioError;
 use crate::media::MediaError;
@@ -40,9 +41,18 @@ pub const SOFTWARE: u8 = 70;
 
 pub fn code_for(error: &ServerError) -> u8 {
     match error {
-        ServerError::Keys(_) | ServerError::NoKeys => USAGE,
-        ServerError::Sfu(SfuError::Bind { .. } | SfuError::Media(_)) => UNAVAILABLE,
+        ServerError::Keys(_) | ServerError::NoKeys | ServerError::NoLiveKitKey => USAGE,
+        ServerError::Sfu(SfuError::Bind { .. } | SfuError::Media(_))
+        | ServerError::Conference(_) => UNAVAILABLE,
         ServerError::Runtime(_) | ServerError::Signal(_) | ServerError::Sfu(_) => SOFTWARE,
+    }
+}
+
+pub fn code_for_discover(error: &DiscoverError) -> u8 {
+    match error {
+        DiscoverError::Code(_) => USAGE,
+        DiscoverError::NotFound | DiscoverError::Discovery(_) => UNAVAILABLE,
+        DiscoverError::Runtime(_) => SOFTWARE,
     }
 }
 

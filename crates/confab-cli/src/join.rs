@@ -353,7 +353,7 @@ fn receive_file(
         let dir = save_dir.unwrap_or_else(std::env::temp_dir);
         let (progress, _) = watch::channel(0);
         let started = tokio::time::Instant::now();
-        let result = save_byte_stream(reader, &dir, &progress)
+        let result = save_byte_stream(reader, &dir, &progress, None)
             .await
             .map(|saved| {
                 // From the stream's header to the file saved under its name.

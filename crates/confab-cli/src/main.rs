@@ -9,6 +9,7 @@
 mod audio;
 mod cli;
 mod devices;
+mod discover;
 mod exit;
 mod join;
 mod local_audio;
@@ -35,6 +36,10 @@ fn main() -> ExitCode {
             devices::run();
             Ok(())
         }
+        cli::Command::Discover(args) => discover::run(&args).map_err(|e| {
+            eprintln!("confab: {e}");
+            exit::code_for_discover(&e)
+        }),
         cli::Command::Audio(command) => audio::run(&command).map_err(|e| {
             eprintln!("confab: {e}");
             exit::code_for_audio(&e)

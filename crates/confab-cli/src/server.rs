@@ -3,7 +3,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use confab_sfu::{ApiKeys, ApiKeysError, MediaConfig, SfuConfig, SfuError};
+use confab_conference::Signer;
+use confab_discovery::{Advertiser, Interfaces};
+use confab_sfu::{ApiKeys, ApiKeysError, ConferenceSettings, MediaConfig, SfuConfig, SfuError};
 
 use crate::cli::ServerArgs;
 
@@ -19,6 +21,12 @@ pub enum ServerError {
     Signal(std::io::Error),
     #[error(transparent)]
     Sfu(#[from] SfuError),
+    #[error(transparent)]
+    Conference(#[from] confab_conference::server::ServeError),
+    #[error(
+        "--livekit-url needs --api-key and --api-secret (or LIVEKIT_API_KEY and LIVEKIT_API_SECRET)"
+    )]
+    NoLiveKitKey,
 }
 
 /// The API keys this server accepts, from `--dev` or `--keys`.
@@ -46,20 +54,75 @@ pub fn media_config(args: &ServerArgs) -> MediaConfig {
 }
 
 pub fn run(args: &ServerArgs) -> Result<(), ServerError> {
-    let mut config = SfuConfig::new(listen_address(args), api_keys(args)?);
-    config.media = media_config(args);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(ServerError::Runtime)?;
-    runtime.block_on(serve(config))
+    if let Some(livekit_url) = &args.livekit_url {
+        let (Some(key), Some(secret)) = (&args.api_key, &args.api_secret) else {
+            return Err(ServerError::NoLiveKitKey);
+        };
+        let signer = Signer::new(key.as_str(), secret.as_str());
+        return runtime.block_on(serve_for_livekit(args, livekit_url, signer));
+    }
+    let mut config = SfuConfig::new(listen_address(args), api_keys(args)?);
+    config.media = media_config(args);
+    config.conference = Some(ConferenceSettings {
+        public_address: args.public_address.clone(),
+    });
+    runtime.block_on(serve(config, discovery_interfaces(args)))
 }
 
-async fn serve(config: SfuConfig) -> Result<(), ServerError> {
+/// Only the conference API: rooms and media are the LiveKit deployment's.
+async fn serve_for_livekit(
+    args: &ServerArgs,
+    livekit_url: &str,
+    signer: Signer,
+) -> Result<(), ServerError> {
+    let conference = confab_conference::server::start(
+        listen_address(args),
+        livekit_url,
+        signer,
+        args.public_address.clone(),
+        confab_conference::meeting::HOSTLESS_GRACE,
+    )
+    .await?;
+    println!(
+        "confab server: meetings on http://{}/api/conference for the LiveKit deployment at {livekit_url}",
+        conference.local_addr()
+    );
+    wait_for_stop_signal().await?;
+    eprintln!("confab server: shutting down");
+    Ok(())
+}
+
+/// Where the LAN hears of this server's meetings: nowhere when it serves loopback only.
+pub fn discovery_interfaces(args: &ServerArgs) -> Option<Interfaces> {
+    match args.bind {
+        _ if args.no_discovery => None,
+        None => Some(Interfaces::Lan),
+        Some(ip) if ip.is_loopback() => None,
+        Some(ip) if ip.is_unspecified() => Some(Interfaces::Lan),
+        Some(ip) => Some(Interfaces::Only(ip)),
+    }
+}
+
+async fn serve(config: SfuConfig, discovery: Option<Interfaces>) -> Result<(), ServerError> {
     let keys: Vec<String> = config.keys.keys().map(str::to_owned).collect();
     let sfu = confab_sfu::start(config).await?;
+    let _advertiser = match (discovery, sfu.conference()) {
+        (Some(interfaces), Some(conference)) => {
+            let meetings = conference.open_meetings();
+            Advertiser::start(interfaces, sfu.local_addr().port(), meetings)
+                .inspect_err(|error| {
+                    eprintln!("confab server: meetings not advertised on the LAN: {error}")
+                })
+                .ok()
+        }
+        _ => None,
+    };
     println!(
-        "confab server: signalling on ws://{}/rtc, media on UDP {} (API keys: {})",
+        "confab server: signalling on ws://{}/rtc, meetings on /api/conference, media on UDP {} (API keys: {})",
         sfu.local_addr(),
         sfu.media_addr(),
         keys.join(", ")
@@ -126,6 +189,41 @@ mod tests {
             api_keys(&server_args(&[])),
             Err(ServerError::NoKeys)
         ));
+    }
+
+    #[test]
+    fn fronting_livekit_needs_its_key_and_excludes_our_own_keys() {
+        let parse = |extra: &[&str]| {
+            let argv = ["confab", "server"].iter().chain(extra).copied();
+            Cli::try_parse_from(argv)
+        };
+        assert!(parse(&["--livekit-url", "wss://lk.example", "--dev"]).is_err());
+        let Ok(Cli {
+            command: Command::Server(args),
+        }) = parse(&[
+            "--livekit-url",
+            "wss://lk.example",
+            "--api-key",
+            "k",
+            "--api-secret",
+            "s",
+        ])
+        else {
+            panic!("valid");
+        };
+        assert_eq!(args.livekit_url.as_deref(), Some("wss://lk.example"));
+    }
+
+    #[test]
+    fn meetings_are_advertised_where_the_server_listens_and_never_on_loopback() {
+        let interfaces = |extra: &[&str]| discovery_interfaces(&server_args(extra));
+        assert_eq!(interfaces(&["--dev"]), Some(Interfaces::Lan));
+        assert_eq!(interfaces(&["--dev", "--bind", "127.0.0.1"]), None);
+        assert_eq!(
+            interfaces(&["--dev", "--bind", "10.77.0.1"]),
+            Some(Interfaces::Only(IpAddr::from([10, 77, 0, 1])))
+        );
+        assert_eq!(interfaces(&["--dev", "--no-discovery"]), None);
     }
 
     #[test]

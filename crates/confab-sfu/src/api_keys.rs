@@ -90,6 +90,14 @@ impl ApiKeys {
         self.secrets.get(key).map(String::as_str)
     }
 
+    /// The first key (by name) and its secret: what the server signs its own tokens with.
+    pub fn first(&self) -> Option<(&str, &str)> {
+        self.secrets
+            .iter()
+            .next()
+            .map(|(key, secret)| (key.as_str(), secret.as_str()))
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.secrets.keys().map(String::as_str)
     }

@@ -174,13 +174,7 @@ impl Hub {
             .rooms
             .entry(room_name.clone())
             .or_insert_with(|| Room::new(ids::room_sid(), room_name, now));
-        let profile = PeerProfile {
-            room: grant.room.clone(),
-            identity: grant.identity.clone(),
-            hidden: grant.permission.hidden,
-            can_subscribe: grant.permission.can_subscribe,
-            can_publish_data: grant.permission.can_publish_data,
-        };
+        let profile = PeerProfile::new(&grant.room, &grant.identity, &grant.permission);
         let out = if room.is_full() {
             tracing::info!(participant = %sid, room = room.name(), "room is full");
             room::refusal(&sid, proto::DisconnectReason::JoinFailure)
@@ -442,7 +436,7 @@ impl Hub {
             out.extend(self.refresh_token(&state, &change.info));
         }
         let now = Instant::now();
-        state.media.update_peer(&change.info.sid, profile);
+        state.media.update_peer(now, &change.info.sid, profile);
         for track_sid in &change.unpublished {
             state.media.unpublish_track(now, track_sid);
         }
@@ -679,13 +673,7 @@ fn deliver(state: &mut State, out: Vec<Outbound>) {
 /// What the media plane needs to know about a participant.
 fn profile_of(room: &str, info: &proto::ParticipantInfo) -> PeerProfile {
     let permission = info.permission.clone().unwrap_or_default();
-    PeerProfile {
-        room: room.to_owned(),
-        identity: info.identity.clone(),
-        hidden: permission.hidden,
-        can_subscribe: permission.can_subscribe,
-        can_publish_data: permission.can_publish_data,
-    }
+    PeerProfile::new(room, &info.identity, &permission)
 }
 
 impl State {

@@ -9,13 +9,12 @@
 //! and delivers their messages; [`session`] is one participant's WebSocket; [`http`] routes
 //! requests after [`auth`] verified them; [`server`] binds and shuts down.
 //!
-//! Implemented so far: signalling (join, participant updates, ping, metadata, leave with
-//! reasons, duplicate identities, resume refusal, shutdown) and the RoomService calls that need
-//! no media ([`twirp`]). Media negotiation, data packets and the media-dependent RoomService
-//! calls are the next steps of the SFU issue.
+//! The conference API (`/api/conference/*`: meetings by code, waiting room, host controls)
+//! comes from `confab-conference`; [`conference`] runs it on the hub in-process.
 
 pub mod api_keys;
 pub mod auth;
+pub mod conference;
 pub mod data;
 pub mod http;
 pub mod hub;
@@ -28,4 +27,4 @@ pub mod twirp;
 
 pub use api_keys::{ApiKeys, ApiKeysError};
 pub use media::MediaConfig;
-pub use server::{RunningSfu, SfuConfig, SfuError, start};
+pub use server::{ConferenceSettings, EmbeddedConference, RunningSfu, SfuConfig, SfuError, start};

@@ -258,9 +258,11 @@ impl Room {
         let info = self.participants.get_mut(&sid)?;
         apply_profile(info, request.name, request.metadata, request.attributes);
         let permission_changed = request.permission.is_some();
+        let was_in_lobby = is_in_lobby(info);
         if let Some(permission) = request.permission {
             info.permission = Some(permission);
         }
+        let left_lobby = was_in_lobby && !is_in_lobby(info);
         let unpublished = if permission_changed {
             self.drop_disallowed_tracks(&sid)
         } else {
@@ -289,6 +291,20 @@ impl Room {
             ));
         } else {
             out.extend(self.broadcast_update(&info, None));
+        }
+        let now_visible = if left_lobby {
+            self.visible_to(&sid)
+        } else {
+            Vec::new()
+        };
+        if !now_visible.is_empty() {
+            // Admitted from a waiting room: now it may see who is here.
+            out.push(Outbound::signal(
+                &sid,
+                Response::Update(proto::ParticipantUpdate {
+                    participants: now_visible,
+                }),
+            ));
         }
         Some(ParticipantChange {
             info,
@@ -331,12 +347,8 @@ impl Room {
         server: &ServerDescription,
         last_message_seq: u32,
     ) -> Vec<Outbound> {
-        let mut participants: Vec<proto::ParticipantInfo> = self
-            .participants
-            .values()
-            .filter(|info| info.sid == sid || !is_hidden(info))
-            .cloned()
-            .collect();
+        let mut participants = self.visible_to(sid);
+        participants.extend(self.participants.get(sid).cloned());
         participants.sort_by_key(|info| info.sid != sid);
         vec![
             Outbound::signal(
@@ -393,13 +405,8 @@ impl Room {
             kind: proto::participant_info::Kind::Standard as i32,
             ..Default::default()
         };
-        let others: Vec<proto::ParticipantInfo> = self
-            .participants
-            .values()
-            .filter(|other| !is_hidden(other))
-            .cloned()
-            .collect();
         self.participants.insert(sid.to_owned(), info.clone());
+        let others = self.visible_to(sid);
         self.info.num_participants = self.visible_count();
 
         let can_subscribe = info.permission.as_ref().is_some_and(|p| p.can_subscribe);
@@ -685,11 +692,15 @@ impl Room {
     }
 
     /// A ParticipantUpdate about `info` to every participant except `skip`.
+    /// An update about `info` to everyone who may see it: not `skip`, and nobody waiting in
+    /// the lobby except the participant itself.
     fn broadcast_update(&self, info: &proto::ParticipantInfo, skip: Option<&str>) -> Vec<Outbound> {
         self.participants
-            .keys()
-            .filter(|sid| Some(sid.as_str()) != skip)
-            .map(|sid| {
+            .iter()
+            .filter(|(sid, recipient)| {
+                Some(sid.as_str()) != skip && (**sid == info.sid || !is_in_lobby(recipient))
+            })
+            .map(|(sid, _)| {
                 Outbound::signal(
                     sid,
                     Response::Update(proto::ParticipantUpdate {
@@ -697,6 +708,19 @@ impl Room {
                     }),
                 )
             })
+            .collect()
+    }
+
+    /// The other participants `sid` may see: the visible ones, and nobody at all while it
+    /// waits in the lobby.
+    fn visible_to(&self, sid: &str) -> Vec<proto::ParticipantInfo> {
+        if self.participants.get(sid).is_some_and(is_in_lobby) {
+            return Vec::new();
+        }
+        self.participants
+            .values()
+            .filter(|other| other.sid != sid && !is_hidden(other))
+            .cloned()
             .collect()
     }
 
@@ -738,6 +762,19 @@ fn apply_profile(
 
 fn is_hidden(info: &proto::ParticipantInfo) -> bool {
     info.permission.as_ref().is_some_and(|p| p.hidden)
+}
+
+/// A participant that may neither subscribe, publish nor send data waits in the lobby (a
+/// meeting's waiting room): it sees nobody, hears nothing and receives no one's data until its
+/// permissions change. (livekit-server would still send it the participant list and broadcast
+/// data; see docs/COMPATIBILITY.md.)
+pub fn is_in_lobby(info: &proto::ParticipantInfo) -> bool {
+    info.permission.as_ref().is_none_or(permits_nothing)
+}
+
+/// Neither subscribing, publishing nor sending data: the lobby's permission.
+pub fn permits_nothing(permission: &proto::ParticipantPermission) -> bool {
+    !permission.can_subscribe && !permission.can_publish && !permission.can_publish_data
 }
 
 /// A stable name for logs.

@@ -9,8 +9,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use confab_conference::meeting::HOSTLESS_GRACE;
+use confab_conference::{Conference, ConferenceConfig, Signer, WaitingPlace, spawn_watch};
+
 use crate::api_keys::ApiKeys;
 use crate::auth::Authenticator;
+use crate::conference::HubRooms;
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::ids;
@@ -30,6 +34,15 @@ pub struct SfuConfig {
     /// resume; afterwards it leaves and the client has to join again.
     pub resume_window: Duration,
     pub media: MediaConfig,
+    /// Serve the conference API (meetings by code) beside signalling.
+    pub conference: Option<ConferenceSettings>,
+}
+
+/// The embedded host's conference API.
+#[derive(Debug, Clone, Default)]
+pub struct ConferenceSettings {
+    /// How invitations name this server (`host:port`); None: the address each request came to.
+    pub public_address: Option<String>,
 }
 
 impl SfuConfig {
@@ -48,6 +61,7 @@ impl SfuConfig {
                 udp_port: 0,
                 node_ip: None,
             },
+            conference: Some(ConferenceSettings::default()),
         }
     }
 }
@@ -65,7 +79,12 @@ pub enum SfuError {
     Serve(std::io::Error),
     #[error("the server task ended abnormally: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("the conference API needs an API key to sign its tokens")]
+    NoSigningKey,
 }
+
+/// The embedded host's meetings.
+pub type EmbeddedConference = Conference<HubRooms>;
 
 /// A running SFU. Dropping it without [`RunningSfu::shutdown`] aborts it without goodbyes.
 #[derive(Debug)]
@@ -73,6 +92,7 @@ pub struct RunningSfu {
     local_addr: SocketAddr,
     media_addr: SocketAddr,
     hub: Arc<Hub>,
+    conference: Option<Arc<EmbeddedConference>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     background_tasks: Vec<JoinHandle<()>>,
@@ -91,6 +111,11 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
     })?;
     let media = MediaSockets::bind(&config.media).await?;
     let media_addr = media.advertised();
+    let signer = config
+        .keys
+        .first()
+        .map(|(key, secret)| Signer::new(key, secret))
+        .ok_or(SfuError::NoSigningKey)?;
     let auth = Arc::new(Authenticator::new(config.keys));
     let hub = Arc::new(Hub::new(
         ServerDescription {
@@ -102,14 +127,32 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
     ));
     let mut background_tasks = spawn_media_tasks(&hub);
     background_tasks.push(spawn_sweeper(&hub));
-    let router = http::router(AppState {
+    let mut router = http::router(AppState {
         hub: hub.clone(),
         auth,
         signal_timeout: config.signal_timeout,
     });
+    let conference = config.conference.map(|settings| {
+        let conference = Arc::new(Conference::new(
+            HubRooms(hub.clone()),
+            ConferenceConfig {
+                signer,
+                room_server_url: None,
+                public_address: settings.public_address,
+                waiting_place: WaitingPlace::InRoom,
+                hostless_grace: HOSTLESS_GRACE,
+            },
+        ));
+        background_tasks.push(spawn_watch(&conference));
+        router = router
+            .clone()
+            .merge(confab_conference::router(conference.clone()));
+        conference
+    });
     let (stop, stopped) = oneshot::channel::<()>();
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
+        axum::serve(listener, service)
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
             })
@@ -120,6 +163,7 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
         local_addr,
         media_addr,
         hub,
+        conference,
         stop: Some(stop),
         task: Some(task),
         background_tasks,
@@ -182,6 +226,11 @@ impl RunningSfu {
     /// The media address advertised to clients.
     pub fn media_addr(&self) -> SocketAddr {
         self.media_addr
+    }
+
+    /// The meetings hosted here, for in-process use (the desktop app, LAN advertising).
+    pub fn conference(&self) -> Option<&Arc<EmbeddedConference>> {
+        self.conference.as_ref()
     }
 
     /// Every participant receives `leave{SERVER_SHUTDOWN}`, connections close, then the

@@ -4,12 +4,16 @@
 //   node peer.mjs <ws url> <token>...
 //
 // CONFAB_VIDEO_CODEC picks the camera's codec (vp8 by default, or h264).
-// Opens one tab per token, each joining with that token and publishing camera and microphone.
+// Opens one tab per token, each joining with that token and publishing camera and microphone;
+// a token that may not publish (a meeting's waiting room) knocks on the meeting's conference
+// API instead ({"event": "waiting"}, then "knocked" every 5 s) until a host lets it in
+// ("admitted", then it publishes and says "joined").
 // Prints one JSON object per line: {"tab": i, "event": ...} as things happen in the tabs, and
 // answers commands read from stdin, one JSON object per line:
 //   {"cmd": "stats", "tab": i}        -> {"tab": i, "event": "stats", "tracks": [...]}
 //   {"cmd": "sent-stats", "tab": i}   -> {"tab": i, "event": "sent-stats", "tracks": [...]}
 //   {"cmd": "chat", "tab": i, "text"} -> {"tab": i, "event": "sent"}
+//   {"cmd": "state", "tab": i}        -> {"tab": i, "event": "state", "participants": [...], "canPublish": …}
 //   {"cmd": "quality", "tab": i, "from": identity, "quality": "LOW"|"MEDIUM"|"HIGH"}
 //                                     -> {"tab": i, "event": "quality-set"}
 //   {"cmd": "simulate", "tab": i, "scenario": "signal-reconnect"} -> {"tab": i, "event": "simulated"}
@@ -116,9 +120,12 @@ async function handle(command) {
       await page.evaluate(([name, data]) => window.peer.sendFile(name, data), [command.name, command.data]);
       say({ tab: command.tab, event: "file-sent" });
       break;
-    case "chat":
+        case "chat":
       await page.evaluate((text) => window.peer.chat(text), command.text);
       say({ tab: command.tab, event: "sent" });
+      break;
+    case "state":
+      say({ tab: command.tab, event: "state", ...(await page.evaluate(() => window.peer.state())) });
       break;
     case "quality":
       await page.evaluate(([from, quality]) => window.peer.setQuality(from, quality), [

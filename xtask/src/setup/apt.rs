@@ -31,7 +31,8 @@ const BUILD_PACKAGES: &[&str] = &[
 
 /// Needed only by the test tiers (virtual display, WebDriver, headless Chromium, virtual audio,
 /// speech clips for the echo and loss tests, package inspection, network namespaces for the
-/// test network and a firewall in one of them, a Wayland desktop for screen sharing).
+/// test network and a firewall in one of them, a Wayland desktop for screen sharing, Redis for
+/// a LiveKit cluster).
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -55,6 +56,8 @@ const TEST_PACKAGES: &[&str] = &[
     "xdg-desktop-portal-wlr",
     "pipewire",
     "wireplumber",
+    // The two-node livekit-server cluster of the meeting tests shares one Redis.
+    "redis-server",
 ];
 
 fn wanted(workspace: &Workspace, purpose: Purpose) -> Vec<&'static str> {

@@ -69,6 +69,9 @@ pub enum Command {
         track_sid: String,
         subscribe: bool,
     },
+    /// Changes our own name, metadata or attributes (LiveKit's `UpdateParticipantMetadata`;
+    /// the token must allow `canUpdateOwnMetadata`).
+    UpdateProfile(proto::UpdateParticipantMetadata),
     RequestKeyframe {
         track_sid: String,
     },
@@ -274,7 +277,16 @@ impl Engine {
             .iter()
             .flat_map(|info| participants.apply(info))
             .collect();
-        for event in initial {
+        let metadata = parts
+            .join
+            .room
+            .as_ref()
+            .map(|room| room.metadata.clone())
+            .filter(|metadata| !metadata.is_empty());
+        for event in initial
+            .into_iter()
+            .chain(metadata.map(RoomEvent::RoomMetadata))
+        {
             let _ = parts.events.try_send(event);
         }
         let primary = if parts.join.subscriber_primary {
@@ -1451,6 +1463,9 @@ impl Engine {
                     let identity = self.publisher_of(&track_sid);
                     self.end_subscription(&identity, &track_sid).await;
                 }
+            }
+            Command::UpdateProfile(update) => {
+                self.request(Request::UpdateMetadata(update)).await;
             }
             Command::TrackSettings {
                 track_sid,

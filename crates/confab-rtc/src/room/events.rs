@@ -60,6 +60,7 @@ pub enum RoomEvent {
     },
     /// Our own permissions changed (e.g. admitted from a waiting room).
     PermissionsChanged(Permissions),
+    /// The room's metadata: at join when it has any, then each change.
     RoomMetadata(String),
     /// A data packet from another participant (or the server when `from` is `None`).
     Data(DataMessage),

@@ -37,12 +37,16 @@ pub enum FileError {
     HashMismatch,
     #[error("the room ended during the transfer")]
     RoomClosed,
+    #[error("the file is larger than the {limit} bytes accepted")]
+    TooLarge { limit: u64 },
 }
 
 /// Where a byte stream goes and what it says about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamOptions {
     pub topic: String,
+    /// The file name receivers see; the file's own name when None.
+    pub name: Option<String>,
     /// Identities to send to; empty means everyone.
     pub destinations: Vec<String>,
     pub attributes: HashMap<String, String>,
@@ -91,10 +95,11 @@ pub async fn send_file(
 ) -> Result<FileSend, RoomError> {
     let file = tokio::fs::File::open(path).await?;
     let total_bytes = file.metadata().await?.len();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
+    let name = options.name.clone().unwrap_or_else(|| {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into())
+    });
     let info = StreamInfo {
         id: new_id(),
         from: None,
@@ -223,12 +228,22 @@ pub struct SavedFile {
 }
 
 /// Writes `reader`'s bytes into `dir` (see the module docs); `progress` follows the bytes
-/// written.
+/// written. A file announced or found larger than `limit` bytes is refused (and its partial
+/// file removed) as soon as that is known.
 pub async fn save_byte_stream(
     mut reader: ByteStreamReader,
     dir: &Path,
     progress: &watch::Sender<u64>,
+    limit: Option<u64>,
 ) -> Result<SavedFile, FileError> {
+    let limit = limit.unwrap_or(u64::MAX);
+    if reader
+        .info
+        .total_length
+        .is_some_and(|length| length > limit)
+    {
+        return Err(FileError::TooLarge { limit });
+    }
     let name = safe_file_name(&reader.info.name);
     let partial = dir.join(format!(".{name}.{}.part", new_id()));
     let mut file = tokio::fs::OpenOptions::new()
@@ -243,6 +258,9 @@ pub async fn save_byte_stream(
             match reader.next().await {
                 None => return Err(FileError::RoomClosed),
                 Some(ByteStreamItem::Chunk(chunk)) => {
+                    if bytes + chunk.len() as u64 > limit {
+                        return Err(FileError::TooLarge { limit });
+                    }
                     hasher.update(&chunk);
                     file.write_all(&chunk).await?;
                     bytes += chunk.len() as u64;
@@ -382,6 +400,79 @@ mod tests {
         assert_eq!(first, dir.join("a (1).txt"));
         assert_eq!(second, dir.join("a (2).txt"));
         assert_eq!(std::fs::read(dir.join("a.txt")).expect("read"), b"old");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    /// A stream from `chunks`, announcing `total_length`, ending complete.
+    fn stream(total_length: Option<u64>, chunks: &[&[u8]]) -> ByteStreamReader {
+        let (sender, items) = tokio::sync::mpsc::channel(chunks.len() + 1);
+        for chunk in chunks {
+            sender
+                .try_send(ByteStreamItem::Chunk(chunk.to_vec()))
+                .expect("room for the chunk");
+        }
+        sender
+            .try_send(ByteStreamItem::End(Ok(HashMap::new())))
+            .expect("room for the end");
+        ByteStreamReader {
+            info: StreamInfo {
+                id: new_id(),
+                from: Some("bob".into()),
+                topic: String::new(),
+                mime_type: "application/octet-stream".into(),
+                name: "big.bin".into(),
+                total_length,
+                attributes: HashMap::new(),
+                timestamp: 0,
+            },
+            items,
+        }
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .expect("list")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn files_over_the_limit_are_refused_and_leave_nothing_behind() {
+        let dir = std::env::temp_dir().join(format!("confab-limit-{}", new_id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let progress = watch::Sender::new(0);
+        // Announced too large: refused before anything is written.
+        let announced = save_byte_stream(stream(Some(11), &[b"x"]), &dir, &progress, Some(10));
+        assert!(matches!(
+            announced.await,
+            Err(FileError::TooLarge { limit: 10 })
+        ));
+        // Announced nothing (or lied): refused once the bytes pass the limit.
+        let lying = stream(None, &[b"123456", b"78901"]);
+        let result = save_byte_stream(lying, &dir, &progress, Some(10)).await;
+        assert!(matches!(result, Err(FileError::TooLarge { limit: 10 })));
+        assert!(
+            files_in(&dir).is_empty(),
+            "left behind: {:?}",
+            files_in(&dir)
+        );
+        // At the limit: saved.
+        let saved = save_byte_stream(
+            stream(Some(10), &[b"12345", b"67890"]),
+            &dir,
+            &progress,
+            Some(10),
+        )
+        .await
+        .expect("saved");
+        assert_eq!(saved.bytes, 10);
+        assert_eq!(files_in(&dir), ["big.bin"]);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

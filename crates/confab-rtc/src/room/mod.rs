@@ -347,6 +347,19 @@ impl Room {
         .await
     }
 
+    /// Sets (or, with an empty value, removes) our own attributes; everyone sees them in a
+    /// `ParticipantUpdated`. Needs `canUpdateOwnMetadata`; without it the server ignores this.
+    pub async fn set_attributes(
+        &self,
+        attributes: std::collections::HashMap<String, String>,
+    ) -> Result<(), RoomError> {
+        self.command(Command::UpdateProfile(proto::UpdateParticipantMetadata {
+            attributes,
+            ..Default::default()
+        }))
+        .await
+    }
+
     /// Leaves the room; the event stream ends with `Disconnected(ClientInitiated)`.
     pub async fn leave(mut self) -> Result<(), RoomError> {
         self.left = true;

@@ -470,10 +470,13 @@ pub async fn file_arrives(
     assert_eq!(reader.info.name, "notes.bin");
     assert_eq!(reader.info.total_length, Some(contents.len() as u64));
     let (saved_progress, _) = tokio::sync::watch::channel(0);
-    let saved = tokio::time::timeout(DEADLINE, save_byte_stream(reader, &inbox, &saved_progress))
-        .await
-        .expect("saved in time")
-        .expect("saved");
+    let saved = tokio::time::timeout(
+        DEADLINE,
+        save_byte_stream(reader, &inbox, &saved_progress, None),
+    )
+    .await
+    .expect("saved in time")
+    .expect("saved");
     let sent = send.finish().await.expect("sent");
     assert_eq!(*progress.borrow(), contents.len() as u64);
     assert_eq!(saved.path, inbox.join("notes.bin"));

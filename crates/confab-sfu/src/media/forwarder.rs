@@ -42,6 +42,22 @@ pub struct PeerProfile {
     pub hidden: bool,
     pub can_subscribe: bool,
     pub can_publish_data: bool,
+    /// Waiting in the lobby ([`crate::room::is_in_lobby`]): receives nobody's data, speakers
+    /// or connection quality.
+    pub in_lobby: bool,
+}
+
+impl PeerProfile {
+    pub fn new(room: &str, identity: &str, permission: &proto::ParticipantPermission) -> Self {
+        Self {
+            room: room.to_owned(),
+            identity: identity.to_owned(),
+            hidden: permission.hidden,
+            can_subscribe: permission.can_subscribe,
+            can_publish_data: permission.can_publish_data,
+            in_lobby: crate::room::permits_nothing(permission),
+        }
+    }
 }
 
 /// Something the signalling layer must act on.
@@ -216,7 +232,6 @@ impl Forwarder {
     /// every track already published in the room.
     pub fn add_peer(&mut self, now: Instant, sid: &str, profile: PeerProfile) {
         let subscribe = profile.can_subscribe;
-        let room = profile.room.clone();
         self.peers.insert(
             sid.to_owned(),
             Peer {
@@ -229,10 +244,19 @@ impl Forwarder {
                 data_backlog_bytes: 0,
             },
         );
-        if !subscribe {
-            return;
+        if subscribe {
+            self.start_subscribing(now, sid);
         }
-        if let Some(peer) = self.peers.get_mut(sid) {
+    }
+
+    /// Gives the participant a subscriber connection carrying every track of its room
+    /// already published, and offers it.
+    fn start_subscribing(&mut self, now: Instant, sid: &str) {
+        let Some(peer) = self.peers.get_mut(sid) else {
+            return;
+        };
+        let room = peer.profile.room.clone();
+        if peer.subscriber.is_none() {
             peer.subscriber = Some(Subscriber {
                 transport: Transport::new(now, &self.candidates),
                 next_offer_id: 1,
@@ -290,9 +314,26 @@ impl Forwarder {
     }
 
     /// New permissions or profile for a participant.
-    pub fn update_peer(&mut self, sid: &str, profile: PeerProfile) {
-        if let Some(peer) = self.peers.get_mut(sid) {
-            peer.profile = profile;
+    /// A participant's permissions changed: one allowed to subscribe now gets the room's
+    /// tracks (a guest admitted from the waiting room); one no longer allowed loses them.
+    pub fn update_peer(&mut self, now: Instant, sid: &str, profile: PeerProfile) {
+        let Some(peer) = self.peers.get_mut(sid) else {
+            return;
+        };
+        let could_subscribe = std::mem::replace(&mut peer.profile, profile).can_subscribe;
+        let can_subscribe = peer.profile.can_subscribe;
+        if can_subscribe && !could_subscribe {
+            self.start_subscribing(now, sid);
+        } else if could_subscribe && !can_subscribe {
+            let watched: Vec<String> = peer
+                .subscriber
+                .as_ref()
+                .map(|subscriber| subscriber.downtracks.keys().cloned().collect())
+                .unwrap_or_default();
+            for track_sid in watched {
+                self.unsubscribe(now, sid, &track_sid, Parking::Forget);
+            }
+            self.negotiate(now, sid);
         }
     }
 
@@ -532,7 +573,11 @@ impl Forwarder {
             }
         }
         for (room, group) in by_room {
-            let listeners: Vec<String> = self.peers_in(&room).map(|(sid, _)| sid.clone()).collect();
+            let listeners: Vec<String> = self
+                .peers_in(&room)
+                .filter(|(_, peer)| !peer.profile.in_lobby)
+                .map(|(sid, _)| sid.clone())
+                .collect();
             for sid in listeners {
                 self.events.push(MediaEvent::Signal {
                     to: sid,
@@ -554,13 +599,16 @@ impl Forwarder {
         self.deliver_data(now, room, None, routed);
     }
 
-    /// Sends a packet to everyone in `room` it is addressed to, except its sender.
+    /// Sends a packet to everyone in `room` it is addressed to, except its sender. Someone
+    /// waiting in the lobby gets only what the server addresses to it by name.
     fn deliver_data(&mut self, now: Instant, room: &str, sender: Option<&str>, routed: &Routed) {
         let receivers: Vec<String> = self
             .peers_in(room)
             .filter(|(sid, peer)| {
+                let named = routed.destinations.contains(&peer.profile.identity);
                 Some(sid.as_str()) != sender
                     && data::is_addressed_to(&routed.destinations, &peer.profile.identity)
+                    && (!peer.profile.in_lobby || (sender.is_none() && named))
             })
             .map(|(sid, _)| sid.clone())
             .collect();

@@ -257,3 +257,56 @@ fn api_rooms_keep_their_own_timeouts() {
     assert!(!room.is_expired(UnixMillis(NOW.0 + 999)));
     assert!(room.is_expired(UnixMillis(NOW.0 + 1_000)));
 }
+
+/// A waiting-room guest: hidden, and allowed nothing.
+fn waiting_guest(identity: &str) -> JoinGrant {
+    let mut guest = grant(identity);
+    guest.permission = proto::ParticipantPermission {
+        hidden: true,
+        ..Default::default()
+    };
+    guest
+}
+
+#[test]
+fn a_participant_in_the_lobby_sees_nobody_until_let_in() {
+    let mut room = room();
+    room.join("PA_a", grant("ada"), NOW, &server());
+    let out = room.join("PA_g", waiting_guest("guest"), NOW, &server());
+    let [Response::Join(join)] = responses_to(&out, "PA_g")[..] else {
+        panic!("{out:?}");
+    };
+    assert!(join.other_participants.is_empty(), "{join:?}");
+    assert!(responses_to(&out, "PA_a").is_empty(), "the guest is hidden");
+    // Others coming and changing are not news to the lobby.
+    let out = room.join("PA_b", grant("bob"), NOW, &server());
+    assert!(responses_to(&out, "PA_g").is_empty(), "{out:?}");
+
+    let admit = proto::UpdateParticipantRequest {
+        room: "standup".into(),
+        identity: "guest".into(),
+        permission: Some(proto::ParticipantPermission {
+            can_subscribe: true,
+            can_publish: true,
+            can_publish_data: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let change = room.update_participant(admit).expect("admitted");
+    let to_guest = responses_to(&change.out, "PA_g");
+    let everyone: Vec<&str> = to_guest
+        .iter()
+        .filter_map(|response| match response {
+            Response::Update(update) => Some(update),
+            _ => None,
+        })
+        .flat_map(|update| update.participants.iter().map(|p| p.identity.as_str()))
+        .collect();
+    assert!(
+        everyone.contains(&"ada") && everyone.contains(&"bob"),
+        "{to_guest:?}"
+    );
+    // Now visible, the guest is announced to the others.
+    assert!(!responses_to(&change.out, "PA_a").is_empty());
+}
