@@ -285,7 +285,7 @@ impl<C: RoomControl> Conference<C> {
         let meeting = Meeting::new(
             code.clone(),
             room.clone(),
-            request.title.trim().chars().take(MAX_NAME_CHARS).collect(),
+            display_name(&request.title, ""),
             host.clone(),
             MeetingSettings {
                 waiting_room: request.waiting_room,

@@ -128,8 +128,8 @@ pub enum MeetingError {
     Over,
     #[error("“{0}” is not a reaction")]
     NotAReaction(String),
-    #[error("the room server refused: {0}")]
-    RoomService(String),
+    #[error(transparent)]
+    RoomService(#[from] confab_conference::ControlError),
 }
 
 /// What the meeting task and the handle share.
@@ -394,26 +394,19 @@ impl Meeting {
             track_sid: track_sid.to_owned(),
             muted: true,
         };
-        service
-            .mute_published_track(&token, request)
-            .await
-            .map_err(|error| MeetingError::RoomService(error.to_string()))
+        Ok(service.mute_published_track(&token, request).await?)
     }
 
     /// Takes a participant out of the meeting.
     pub async fn remove(&self, identity: &str) -> Result<(), MeetingError> {
         let (service, token, room) = self.room_service()?;
-        service
-            .remove_participant(&token, &room, identity)
-            .await
-            .map_err(|error| MeetingError::RoomService(error.to_string()))
+        Ok(service.remove_participant(&token, &room, identity).await?)
     }
 
     fn room_service(&self) -> Result<(RoomService, String, String), MeetingError> {
         let token = self.host_token()?;
         let ticket = self.ticket();
-        let service = RoomService::new(&ticket.server_url)
-            .map_err(|error| MeetingError::RoomService(error.to_string()))?;
+        let service = RoomService::new(&ticket.server_url)?;
         Ok((service, token, ticket.room))
     }
 
@@ -498,9 +491,8 @@ impl Follower {
             }
         };
         self.shared.state().ended = true;
-        if let Some(room) = self.shared.room.write().await.take() {
-            drop(room);
-        }
+        // Dropping the room leaves it, if the end did not already.
+        self.shared.room.write().await.take();
         let _ = self.out.send(MeetingEvent::Ended(end)).await;
     }
 

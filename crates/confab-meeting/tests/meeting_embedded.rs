@@ -47,24 +47,6 @@ async fn open_meeting(
     .expect("host")
 }
 
-/// Waits until the host's waiting list shows `name`; returns the guest's identity.
-async fn host_sees_waiting(host_events: &mut Events, name: &str) -> String {
-    wait_for(
-        host_events,
-        &format!("{name} in the waiting list"),
-        |event| match event {
-            MeetingEvent::WaitingList(list) => list
-                .waiting
-                .iter()
-                .find(|guest| guest.name == name)
-                .map(|guest| guest.identity.clone()),
-            _ => None,
-        },
-    )
-    .await
-    .0
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_waits_sees_nothing_is_admitted_and_joins_in() {
     let (sfu, client) = start_host().await;
@@ -110,37 +92,10 @@ async fn a_guest_waits_sees_nothing_is_admitted_and_joins_in() {
     ));
 
     ada.admit(&bob_id).await.expect("admit");
-    let ((), before_admission) = wait_for(&mut bob_events, "admission", |event| {
-        matches!(event, MeetingEvent::Admitted).then_some(())
-    })
-    .await;
-    // Nothing about the room reached Bob before: nobody, no track, no chat.
-    assert!(
-        !saw_room(&before_admission, |event| matches!(
-            event,
-            RoomEvent::ParticipantJoined(_)
-                | RoomEvent::TrackPublished { .. }
-                | RoomEvent::TrackSubscribed { .. }
-                | RoomEvent::Chat(_)
-                | RoomEvent::Data(_)
-        )),
-        "a waiting guest saw {before_admission:#?}"
-    );
+    let waited = admitted_having_seen_nothing(&mut bob_events).await;
 
-    // Admitted: Bob gets the chat from before (its data may overtake the admission's
-    // signalling message), sees Ada and hears her.
-    let history_of = |event: &MeetingEvent| match event {
-        MeetingEvent::ChatHistory(entries) => Some(entries.clone()),
-        _ => None,
-    };
-    let history = match before_admission.iter().find_map(history_of) {
-        Some(history) => history,
-        None => {
-            wait_for(&mut bob_events, "the chat history", history_of)
-                .await
-                .0
-        }
-    };
+    // Admitted: Bob gets the chat from before, sees Ada and hears her.
+    let history = chat_history(&waited, &mut bob_events).await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].message, "welcome, everyone");
     assert_eq!(history[0].from, ada.identity());
@@ -156,24 +111,7 @@ async fn a_guest_waits_sees_nothing_is_admitted_and_joins_in() {
     .await;
 
     // What Bob sent while waiting never arrived; what he sends now does.
-    bob.room()
-        .await
-        .expect("room")
-        .publish_data(b"after admission".to_vec(), &DataOptions::default())
-        .await
-        .expect("data");
-    let (payload, earlier) = wait_for_room(&mut ada_events, "Bob's data", |event| match event {
-        RoomEvent::Data(data) if data.from.as_deref() == Some(bob_id.as_str()) => {
-            Some(data.payload.clone())
-        }
-        _ => None,
-    })
-    .await;
-    assert_eq!(payload, b"after admission");
-    assert!(!saw_room(
-        &earlier,
-        |event| matches!(event, RoomEvent::Data(d) if d.payload == b"before admission")
-    ));
+    only_data_after_admission(&bob, &mut ada_events).await;
 
     // Bob raises his hand; Ada sees it.
     bob.raise_hand(true).await.expect("hand");
@@ -189,11 +127,7 @@ async fn a_guest_waits_sees_nothing_is_admitted_and_joins_in() {
 
     // The host ends the meeting: everyone is told why.
     ada.end_for_all().await.expect("end");
-    let (end, _) = wait_for(&mut bob_events, "the end", |event| match event {
-        MeetingEvent::Ended(end) => Some(end.clone()),
-        _ => None,
-    })
-    .await;
+    let end = ended(&mut bob_events).await;
     assert_eq!(end, MeetingEnd::EndedByHost);
     assert_eq!(end.message(), "The host ended the meeting");
     let joined_after = client.join(&created.ticket.code, "Late").await;
@@ -211,11 +145,7 @@ async fn a_denied_guest_is_told_and_a_locked_meeting_takes_nobody() {
     let (_mallory, mut mallory_events) = join(&client, &created.ticket.code, "Mallory").await;
     let mallory_id = host_sees_waiting(&mut ada_events, "Mallory").await;
     ada.deny(&mallory_id).await.expect("deny");
-    let (end, _) = wait_for(&mut mallory_events, "the denial", |event| match event {
-        MeetingEvent::Ended(end) => Some(end.clone()),
-        _ => None,
-    })
-    .await;
+    let end = ended(&mut mallory_events).await;
     assert_eq!(end, MeetingEnd::Denied);
 
     ada.change_settings(SettingsChange {
@@ -372,11 +302,7 @@ async fn hosts_mute_remove_and_promote_and_files_arrive_with_safe_names() {
 
     // Carol is removed by the host.
     ada.remove(&carol.identity()).await.expect("remove");
-    let (end, _) = wait_for(&mut carol_events, "removal", |event| match event {
-        MeetingEvent::Ended(end) => Some(end.clone()),
-        _ => None,
-    })
-    .await;
+    let end = ended(&mut carol_events).await;
     assert_eq!(end, MeetingEnd::Removed);
     sfu.shutdown().await.expect("shutdown");
 }
@@ -389,11 +315,7 @@ async fn when_the_hosting_app_quits_everyone_is_told_why() {
     bob.admitted().await.expect("admitted");
     // The host's app closing shuts its SFU down.
     sfu.shutdown().await.expect("shutdown");
-    let (end, _) = wait_for(&mut bob_events, "the end", |event| match event {
-        MeetingEvent::Ended(end) => Some(end.clone()),
-        _ => None,
-    })
-    .await;
+    let end = ended(&mut bob_events).await;
     assert_eq!(end, MeetingEnd::HostClosedApp);
     assert_eq!(end.message(), "The meeting ended: the host closed Confab");
 }

@@ -11,9 +11,7 @@ use common::*;
 use confab_conference::Signer;
 use confab_conference::models::CreateRequest;
 use confab_conference::server::RunningConference;
-use confab_meeting::{
-    ClientError, ConferenceClient, Meeting, MeetingEnd, MeetingError, MeetingEvent,
-};
+use confab_meeting::{ClientError, ConferenceClient, Meeting, MeetingEnd, MeetingError};
 use confab_rtc::room::{DataOptions, RoomEvent, TrackOptions};
 use confab_rtc::synthetic;
 
@@ -69,19 +67,6 @@ async fn host_on_first_node(deployment: &Deployment) -> (Meeting, confab_ipc::Me
     (ada, created.ticket.code, events)
 }
 
-async fn waiting_identity(events: &mut Events, name: &str) -> String {
-    wait_for(events, &format!("{name} waiting"), |event| match event {
-        MeetingEvent::WaitingList(list) => list
-            .waiting
-            .iter()
-            .find(|guest| guest.name == name)
-            .map(|guest| guest.identity.clone()),
-        _ => None,
-    })
-    .await
-    .0
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guests_wait_in_a_lobby_on_another_node_and_are_let_in() {
     let deployment = deploy().await;
@@ -105,7 +90,7 @@ async fn guests_wait_in_a_lobby_on_another_node_and_are_let_in() {
         "{:?}",
         bob.ticket().room
     );
-    let bob_id = waiting_identity(&mut ada_events, "Bob").await;
+    let bob_id = host_sees_waiting(&mut ada_events, "Bob").await;
 
     // Waiting: nothing published, nothing sent reaches anyone, no host route.
     {
@@ -134,38 +119,14 @@ async fn guests_wait_in_a_lobby_on_another_node_and_are_let_in() {
         .expect("chat");
 
     ada.admit(&bob_id).await.expect("admit");
-    let ((), before_admission) = wait_for(&mut bob_events, "admission", |event| {
-        matches!(event, MeetingEvent::Admitted).then_some(())
-    })
-    .await;
-    assert!(
-        !saw_room(&before_admission, |event| matches!(
-            event,
-            RoomEvent::ParticipantJoined(_)
-                | RoomEvent::TrackPublished { .. }
-                | RoomEvent::Chat(_)
-                | RoomEvent::Data(_)
-        )),
-        "a waiting guest saw {before_admission:#?}"
-    );
+    let waited = admitted_having_seen_nothing(&mut bob_events).await;
     assert!(
         !bob.ticket().room.ends_with("-lobby"),
         "moved into the meeting"
     );
 
     // In the meeting: the history (both messages, one said while Bob waited), Ada, her voice.
-    let history_of = |event: &MeetingEvent| match event {
-        MeetingEvent::ChatHistory(entries) => Some(entries.clone()),
-        _ => None,
-    };
-    let history = match before_admission.iter().find_map(history_of) {
-        Some(history) => history,
-        None => {
-            wait_for(&mut bob_events, "the chat history", history_of)
-                .await
-                .0
-        }
-    };
+    let history = chat_history(&waited, &mut bob_events).await;
     let said: Vec<&str> = history.iter().map(|entry| entry.message.as_str()).collect();
     assert_eq!(said, ["the agenda is short", "said while Bob waits"]);
     wait_for_room(&mut bob_events, "Ada's microphone", |event| match event {
@@ -174,31 +135,10 @@ async fn guests_wait_in_a_lobby_on_another_node_and_are_let_in() {
     })
     .await;
 
-    bob.room()
-        .await
-        .expect("room")
-        .publish_data(b"after admission".to_vec(), &DataOptions::default())
-        .await
-        .expect("data");
-    let (payload, earlier) = wait_for_room(&mut ada_events, "Bob's data", |event| match event {
-        RoomEvent::Data(data) if data.from.as_deref() == Some(bob_id.as_str()) => {
-            Some(data.payload.clone())
-        }
-        _ => None,
-    })
-    .await;
-    assert_eq!(payload, b"after admission");
-    assert!(!saw_room(
-        &earlier,
-        |event| matches!(event, RoomEvent::Data(d) if d.payload == b"before admission")
-    ));
+    only_data_after_admission(&bob, &mut ada_events).await;
 
     ada.end_for_all().await.expect("end");
-    let (end, _) = wait_for(&mut bob_events, "the end", |event| match event {
-        MeetingEvent::Ended(end) => Some(end.clone()),
-        _ => None,
-    })
-    .await;
+    let end = ended(&mut bob_events).await;
     assert_eq!(end, MeetingEnd::EndedByHost);
 }
 
@@ -207,17 +147,13 @@ async fn a_denied_guest_leaves_the_lobby_with_the_reason() {
     let deployment = deploy().await;
     let (ada, code, mut ada_events) = host_on_first_node(&deployment).await;
     let (mallory, mut mallory_events) = join(&deployment.client, &code, "Mallory").await;
-    let mallory_id = waiting_identity(&mut ada_events, "Mallory").await;
+    let mallory_id = host_sees_waiting(&mut ada_events, "Mallory").await;
     assert!(matches!(
         mallory.send_chat("hello?", &[]).await,
         Err(MeetingError::StillWaiting)
     ));
     ada.deny(&mallory_id).await.expect("deny");
-    let (end, _) = wait_for(&mut mallory_events, "the denial", |event| match event {
-        MeetingEvent::Ended(end) => Some(end.clone()),
-        _ => None,
-    })
-    .await;
+    let end = ended(&mut mallory_events).await;
     assert_eq!(end, MeetingEnd::Denied);
 }
 
@@ -226,7 +162,7 @@ async fn a_meeting_whose_host_left_ends_for_everyone_with_the_reason() {
     let deployment = deploy().await;
     let (ada, code, mut ada_events) = host_on_first_node(&deployment).await;
     let (bob, mut bob_events) = join(&deployment.client, &code, "Bob").await;
-    let bob_id = waiting_identity(&mut ada_events, "Bob").await;
+    let bob_id = host_sees_waiting(&mut ada_events, "Bob").await;
     ada.admit(&bob_id).await.expect("admit");
     tokio::time::timeout(DEADLINE, bob.admitted())
         .await
@@ -236,11 +172,7 @@ async fn a_meeting_whose_host_left_ends_for_everyone_with_the_reason() {
     // the watch notices within its grace period.
     deployment.conference.conference().watch_once().await;
     ada.leave().await.expect("leave");
-    let (end, _) = wait_for(&mut bob_events, "the end", |event| match event {
-        MeetingEvent::Ended(end) => Some(end.clone()),
-        _ => None,
-    })
-    .await;
+    let end = ended(&mut bob_events).await;
     assert_eq!(end, MeetingEnd::HostsLeft);
     assert_eq!(end.message(), "The meeting ended: the host left");
     let gone = deployment.client.join(&code, "Late").await;

@@ -133,7 +133,7 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
         signal_timeout: config.signal_timeout,
     });
     let conference = config.conference.map(|settings| {
-        let conference = Arc::new(Conference::new(
+        Arc::new(Conference::new(
             HubRooms(hub.clone()),
             ConferenceConfig {
                 signer,
@@ -142,13 +142,12 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
                 waiting_place: WaitingPlace::InRoom,
                 hostless_grace: HOSTLESS_GRACE,
             },
-        ));
-        background_tasks.push(spawn_watch(&conference));
-        router = router
-            .clone()
-            .merge(confab_conference::router(conference.clone()));
-        conference
+        ))
     });
+    if let Some(conference) = &conference {
+        background_tasks.push(spawn_watch(conference));
+        router = router.merge(confab_conference::router(conference.clone()));
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {

@@ -1,17 +1,13 @@
 //! A two-node `livekit-server` cluster sharing a private Redis, on loopback ports of its own:
 //! what a meeting outgrows one machine onto.
 
-use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[path = "../../../confab-rtc/tests/common/livekit.rs"]
 mod livekit;
 
 #[allow(unused_imports)] // Only the LiveKit tests use the credentials.
 pub use livekit::{DEV_KEY, DEV_SECRET, LiveKitServer};
-
-const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A `redis-server` with nothing saved, on a loopback port; killed on drop.
 pub struct Redis {
@@ -39,18 +35,7 @@ impl Redis {
                 panic!("cannot start redis-server (cargo xtask setup installs it): {error}")
             });
         let mut redis = Self { child, port };
-        let started = Instant::now();
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = redis.child.try_wait() {
-                panic!("redis-server exited early: {status}");
-            }
-            assert!(
-                started.elapsed() < STARTUP_DEADLINE,
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        livekit::wait_until_listening(&mut redis.child, port, "redis-server");
         redis
     }
 }

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use confab_meeting::{ConferenceClient, Meeting, MeetingEvent, MeetingOptions};
-use confab_rtc::room::{RoomEvent, RoomOptions};
+use confab_meeting::chat::ChatEntry;
+use confab_meeting::{ConferenceClient, Meeting, MeetingEnd, MeetingEvent, MeetingOptions};
+use confab_rtc::room::{DataOptions, RoomEvent, RoomOptions};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use tokio::sync::mpsc;
 
@@ -130,3 +131,90 @@ pub fn saw_room(events: &[MeetingEvent], mut pick: impl FnMut(&RoomEvent) -> boo
     })
 }
 pub mod cluster;
+
+/// Waits until the host's waiting list shows `name`; returns the guest's identity.
+pub async fn host_sees_waiting(host_events: &mut Events, name: &str) -> String {
+    wait_for(
+        host_events,
+        &format!("{name} in the waiting list"),
+        |event| match event {
+            MeetingEvent::WaitingList(list) => list
+                .waiting
+                .iter()
+                .find(|guest| guest.name == name)
+                .map(|guest| guest.identity.clone()),
+            _ => None,
+        },
+    )
+    .await
+    .0
+}
+
+/// Waits for the admission; returns what the guest saw while it waited, having checked that
+/// nothing of the room was among it: nobody, no track, no chat, no data.
+pub async fn admitted_having_seen_nothing(guest_events: &mut Events) -> Vec<MeetingEvent> {
+    let ((), waited) = wait_for(guest_events, "admission", |event| {
+        matches!(event, MeetingEvent::Admitted).then_some(())
+    })
+    .await;
+    assert!(
+        !saw_room(&waited, |event| matches!(
+            event,
+            RoomEvent::ParticipantJoined(_)
+                | RoomEvent::TrackPublished { .. }
+                | RoomEvent::TrackSubscribed { .. }
+                | RoomEvent::Chat(_)
+                | RoomEvent::Data(_)
+        )),
+        "a waiting guest saw {waited:#?}"
+    );
+    waited
+}
+
+/// The chat history the host gave the guest: among the events of its wait (the history's
+/// data may overtake the admission's signalling message), or still to come.
+pub async fn chat_history(waited: &[MeetingEvent], guest_events: &mut Events) -> Vec<ChatEntry> {
+    let history_of = |event: &MeetingEvent| match event {
+        MeetingEvent::ChatHistory(entries) => Some(entries.clone()),
+        _ => None,
+    };
+    match waited.iter().find_map(history_of) {
+        Some(history) => history,
+        None => {
+            wait_for(guest_events, "the chat history", history_of)
+                .await
+                .0
+        }
+    }
+}
+
+/// What a guest sent while it waited never reached the host: what it sends once admitted, on
+/// the same ordered channel, is the first of its data the host gets.
+pub async fn only_data_after_admission(guest: &Meeting, host_events: &mut Events) {
+    let guest_id = guest.identity();
+    guest
+        .room()
+        .await
+        .expect("room")
+        .publish_data(b"after admission".to_vec(), &DataOptions::default())
+        .await
+        .expect("data");
+    let (payload, _) = wait_for_room(host_events, "the guest's data", |event| match event {
+        RoomEvent::Data(data) if data.from.as_deref() == Some(guest_id.as_str()) => {
+            Some(data.payload.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(payload, b"after admission");
+}
+
+/// The meeting's end and its reason.
+pub async fn ended(events: &mut Events) -> MeetingEnd {
+    wait_for(events, "the end", |event| match event {
+        MeetingEvent::Ended(end) => Some(end.clone()),
+        _ => None,
+    })
+    .await
+    .0
+}

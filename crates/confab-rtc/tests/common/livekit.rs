@@ -46,24 +46,25 @@ impl LiveKitServer {
             child,
             url: format!("ws://127.0.0.1:{port}"),
         };
-        server.wait_until_listening(port);
+        wait_until_listening(&mut server.child, port, "livekit-server");
         server
     }
+}
 
-    /// Polls the signalling port: the server gives no other sign that it is ready.
-    fn wait_until_listening(&mut self, port: u16) {
-        let started = Instant::now();
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("livekit-server exited early: {status}");
-            }
-            assert!(
-                started.elapsed() < STARTUP_DEADLINE,
-                "livekit-server did not listen on {port} within {STARTUP_DEADLINE:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+/// Polls a loopback port until the server `child` listens on it: servers give no other sign
+/// that they are ready.
+pub fn wait_until_listening(child: &mut Child, port: u16, what: &str) {
+    let started = Instant::now();
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early: {status}");
         }
+        assert!(
+            started.elapsed() < STARTUP_DEADLINE,
+            "{what} did not listen on {port} within {STARTUP_DEADLINE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
