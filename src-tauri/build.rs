@@ -17,7 +17,24 @@ fn main() {
         .capabilities_path_pattern("src-tauri/capabilities/**/*")
         // Every app command gets allow-/deny- permissions, so a window can only call the
         // commands its capability lists (least privilege).
-        .app_manifest(tauri_build::AppManifest::new().commands(&["app_info"]));
+        .app_manifest(tauri_build::AppManifest::new().commands(&[
+            "app_info",
+            "host_meeting",
+            "join_meeting",
+            "meeting_updates",
+            "leave_meeting",
+            "end_meeting",
+            "admit_guest",
+            "admit_all",
+            "deny_guest",
+            "mute_participant",
+            "remove_participant",
+            "frame_channel",
+            "set_camera",
+            "set_microphone",
+            "send_chat",
+            "raise_hand",
+        ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         eprintln!("tauri-build failed: {error:#}");
         std::process::exit(1);

@@ -7,12 +7,16 @@ use serde::{Serialize, Serializer};
 pub enum ShellError {
     #[error("could not read the system webview's version: {0}")]
     WebviewVersion(String),
+    /// Hosting, joining or acting in a meeting failed; the message is for people.
+    #[error(transparent)]
+    Meeting(#[from] confab_app::CoreError),
 }
 
 impl ShellError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::WebviewVersion(_) => ErrorKind::Webview,
+            Self::Meeting(_) => ErrorKind::Meeting,
         }
     }
 }

@@ -1,11 +1,15 @@
 //! The Confab desktop app shell: it wires the core crates to the Leptos UI and does nothing else.
 //!
 //! Commands (intents from the UI) live in `commands/`, one module per domain; errors cross the
-//! IPC boundary as `confab_ipc::CommandError` (`{kind, message}`). Media never passes through
-//! here as JSON: frames will reach the webview on a binary side channel.
+//! IPC boundary as `confab_ipc::CommandError` (`{kind, message}`). The meeting's logic is
+//! `confab_app::AppCore`, managed as state; media never passes through here as JSON: tiles
+//! read decoded frames from its loopback frame channel.
 
 mod commands;
 mod error;
+
+use confab_app::{AppCore, CoreOptions};
+use tauri::Manager;
 
 pub use error::ShellError;
 
@@ -14,7 +18,32 @@ pub fn run() -> Result<(), tauri::Error> {
     init_logging();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting Confab");
     tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![commands::app::app_info])
+        .setup(|app| {
+            let downloads = app
+                .path()
+                .download_dir()
+                .unwrap_or_else(|_| std::env::temp_dir());
+            app.manage(AppCore::new(CoreOptions::from_env(downloads)));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app::app_info,
+            commands::meeting::host_meeting,
+            commands::meeting::join_meeting,
+            commands::meeting::meeting_updates,
+            commands::meeting::leave_meeting,
+            commands::meeting::end_meeting,
+            commands::meeting::admit_guest,
+            commands::meeting::admit_all,
+            commands::meeting::deny_guest,
+            commands::meeting::mute_participant,
+            commands::meeting::remove_participant,
+            commands::meeting::frame_channel,
+            commands::media::set_camera,
+            commands::media::set_microphone,
+            commands::chat::send_chat,
+            commands::chat::raise_hand,
+        ])
         .run(tauri::generate_context!())
 }
 

@@ -20,7 +20,8 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 #[tokio::test]
 async fn home_screen_validates_join_codes_in_the_real_app() -> TestResult {
     let application = app_binary()?;
-    let driver = TauriDriver::start().await?;
+    // Loopback only: joining by a code alone must not search this machine's network.
+    let driver = TauriDriver::start_with_env(MEETING_APP_ENV).await?;
     let client = ClientBuilder::native()
         .capabilities(TauriDriver::capabilities(&application))
         .connect(&driver.url())
@@ -129,8 +130,12 @@ async fn exercise_home_screen(client: &Client) -> TestResult {
         .await?
         .click()
         .await?;
+    // A valid code that nobody hosts: the app says so (here without asking the LAN).
     let status = text_when(client, "#join-status", |text| !text.is_empty()).await?;
-    assert!(status.contains("abc-defg-hij is a valid code"), "{status}");
+    assert!(
+        status.contains("No meeting with this code answered"),
+        "{status}"
+    );
     let last = screenshot("ui-e2e-3-valid-code.png").await?;
     println!("screenshots saved beside {}", last.path.display());
     Ok(())
@@ -172,4 +177,185 @@ async fn screenshot(name: &'static str) -> Result<Saved, Box<dyn Error + Send + 
         })
     })
     .await?
+}
+
+/// The environment of an app instance in these tests: it hosts on loopback only (a test must
+/// not use this machine's network, so joining by a code alone does not search it either), and
+/// its camera and microphone are the stamped test pattern and a tone.
+const MEETING_APP_ENV: &[(&str, &str)] = &[
+    ("CONFAB_HOST_BIND", "127.0.0.1"),
+    ("CONFAB_TEST_MEDIA", "1"),
+];
+
+/// Reads the test pattern's stamp from a tile's canvas (its pixels, through a 2D copy).
+const READ_TILE_STAMP: &str = concat!(
+    include_str!("harness/stamp.js"),
+    "\nconst canvas = document.querySelector(arguments[0]);\n",
+    "const stamp = canvas ? readCanvasStamp(canvas) : null;\n",
+    "return stamp ? stamp.counter : null;\n"
+);
+
+/// One app instance, driven through its own tauri-driver.
+struct AppWindow {
+    client: Client,
+    driver: TauriDriver,
+}
+
+impl AppWindow {
+    async fn open() -> Result<Self, Box<dyn Error + Send + Sync>> {
+        let application = app_binary()?;
+        let driver = TauriDriver::start_with_env(MEETING_APP_ENV).await?;
+        let client = ClientBuilder::native()
+            .capabilities(TauriDriver::capabilities(&application))
+            .connect(&driver.url())
+            .await?;
+        client
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css("#display-name"))
+            .await?;
+        Ok(Self { client, driver })
+    }
+
+    async fn type_into(&self, selector: &str, text: &str) -> TestResult {
+        let input = self.client.find(Locator::Css(selector)).await?;
+        input.clear().await?;
+        input.send_keys(text).await?;
+        Ok(())
+    }
+
+    async fn click(&self, selector: &str) -> TestResult {
+        self.client
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css(selector))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    async fn wait_for(&self, selector: &str) -> TestResult {
+        self.client
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css(selector))
+            .await?;
+        Ok(())
+    }
+
+    /// This app's window on top, then the display captured (WebKitWebDriver's own
+    /// screenshot command never returns on a GPU-less Xvfb).
+    async fn screenshot(&self, name: &'static str) -> TestResult {
+        let driver = self.driver.pid();
+        let window = tokio::task::spawn_blocking(move || {
+            let ours = descendants(driver);
+            x11_windows::find_by_title("Confab")
+                .ok()?
+                .into_iter()
+                .find(|window| window.pid.is_some_and(|pid| ours.contains(&pid)))
+        })
+        .await?
+        .ok_or("this app's window is not on the display")?;
+        tokio::task::spawn_blocking(move || x11_windows::raise(window.id)).await??;
+        let saved = screenshot(name).await?;
+        println!("screenshot: {}", saved.path.display());
+        Ok(())
+    }
+
+    /// The stamp counter a canvas shows now, if one does.
+    async fn stamp(&self, canvas: &str) -> Option<u64> {
+        self.client
+            .execute(READ_TILE_STAMP, vec![serde_json::json!(canvas)])
+            .await
+            .ok()?
+            .as_u64()
+    }
+}
+
+#[tokio::test]
+async fn two_apps_meet_the_host_admits_they_see_each_other_chat_and_the_host_ends() -> TestResult {
+    let host = AppWindow::open().await?;
+    let guest = AppWindow::open().await?;
+    let outcome = meet(&host, &guest).await;
+    if outcome.is_err() {
+        let _ = screenshot("ui-e2e-meeting-failure.png").await;
+    }
+    for app in [host, guest] {
+        let _ = app.client.close().await;
+    }
+    outcome
+}
+
+async fn meet(host: &AppWindow, guest: &AppWindow) -> TestResult {
+    // Ada hosts.
+    host.type_into("#display-name", "Ada").await?;
+    host.click("#host-button").await?;
+    host.wait_for("#stage").await?;
+    let invite = host
+        .client
+        .find(Locator::Css("#invite-link"))
+        .await?
+        .prop("value")
+        .await?
+        .ok_or("no invitation link")?;
+    assert!(invite.starts_with("confab://join/"), "{invite}");
+    host.screenshot("ui-e2e-meeting-1-host.png").await?;
+
+    // Bob joins with the invitation and waits.
+    guest.type_into("#display-name", "Bob").await?;
+    guest.type_into("#join-code", &invite).await?;
+    guest.click("#join-button").await?;
+    text_when(&guest.client, "#waiting", |text| {
+        text.contains("Waiting for the host")
+    })
+    .await?;
+    guest.screenshot("ui-e2e-meeting-2-waiting.png").await?;
+
+    // Ada sees him knock and lets him in.
+    host.click("#people-button").await?;
+    text_when(&host.client, "#waiting-list", |text| text.contains("Bob")).await?;
+    host.screenshot("ui-e2e-meeting-3-admit.png").await?;
+    host.click("#waiting-list li .admit").await?;
+
+    // Both see each other's camera: the test pattern's counter read from the tiles' canvases
+    // (the pixels drawn), advancing.
+    guest.wait_for("#stage").await?;
+    let ada_tile = "#stage .tile:not([data-identity^='guest']) canvas.video";
+    let first = wait::until("Ada's stamp on Bob's canvas", UI_TIMEOUT, || {
+        guest.stamp(ada_tile)
+    })
+    .await?;
+    let later = wait::until("a later stamp", UI_TIMEOUT, || async {
+        guest
+            .stamp(ada_tile)
+            .await
+            .filter(|counter| *counter > first)
+    })
+    .await?;
+    let bob_tile = "#stage .tile[data-identity^='guest'] canvas.video";
+    let seen = wait::until("Bob's stamp on Ada's canvas", UI_TIMEOUT, || {
+        host.stamp(bob_tile)
+    })
+    .await?;
+    println!("stamps: Bob sees Ada's {first} then {later}; Ada sees Bob's {seen}");
+    guest.screenshot("ui-e2e-meeting-4-guest-video.png").await?;
+
+    // Chat from Bob reaches Ada.
+    guest.click("#chat-button").await?;
+    guest.type_into("#chat-input", "hello Ada").await?;
+    guest.click("#chat-send").await?;
+    host.click("#chat-button").await?;
+    text_when(&host.client, "#chat-log", |text| {
+        text.contains("hello Ada") && text.contains("Bob")
+    })
+    .await?;
+    host.screenshot("ui-e2e-meeting-5-host-chat.png").await?;
+
+    // Ada ends the meeting: Bob is told why.
+    host.click("#end-button").await?;
+    let ended = text_when(&guest.client, "#ended-message", |text| !text.is_empty()).await?;
+    assert_eq!(ended, "The host ended the meeting");
+    guest.screenshot("ui-e2e-meeting-6-ended.png").await?;
+    Ok(())
 }

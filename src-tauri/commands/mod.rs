@@ -1,3 +1,4 @@
-//! Tauri commands, one module per domain. Each returns `Result<_, ShellError>`.
-
 pub mod app;
+pub mod chat;
+pub mod media;
+pub mod meeting;

@@ -38,13 +38,20 @@ pub struct TauriDriver {
 
 impl TauriDriver {
     pub async fn start() -> Result<Self, HarnessError> {
+        Self::start_with_env(&[]).await
+    }
+
+    /// A driver whose apps see `env` besides the test's own environment (the app inherits
+    /// tauri-driver's through WebKitWebDriver).
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Result<Self, HarnessError> {
         let port = free_loopback_port()?;
         let native_port = free_loopback_port()?;
         let program = std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
         let mut command = Command::new(program);
         command
             .args(["--port", &port.to_string()])
-            .args(["--native-port", &native_port.to_string()]);
+            .args(["--native-port", &native_port.to_string()])
+            .envs(env.iter().copied());
         let process = ChildGuard::spawn(command)?;
         wait::for_listener(
             SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
@@ -55,6 +62,11 @@ impl TauriDriver {
             _process: process,
             port,
         })
+    }
+
+    /// The driver's process id (the app it launches is one of its descendants).
+    pub fn pid(&self) -> u32 {
+        self._process.id()
     }
 
     pub fn url(&self) -> String {

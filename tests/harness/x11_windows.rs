@@ -75,3 +75,16 @@ fn read_title(
     }
     Ok(None)
 }
+
+/// Puts `window` above its siblings (no window manager runs under Xvfb, so nothing else
+/// would), so a capture of the display shows it.
+pub fn raise(window: Window) -> Result<(), CaptureError> {
+    use x11rb::protocol::xproto::{ConfigureWindowAux, StackMode};
+    let (connection, _) = x11rb::connect(None)?;
+    connection.configure_window(
+        window,
+        &ConfigureWindowAux::new().stack_mode(StackMode::ABOVE),
+    )?;
+    connection.sync()?;
+    Ok(())
+}

@@ -9,5 +9,9 @@ pub mod app;
 pub mod components;
 pub mod ipc;
 pub mod pages;
+pub mod shortcuts;
+pub mod state;
+pub mod time;
+pub mod video;
 
 pub use app::App;

@@ -40,6 +40,13 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// `bytes` random bytes in hex (ids, secrets, salts, tokens).
+pub fn random_hex(bytes: usize) -> String {
+    let mut rng = rand::rng();
+    let random: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
+    hex(&random)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

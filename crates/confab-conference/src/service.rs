@@ -15,7 +15,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use confab_ipc::MeetingCode;
-use rand::Rng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -279,8 +278,8 @@ impl<C: RoomControl> Conference<C> {
             Some(code) => code,
             None => self.unused_code(),
         };
-        let room = format!("confab-{}", random_hex(8));
-        let host = format!("host-{}", random_hex(6));
+        let room = format!("confab-{}", code::random_hex(8));
+        let host = format!("host-{}", code::random_hex(6));
         let host_name = display_name(&request.host_name, "Host");
         let meeting = Meeting::new(
             code.clone(),
@@ -348,7 +347,7 @@ impl<C: RoomControl> Conference<C> {
             registry.limiter.record_failure(address, now);
             return Err(ApiError::NoSuchMeeting);
         };
-        let identity = format!("guest-{}", random_hex(6));
+        let identity = format!("guest-{}", code::random_hex(6));
         let name = display_name(&request.name, "Guest");
         let waits = meeting.add_guest(&identity, &name, now)?;
         let standing = if waits {
@@ -698,12 +697,6 @@ pub fn display_name(raw: &str, fallback: &str) -> String {
     } else {
         trimmed.to_owned()
     }
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut rng = rand::rng();
-    let random: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
-    code::hex(&random)
 }
 
 /// Runs [`Conference::watch_once`] every [`WATCH_EVERY`] until the conference is dropped.

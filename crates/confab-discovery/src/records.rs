@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use confab_conference::OpenMeeting;
-use confab_conference::code::{discovery_hash, hex};
+use confab_conference::code::discovery_hash;
+pub use confab_conference::code::random_hex;
 use confab_ipc::MeetingCode;
 use mdns_sd::{ResolvedService, ServiceInfo};
-use rand::Rng;
 
 /// The DNS-SD service type of Confab meetings.
 pub const SERVICE_TYPE: &str = "_confab._tcp.local.";
@@ -16,12 +16,6 @@ pub const SERVICE_TYPE: &str = "_confab._tcp.local.";
 const VERSION: &str = "1";
 /// Titles are cut so the TXT record stays small (one string holds at most 255 bytes).
 const MAX_TITLE_BYTES: usize = 100;
-
-pub fn random_hex(bytes: usize) -> String {
-    let mut rng = rand::rng();
-    let random: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
-    hex(&random)
-}
 
 /// One meeting as advertised.
 #[derive(Debug, Clone, PartialEq, Eq)]

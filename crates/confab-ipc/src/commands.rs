@@ -3,3 +3,34 @@
 
 /// Returns [`crate::AppInfo`]; takes no arguments.
 pub const APP_INFO: &str = "app_info";
+
+/// `HostArgs` → `MeetingInfo`.
+pub const HOST_MEETING: &str = "host_meeting";
+/// `JoinArgs` → `MeetingInfo`.
+pub const JOIN_MEETING: &str = "join_meeting";
+/// `{after}` → `UpdateBatch`: waits until there is something after `after`.
+pub const MEETING_UPDATES: &str = "meeting_updates";
+/// Leaves (hosts: the meeting goes on only on a LiveKit deployment; here it ends).
+pub const LEAVE_MEETING: &str = "leave_meeting";
+/// Hosts: ends the meeting for everyone.
+pub const END_MEETING: &str = "end_meeting";
+/// `{text, to}`.
+pub const SEND_CHAT: &str = "send_chat";
+/// `{on}`.
+pub const SET_MICROPHONE: &str = "set_microphone";
+/// `{on}`.
+pub const SET_CAMERA: &str = "set_camera";
+/// `{raised}`.
+pub const RAISE_HAND: &str = "raise_hand";
+/// `{identity}` (hosts).
+pub const ADMIT_GUEST: &str = "admit_guest";
+/// `{identity}` (hosts).
+pub const DENY_GUEST: &str = "deny_guest";
+/// Hosts: everyone waiting.
+pub const ADMIT_ALL: &str = "admit_all";
+/// `{identity, track}` (hosts).
+pub const MUTE_PARTICIPANT: &str = "mute_participant";
+/// `{identity}` (hosts).
+pub const REMOVE_PARTICIPANT: &str = "remove_participant";
+/// → `FrameChannel`.
+pub const FRAME_CHANNEL: &str = "frame_channel";

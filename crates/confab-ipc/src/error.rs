@@ -11,6 +11,8 @@ pub enum ErrorKind {
     InvalidInput,
     /// The UI could not reach the shell at all (not running inside the app, IPC failure).
     Ipc,
+    /// A meeting could not be hosted, joined or changed; the message says why, for people.
+    Meeting,
     /// Anything the shell did not expect; the message says what.
     Internal,
 }

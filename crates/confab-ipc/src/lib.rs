@@ -7,8 +7,11 @@
 pub mod app_info;
 pub mod commands;
 pub mod error;
+pub mod invite;
+pub mod meeting;
 pub mod meeting_code;
 
 pub use app_info::AppInfo;
 pub use error::{CommandError, ErrorKind};
+pub use invite::{Invite, InviteError};
 pub use meeting_code::{MeetingCode, MeetingCodeError};

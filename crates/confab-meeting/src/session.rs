@@ -416,7 +416,7 @@ impl Meeting {
     }
 
     /// Leaves; the events end with `Ended(Left)`.
-    pub async fn leave(self) -> Result<(), MeetingError> {
+    pub async fn leave(&self) -> Result<(), MeetingError> {
         let room = self.shared.room.write().await.take();
         match room {
             Some(room) => Ok(room.leave().await?),

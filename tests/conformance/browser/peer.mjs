@@ -45,6 +45,7 @@ function say(object) {
 
 const files = {
   "/": ["page.html", "text/html"],
+  "/stamp.js": [join(here, "..", "..", "harness", "stamp.js"), "text/javascript"],
   "/livekit-client.umd.js": [
     join(process.env.CONFAB_NODE_MODULES, "livekit-client/dist/livekit-client.umd.js"),
     "text/javascript",

@@ -1,16 +1,40 @@
 //! A backend that answers from memory: for component tests and for opening the UI in a plain
-//! browser (`trunk serve`), where there is no app shell.
+//! browser (`trunk serve`), where there is no app shell. A test scripts the meeting: what
+//! hosting or joining answers, the updates that follow, and what a command returns; and reads
+//! back which commands the UI sent.
 
-use confab_ipc::{AppInfo, CommandError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use confab_ipc::meeting::{
+    FrameChannel, HostArgs, JoinArgs, MeetingInfo, MeetingUpdate, UpdateBatch,
+};
+use confab_ipc::{AppInfo, CommandError, ErrorKind, MeetingCode};
+use serde::Serialize;
 
 #[derive(Debug, Clone)]
 pub struct MockBackend {
     app_info: Result<AppInfo, CommandError>,
+    meeting: Arc<Mutex<MockMeeting>>,
+}
+
+#[derive(Debug, Default)]
+struct MockMeeting {
+    /// What `host_meeting` / `join_meeting` answer (a preview meeting when unset).
+    answer: Option<Result<MeetingInfo, CommandError>>,
+    updates: Vec<MeetingUpdate>,
+    /// Every command the UI sent, as `name args-json`.
+    sent: Vec<String>,
+    hosted: Option<HostArgs>,
+    joined: Option<JoinArgs>,
+    failing: Option<(String, CommandError)>,
 }
 
 impl MockBackend {
     pub fn new(app_info: Result<AppInfo, CommandError>) -> Self {
-        Self { app_info }
+        Self {
+            app_info,
+            meeting: Arc::default(),
+        }
     }
 
     /// What a browser preview shows: clearly not a real installation.
@@ -25,7 +49,107 @@ impl MockBackend {
         }))
     }
 
+    fn meeting(&self) -> MutexGuard<'_, MockMeeting> {
+        self.meeting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn app_info(&self) -> Result<AppInfo, CommandError> {
         self.app_info.clone()
     }
+
+    /// What hosting or joining answers.
+    pub fn answer_meeting(&self, answer: Result<MeetingInfo, CommandError>) {
+        self.meeting().answer = Some(answer);
+    }
+
+    /// An update the meeting sends the UI.
+    pub fn push_update(&self, update: MeetingUpdate) {
+        self.meeting().updates.push(update);
+    }
+
+    /// Makes the command `name` fail with `error`.
+    pub fn fail(&self, name: &str, error: CommandError) {
+        self.meeting().failing = Some((name.to_owned(), error));
+    }
+
+    /// The commands the UI sent, as `name {args as JSON}`.
+    pub fn sent(&self) -> Vec<String> {
+        self.meeting().sent.clone()
+    }
+
+    pub fn hosted(&self) -> Option<HostArgs> {
+        self.meeting().hosted.clone()
+    }
+
+    pub fn joined(&self) -> Option<JoinArgs> {
+        self.meeting().joined.clone()
+    }
+
+    fn preview_meeting(waiting: bool, is_host: bool) -> MeetingInfo {
+        MeetingInfo {
+            code: MeetingCode::parse("abc-defg-hij").expect("a valid code"),
+            title: "Preview".into(),
+            invite: is_host.then(|| "confab://join/abc-defg-hij?host=127.0.0.1:7880".into()),
+            identity: "me".into(),
+            is_host,
+            waiting,
+        }
+    }
+
+    pub fn host_meeting(&self, args: HostArgs) -> Result<MeetingInfo, CommandError> {
+        let mut meeting = self.meeting();
+        meeting.hosted = Some(args);
+        meeting
+            .answer
+            .clone()
+            .unwrap_or_else(|| Ok(Self::preview_meeting(false, true)))
+    }
+
+    pub fn join_meeting(&self, args: JoinArgs) -> Result<MeetingInfo, CommandError> {
+        let mut meeting = self.meeting();
+        meeting.joined = Some(args);
+        meeting
+            .answer
+            .clone()
+            .unwrap_or_else(|| Ok(Self::preview_meeting(true, false)))
+    }
+
+    /// The updates after `after`, once there are some (polled: a mock has no one to wait on).
+    pub async fn meeting_updates(&self, after: u64) -> UpdateBatch {
+        loop {
+            {
+                let meeting = self.meeting();
+                let next = meeting.updates.len() as u64;
+                if next > after {
+                    return UpdateBatch {
+                        updates: meeting.updates[after as usize..].to_vec(),
+                        next,
+                    };
+                }
+            }
+            crate::time::sleep_ms(20).await;
+        }
+    }
+
+    pub fn frame_channel(&self) -> Result<FrameChannel, CommandError> {
+        Ok(FrameChannel {
+            base_url: "ws://127.0.0.1:9".into(),
+            token: "preview".into(),
+        })
+    }
+
+    pub fn record<A: Serialize>(&self, name: &str, args: &A) -> Result<(), CommandError> {
+        let mut meeting = self.meeting();
+        let json = serde_json::to_string(args).unwrap_or_default();
+        meeting.sent.push(format!("{name} {json}"));
+        match &meeting.failing {
+            Some((failing, error)) if failing == name => Err(error.clone()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An error as the shell would send it.
+pub fn meeting_error(message: &str) -> CommandError {
+    CommandError::new(ErrorKind::Meeting, message)
 }

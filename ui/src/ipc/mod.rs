@@ -7,13 +7,53 @@
 pub mod mock;
 pub mod tauri;
 
+use confab_ipc::commands as command;
+use confab_ipc::meeting::{FrameChannel, HostArgs, JoinArgs, MeetingInfo, UpdateBatch};
 use confab_ipc::{AppInfo, CommandError};
 use leptos::prelude::*;
+use serde::Serialize;
 
 #[derive(Debug, Clone)]
 pub enum Backend {
     Tauri,
     Mock(mock::MockBackend),
+}
+
+#[derive(Debug, Serialize)]
+struct Args<T: Serialize> {
+    args: T,
+}
+
+#[derive(Debug, Serialize)]
+struct After {
+    after: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct On {
+    on: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Raised {
+    raised: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Identity<'a> {
+    identity: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Mute<'a> {
+    identity: &'a str,
+    track: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Chat<'a> {
+    text: &'a str,
+    to: &'a [String],
 }
 
 impl Backend {
@@ -32,8 +72,91 @@ impl Backend {
 
     pub async fn app_info(&self) -> Result<AppInfo, CommandError> {
         match self {
-            Self::Tauri => tauri::invoke(confab_ipc::commands::APP_INFO, &tauri::NoArgs {}).await,
+            Self::Tauri => tauri::invoke(command::APP_INFO, &tauri::NoArgs {}).await,
             Self::Mock(mock) => mock.app_info(),
+        }
+    }
+
+    pub async fn host_meeting(&self, args: HostArgs) -> Result<MeetingInfo, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::HOST_MEETING, &Args { args }).await,
+            Self::Mock(mock) => mock.host_meeting(args),
+        }
+    }
+
+    pub async fn join_meeting(&self, args: JoinArgs) -> Result<MeetingInfo, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::JOIN_MEETING, &Args { args }).await,
+            Self::Mock(mock) => mock.join_meeting(args),
+        }
+    }
+
+    /// The meeting's updates after `after`; the shell answers when there are some.
+    pub async fn meeting_updates(&self, after: u64) -> Result<UpdateBatch, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::MEETING_UPDATES, &After { after }).await,
+            Self::Mock(mock) => Ok(mock.meeting_updates(after).await),
+        }
+    }
+
+    pub async fn frame_channel(&self) -> Result<FrameChannel, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::FRAME_CHANNEL, &tauri::NoArgs {}).await,
+            Self::Mock(mock) => mock.frame_channel(),
+        }
+    }
+
+    pub async fn leave_meeting(&self) -> Result<(), CommandError> {
+        self.act(command::LEAVE_MEETING, &tauri::NoArgs {}).await
+    }
+
+    pub async fn end_meeting(&self) -> Result<(), CommandError> {
+        self.act(command::END_MEETING, &tauri::NoArgs {}).await
+    }
+
+    pub async fn set_camera(&self, on: bool) -> Result<(), CommandError> {
+        self.act(command::SET_CAMERA, &On { on }).await
+    }
+
+    pub async fn set_microphone(&self, on: bool) -> Result<(), CommandError> {
+        self.act(command::SET_MICROPHONE, &On { on }).await
+    }
+
+    pub async fn raise_hand(&self, raised: bool) -> Result<(), CommandError> {
+        self.act(command::RAISE_HAND, &Raised { raised }).await
+    }
+
+    pub async fn send_chat(&self, text: &str, to: &[String]) -> Result<(), CommandError> {
+        self.act(command::SEND_CHAT, &Chat { text, to }).await
+    }
+
+    pub async fn admit_guest(&self, identity: &str) -> Result<(), CommandError> {
+        self.act(command::ADMIT_GUEST, &Identity { identity }).await
+    }
+
+    pub async fn admit_all(&self) -> Result<(), CommandError> {
+        self.act(command::ADMIT_ALL, &tauri::NoArgs {}).await
+    }
+
+    pub async fn deny_guest(&self, identity: &str) -> Result<(), CommandError> {
+        self.act(command::DENY_GUEST, &Identity { identity }).await
+    }
+
+    pub async fn mute_participant(&self, identity: &str, track: &str) -> Result<(), CommandError> {
+        self.act(command::MUTE_PARTICIPANT, &Mute { identity, track })
+            .await
+    }
+
+    pub async fn remove_participant(&self, identity: &str) -> Result<(), CommandError> {
+        self.act(command::REMOVE_PARTICIPANT, &Identity { identity })
+            .await
+    }
+
+    /// A command that answers nothing but success or an error.
+    async fn act<A: Serialize>(&self, name: &'static str, args: &A) -> Result<(), CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke::<A, ()>(name, args).await,
+            Self::Mock(mock) => mock.record(name, args),
         }
     }
 }

@@ -1,3 +1,4 @@
-//! Whole screens. Each page composes components and reads the backend from context.
-
+pub mod ended;
 pub mod home;
+pub mod meeting;
+pub mod waiting;

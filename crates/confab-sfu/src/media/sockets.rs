@@ -104,7 +104,7 @@ pub async fn receive_loop(socket: Arc<UdpSocket>, mut deliver: impl FnMut(Socket
 
 /// The address of the interface holding the default route. Connecting a UDP socket only
 /// selects a route; nothing is sent.
-fn lan_address() -> Option<IpAddr> {
+pub fn lan_address() -> Option<IpAddr> {
     let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
     // TEST-NET-1 (RFC 5737): never routed anywhere, but it makes the kernel pick the default
     // route's source address.

@@ -1,7 +1,7 @@
 //! Invitation links: `confab://join/<code>?host=<address>`. The host part is a hint (the
 //! inviting app's address); without it the code alone is looked up on the LAN.
 
-use confab_ipc::{MeetingCode, MeetingCodeError};
+use crate::{MeetingCode, MeetingCodeError};
 
 pub const SCHEME: &str = "confab://";
 

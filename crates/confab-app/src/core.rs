@@ -1,0 +1,554 @@
+//! The desktop app's meeting logic without the window: host or join, follow the meeting into
+//! [`MeetingUpdate`]s, media on and off, chat, hands and host controls. The Tauri shell calls
+//! these from its commands and nothing else; tests drive two of them against each other.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use confab_conference::models::CreateRequest;
+use confab_discovery::Interfaces;
+use confab_ipc::meeting::{
+    ChatLine, FrameChannel, HostArgs, JoinArgs, MediaChoice, MeetingInfo, MeetingUpdate,
+    UpdateBatch, WaitingGuestView,
+};
+use confab_meeting::{ConferenceClient, Meeting, MeetingEvent, MeetingOptions};
+use confab_rtc::room::{ChatMessage, ConnectionState, RoomEvent, RoomOptions};
+use tokio::sync::{Mutex, OnceCell, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::frames::FrameServer;
+use crate::hosting::{Hosting, HostingError};
+use crate::media::{CallMedia, FrameSources, MediaError, Sources};
+use crate::roster::{LocalTracks, Roster};
+use crate::updates::UpdateLog;
+
+/// How long joining by code alone looks for the host on the LAN.
+const DISCOVERY_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("You are already in a meeting")]
+    AlreadyInMeeting,
+    #[error("You are not in a meeting")]
+    NotInMeeting,
+    #[error("No meeting with this code answered on your network. Ask for the invitation link.")]
+    NotFoundNearby,
+    #[error(transparent)]
+    Hosting(#[from] HostingError),
+    #[error(transparent)]
+    Meeting(#[from] confab_meeting::MeetingError),
+    #[error(transparent)]
+    Conference(#[from] confab_meeting::ClientError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error("the frame channel did not start: {0}")]
+    Frames(std::io::Error),
+}
+
+/// Where and how this app hosts and joins.
+#[derive(Debug, Clone)]
+pub struct CoreOptions {
+    /// Where "Host a meeting" serves: all interfaces (the LAN) by default; loopback for tests.
+    pub host_bind: IpAddr,
+    pub room: RoomOptions,
+    pub downloads: PathBuf,
+    pub sources: Sources,
+    /// Where joining by code alone looks for the host (mDNS); None: nowhere (a host bound to
+    /// loopback has no LAN to ask).
+    pub discovery: Option<Interfaces>,
+}
+
+impl CoreOptions {
+    /// The app's defaults, with `CONFAB_HOST_BIND` (an IP address) to host elsewhere than the
+    /// LAN — tests keep two app instances on loopback with it — and `CONFAB_TEST_MEDIA=1`
+    /// for the test pattern and a tone instead of the camera and microphone.
+    pub fn from_env(downloads: PathBuf) -> Self {
+        let host_bind = std::env::var("CONFAB_HOST_BIND")
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let room = RoomOptions {
+            bind_ip: host_bind.is_loopback().then_some(host_bind),
+            ..RoomOptions::default()
+        };
+        let sources = if std::env::var("CONFAB_TEST_MEDIA").is_ok_and(|value| value == "1") {
+            Sources::Test
+        } else {
+            Sources::Devices
+        };
+        Self {
+            host_bind,
+            room,
+            downloads,
+            sources,
+            discovery: (!host_bind.is_loopback()).then_some(Interfaces::Lan),
+        }
+    }
+}
+
+/// The meeting we are in.
+#[derive(Debug)]
+struct Session {
+    meeting: Arc<Meeting>,
+    info: MeetingInfo,
+    state: Arc<Mutex<SessionState>>,
+    follower: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct SessionState {
+    roster: Roster,
+    media: CallMedia,
+    choice: MediaChoice,
+}
+
+#[derive(Debug)]
+pub struct AppCore {
+    options: CoreOptions,
+    updates: Arc<UpdateLog>,
+    frames: FrameSources,
+    frame_server: OnceCell<FrameServer>,
+    session: Mutex<Option<Session>>,
+    hosting: Mutex<Option<Hosting>>,
+}
+
+impl AppCore {
+    pub fn new(options: CoreOptions) -> Self {
+        Self {
+            options,
+            updates: Arc::new(UpdateLog::default()),
+            frames: FrameSources::default(),
+            frame_server: OnceCell::new(),
+            session: Mutex::new(None),
+            hosting: Mutex::new(None),
+        }
+    }
+
+    /// Opens a meeting on this computer and enters it.
+    pub async fn host(&self, args: HostArgs) -> Result<MeetingInfo, CoreError> {
+        let mut session = self.session.lock().await;
+        if session.is_some() {
+            return Err(CoreError::AlreadyInMeeting);
+        }
+        let mut hosting = self.hosting.lock().await;
+        if hosting.is_none() {
+            *hosting = Some(Hosting::start(self.options.host_bind).await?);
+        }
+        let Some(host) = hosting.as_ref() else {
+            return Err(CoreError::NotInMeeting);
+        };
+        let request = CreateRequest {
+            host_name: args.name.clone(),
+            title: args.title,
+            waiting_room: args.waiting_room,
+            ..CreateRequest::default()
+        };
+        let (meeting, created, events) = Meeting::host(
+            host.client().clone(),
+            host.create_token(),
+            &request,
+            self.meeting_options(),
+        )
+        .await?;
+        let info = MeetingInfo {
+            code: created.ticket.code.clone(),
+            title: created.ticket.title.clone(),
+            invite: Some(created.invite),
+            identity: created.ticket.identity.clone(),
+            is_host: true,
+            waiting: false,
+        };
+        *session = Some(self.follow(meeting, info.clone(), &args.name, args.media, events));
+        Ok(info)
+    }
+
+    /// Asks to join a meeting by code, at the host's address or the one the LAN knows.
+    pub async fn join(&self, args: JoinArgs) -> Result<MeetingInfo, CoreError> {
+        let mut session = self.session.lock().await;
+        if session.is_some() {
+            return Err(CoreError::AlreadyInMeeting);
+        }
+        let address = match (args.host.clone(), self.options.discovery) {
+            (Some(host), _) => host,
+            (None, Some(interfaces)) => {
+                confab_discovery::find_meeting(&args.code, interfaces, DISCOVERY_TIME)
+                    .await
+                    .ok()
+                    .flatten()
+                    .ok_or(CoreError::NotFoundNearby)?
+                    .to_string()
+            }
+            (None, None) => return Err(CoreError::NotFoundNearby),
+        };
+        let client = ConferenceClient::new(&address)?;
+        let (meeting, events) =
+            Meeting::join(client, &args.code, &args.name, self.meeting_options()).await?;
+        let ticket = meeting.ticket();
+        let info = MeetingInfo {
+            code: ticket.code.clone(),
+            title: ticket.title.clone(),
+            invite: None,
+            identity: ticket.identity.clone(),
+            is_host: ticket.role.is_host(),
+            waiting: ticket.waiting,
+        };
+        *session = Some(self.follow(meeting, info.clone(), &args.name, args.media, events));
+        Ok(info)
+    }
+
+    fn meeting_options(&self) -> MeetingOptions {
+        let mut options = MeetingOptions::new(self.options.downloads.clone());
+        options.room = self.options.room.clone();
+        options
+    }
+
+    /// Starts following the meeting's events into updates.
+    fn follow(
+        &self,
+        meeting: Meeting,
+        info: MeetingInfo,
+        name: &str,
+        choice: MediaChoice,
+        events: mpsc::Receiver<MeetingEvent>,
+    ) -> Session {
+        let meeting = Arc::new(meeting);
+        let state = Arc::new(Mutex::new(SessionState {
+            roster: Roster::new(&info.identity, name),
+            media: CallMedia::new(self.frames.clone(), self.options.sources),
+            choice,
+        }));
+        let follower = tokio::spawn(
+            Follower {
+                meeting: meeting.clone(),
+                state: state.clone(),
+                updates: self.updates.clone(),
+            }
+            .run(events, !info.waiting),
+        );
+        Session {
+            meeting,
+            info,
+            state,
+            follower,
+        }
+    }
+
+    /// Updates after `after`, waiting until there are some.
+    pub async fn updates(&self, after: u64) -> UpdateBatch {
+        self.updates.after(after).await
+    }
+
+    pub fn update_log(&self) -> &UpdateLog {
+        &self.updates
+    }
+
+    pub async fn info(&self) -> Option<MeetingInfo> {
+        self.session.lock().await.as_ref().map(|s| s.info.clone())
+    }
+
+    async fn current(&self) -> Result<(Arc<Meeting>, Arc<Mutex<SessionState>>), CoreError> {
+        self.session
+            .lock()
+            .await
+            .as_ref()
+            .map(|session| (session.meeting.clone(), session.state.clone()))
+            .ok_or(CoreError::NotInMeeting)
+    }
+
+    pub async fn send_chat(&self, text: &str, to: &[String]) -> Result<(), CoreError> {
+        let (meeting, state) = self.current().await?;
+        let message = meeting.send_chat(text, to).await?;
+        let name = state.lock().await.roster.name_of(&meeting.identity());
+        self.updates.push(MeetingUpdate::Chat {
+            line: chat_line(&message, &meeting.identity(), name),
+        });
+        Ok(())
+    }
+
+    pub async fn set_camera(&self, on: bool) -> Result<(), CoreError> {
+        let (meeting, state) = self.current().await?;
+        let mut state = state.lock().await;
+        state.choice.camera = on;
+        let room = meeting.room().await?;
+        let camera = state.media.set_camera(&room, on).await?;
+        let local = LocalTracks {
+            camera,
+            ..state.roster.local().clone()
+        };
+        if state.roster.set_local(local) {
+            self.updates.push(participants(&state.roster));
+        }
+        Ok(())
+    }
+
+    pub async fn set_microphone(&self, on: bool) -> Result<(), CoreError> {
+        let (meeting, state) = self.current().await?;
+        let mut state = state.lock().await;
+        state.choice.microphone = on;
+        let room = meeting.room().await?;
+        let microphone = state.media.set_microphone(&room, on).await?;
+        let local = LocalTracks {
+            microphone,
+            microphone_muted: !on,
+            ..state.roster.local().clone()
+        };
+        if state.roster.set_local(local) {
+            self.updates.push(participants(&state.roster));
+        }
+        Ok(())
+    }
+
+    pub async fn raise_hand(&self, raised: bool) -> Result<(), CoreError> {
+        let (meeting, state) = self.current().await?;
+        meeting.raise_hand(raised).await?;
+        let mut state = state.lock().await;
+        state.roster.set_hand_raised(raised);
+        self.updates.push(participants(&state.roster));
+        Ok(())
+    }
+
+    pub async fn admit(&self, identity: Option<&str>) -> Result<(), CoreError> {
+        let (meeting, _) = self.current().await?;
+        match identity {
+            Some(identity) => meeting.admit(identity).await?,
+            None => drop(meeting.admit_all().await?),
+        }
+        Ok(())
+    }
+
+    pub async fn deny(&self, identity: &str) -> Result<(), CoreError> {
+        let (meeting, _) = self.current().await?;
+        Ok(meeting.deny(identity).await?)
+    }
+
+    pub async fn mute(&self, identity: &str, track: &str) -> Result<(), CoreError> {
+        let (meeting, _) = self.current().await?;
+        Ok(meeting.mute(identity, track).await?)
+    }
+
+    pub async fn remove(&self, identity: &str) -> Result<(), CoreError> {
+        let (meeting, _) = self.current().await?;
+        Ok(meeting.remove(identity).await?)
+    }
+
+    /// Ends the meeting for everyone (hosts).
+    pub async fn end(&self) -> Result<(), CoreError> {
+        let (meeting, _) = self.current().await?;
+        meeting.end_for_all().await?;
+        Ok(())
+    }
+
+    /// Leaves. A host's own meeting ends with it: its app is the meeting's server.
+    pub async fn leave(&self) -> Result<(), CoreError> {
+        let session = self.session.lock().await.take();
+        if let Some(session) = session {
+            session.follower.abort();
+            session.state.lock().await.media.stop();
+            session.meeting.leave().await?;
+            self.updates.push(MeetingUpdate::Ended {
+                message: "You left the meeting".into(),
+            });
+        }
+        if let Some(hosting) = self.hosting.lock().await.take() {
+            hosting.stop().await;
+        }
+        Ok(())
+    }
+
+    /// Where tiles read decoded frames (started on first use).
+    pub async fn frame_channel(&self) -> Result<FrameChannel, CoreError> {
+        let server = self
+            .frame_server
+            .get_or_try_init(|| FrameServer::start(self.frames.clone()))
+            .await
+            .map_err(CoreError::Frames)?;
+        Ok(server.channel())
+    }
+}
+
+/// The task that turns the meeting's events into updates and keeps media in step.
+struct Follower {
+    meeting: Arc<Meeting>,
+    state: Arc<Mutex<SessionState>>,
+    updates: Arc<UpdateLog>,
+}
+
+impl Follower {
+    async fn run(self, mut events: mpsc::Receiver<MeetingEvent>, admitted: bool) {
+        if admitted {
+            self.start_media().await;
+        }
+        while let Some(event) = events.recv().await {
+            match event {
+                MeetingEvent::Waiting => self.updates.push(MeetingUpdate::Waiting),
+                MeetingEvent::Admitted => {
+                    self.updates.push(MeetingUpdate::Admitted);
+                    self.start_media().await;
+                }
+                MeetingEvent::WaitingList(list) => self.updates.push(MeetingUpdate::WaitingRoom {
+                    guests: list
+                        .waiting
+                        .into_iter()
+                        .map(|guest| WaitingGuestView {
+                            identity: guest.identity,
+                            name: guest.name,
+                            waiting_seconds: guest.waiting_seconds,
+                        })
+                        .collect(),
+                    locked: list.settings.locked,
+                    waiting_room: list.settings.waiting_room,
+                }),
+                MeetingEvent::Roles(roles) => {
+                    let mut state = self.state.lock().await;
+                    state.roster.set_roles(roles);
+                    self.updates.push(participants(&state.roster));
+                }
+                MeetingEvent::ChatHistory(entries) => {
+                    let state = self.state.lock().await;
+                    for entry in entries {
+                        let name = state.roster.name_of(&entry.from);
+                        self.updates.push(MeetingUpdate::Chat {
+                            line: ChatLine {
+                                id: entry.id,
+                                from_name: name,
+                                from: entry.from,
+                                text: entry.message,
+                                private: false,
+                                timestamp: entry.timestamp,
+                            },
+                        });
+                    }
+                }
+                MeetingEvent::Room(event) => self.on_room_event(event).await,
+                MeetingEvent::Ended(end) => {
+                    self.state.lock().await.media.stop();
+                    self.updates.push(MeetingUpdate::Ended {
+                        message: end.message(),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn on_room_event(&self, event: RoomEvent) {
+        let mut state = self.state.lock().await;
+        if state.roster.apply(&event) {
+            self.updates.push(participants(&state.roster));
+        }
+        match event {
+            RoomEvent::TrackSubscribed { track, .. } => state.media.track_subscribed(track),
+            RoomEvent::TrackUnsubscribed { track_sid, .. } => {
+                state.media.track_unsubscribed(&track_sid);
+            }
+            RoomEvent::Chat(message) => {
+                let from = message.from.clone().unwrap_or_default();
+                let name = state.roster.name_of(&from);
+                self.updates.push(MeetingUpdate::Chat {
+                    line: chat_line(&message, &from, name),
+                });
+            }
+            RoomEvent::LocalTrackMuted { track_sid, muted } => {
+                // A host muted our microphone (or camera); we may unmute ourselves.
+                let mut local = state.roster.local().clone();
+                if local.microphone.as_deref() == Some(track_sid.as_str()) {
+                    local.microphone_muted = muted;
+                }
+                if local.camera.as_deref() == Some(track_sid.as_str()) && muted {
+                    local.camera = None;
+                }
+                if state.roster.set_local(local) {
+                    self.updates.push(participants(&state.roster));
+                }
+            }
+            RoomEvent::Connection(connection) => {
+                self.updates.push(MeetingUpdate::Reconnecting {
+                    reconnecting: matches!(connection, ConnectionState::Reconnecting),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Camera and microphone as chosen before joining; a missing device is reported in the
+    /// log and the meeting goes on without it.
+    async fn start_media(&self) {
+        let mut state = self.state.lock().await;
+        let choice = state.choice;
+        let Ok(room) = self.meeting.room().await else {
+            return;
+        };
+        let mut local = state.roster.local().clone();
+        match state.media.set_camera(&room, choice.camera).await {
+            Ok(camera) => local.camera = camera,
+            Err(error) => tracing::warn!(%error, "joined without a camera"),
+        }
+        match state.media.set_microphone(&room, choice.microphone).await {
+            Ok(microphone) => {
+                local.microphone = microphone;
+                local.microphone_muted = !choice.microphone;
+            }
+            Err(error) => tracing::warn!(%error, "joined without a microphone"),
+        }
+        state.roster.set_local(local);
+        self.updates.push(participants(&state.roster));
+    }
+}
+
+fn participants(roster: &Roster) -> MeetingUpdate {
+    MeetingUpdate::Participants {
+        participants: roster.views(),
+    }
+}
+
+fn chat_line(message: &ChatMessage, from: &str, from_name: String) -> ChatLine {
+    ChatLine {
+        id: message.id.clone(),
+        from: from.to_owned(),
+        from_name,
+        text: message.message.clone(),
+        private: message.private,
+        timestamp: message.timestamp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sendable<T: Send>(_: T) {}
+
+    /// The shell runs these on Tauri's multi-threaded runtime: their futures must be `Send`
+    /// (a thread-local random generator held across an await once made them not).
+    #[test]
+    fn the_shells_calls_can_move_between_threads() {
+        let core = AppCore::new(CoreOptions::from_env(std::env::temp_dir()));
+        let media = MediaChoice::default();
+        sendable(core.host(HostArgs {
+            name: String::new(),
+            title: String::new(),
+            waiting_room: true,
+            media,
+        }));
+        let code = confab_ipc::MeetingCode::parse("abc-defg-hij").expect("code");
+        sendable(core.join(JoinArgs {
+            code,
+            host: None,
+            name: String::new(),
+            media,
+        }));
+        sendable(core.updates(0));
+        sendable(core.leave());
+        sendable(core.end());
+        sendable(core.send_chat("", &[]));
+        sendable(core.set_camera(true));
+        sendable(core.set_microphone(true));
+        sendable(core.raise_hand(true));
+        sendable(core.admit(None));
+        sendable(core.deny(""));
+        sendable(core.mute("", ""));
+        sendable(core.remove(""));
+        sendable(core.frame_channel());
+    }
+}

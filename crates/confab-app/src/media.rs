@@ -1,0 +1,302 @@
+//! The app's media in a meeting: our camera and microphone published (or muted), every
+//! subscribed video track decoded to its newest frame (what the frame channel serves to the
+//! tiles), and every subscribed audio track mixed and played.
+//!
+//! Devices can be missing: a meeting without a camera, microphone or speaker is normal, so
+//! each failure here is reported and the meeting goes on.
+//!
+//! [`Sources::Test`] puts the stamped test pattern and a tone behind the same source traits as
+//! the camera and the microphone: for machines with no camera (CI) and for end-to-end tests
+//! that read the frame counter back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use confab_media::audio::microphone::Microphone;
+use confab_media::audio::processing::{AudioProcessor, ProcessingSettings};
+use confab_media::audio::source::{AudioSource, ProcessedSource, ToneSource};
+use confab_media::audio::speaker::Speaker;
+use confab_media::device::DeviceChoice;
+use confab_media::device::audio::AudioDevices;
+use confab_media::device::camera::{Camera, CameraRequest};
+use confab_media::i420::{I420Layout, VideoFrame};
+use confab_media::pipeline::{self, AudioPlayout, DecodedVideo, MediaTask};
+use confab_media::video::source::{CaptureError, CapturedFrame, TestPattern, VideoSource};
+use confab_rtc::room::{LocalTrack, RemoteTrack, Room, TrackKind, TrackOptions, VideoCodec};
+use tokio::sync::watch;
+
+use crate::lock;
+
+/// The newest frame of each video track shown in a tile, by track sid: decoded ones, and our
+/// own camera's (the self view).
+pub type FrameSources = Arc<Mutex<HashMap<String, FrameFeed>>>;
+
+/// Where a track's newest frame comes from.
+#[derive(Debug, Clone)]
+pub enum FrameFeed {
+    Decoded(watch::Receiver<Option<DecodedVideo>>),
+    /// Our own camera, before encoding.
+    Local(watch::Receiver<Option<Arc<VideoFrame>>>),
+}
+
+/// A video source that also shows what it captures in our own tile, copying a frame only
+/// while a tile watches.
+struct PreviewSource {
+    inner: Box<dyn VideoSource>,
+    preview: watch::Sender<Option<Arc<VideoFrame>>>,
+}
+
+impl VideoSource for PreviewSource {
+    fn layout(&self) -> I420Layout {
+        self.inner.layout()
+    }
+
+    fn capture(&mut self) -> Result<CapturedFrame, CaptureError> {
+        let captured = self.inner.capture()?;
+        // One receiver is the registry's own; more means a tile is open.
+        if self.preview.receiver_count() > 1 {
+            self.preview
+                .send_replace(Some(Arc::new(captured.frame.clone())));
+        }
+        Ok(captured)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("no camera: {0}")]
+    Camera(String),
+    #[error("no microphone: {0}")]
+    Microphone(String),
+    #[error("{0}")]
+    Publish(String),
+}
+
+/// Where our camera and microphone come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sources {
+    /// The system's default camera and microphone.
+    #[default]
+    Devices,
+    /// The stamped test pattern (1280×720, 30 fps) and a 440 Hz tone.
+    Test,
+}
+
+/// One of our published tracks and the thread feeding it.
+#[derive(Debug)]
+struct Published {
+    track: LocalTrack,
+    task: MediaTask,
+}
+
+#[derive(Debug, Default)]
+pub struct CallMedia {
+    sources: Sources,
+    frames: FrameSources,
+    decoding: HashMap<String, MediaTask>,
+    playing: HashMap<String, MediaTask>,
+    camera: Option<Published>,
+    microphone: Option<Published>,
+    devices: Option<Arc<AudioDevices>>,
+    processor: Option<Arc<AudioProcessor>>,
+    playout: Option<AudioPlayout>,
+}
+
+impl CallMedia {
+    pub fn new(frames: FrameSources, sources: Sources) -> Self {
+        Self {
+            sources,
+            frames,
+            ..Self::default()
+        }
+    }
+
+    /// Turns the camera on (publishing it the first time) or off (muted: nothing is sent).
+    /// Returns the camera track's sid while it is on.
+    pub async fn set_camera(
+        &mut self,
+        room: &Room,
+        on: bool,
+    ) -> Result<Option<String>, MediaError> {
+        if let Some(camera) = &self.camera {
+            set_muted(&camera.track, !on).await?;
+            return Ok(on.then(|| camera.track.sid()));
+        }
+        if !on {
+            return Ok(None);
+        }
+        let options = TrackOptions::camera(VideoCodec::Vp8);
+        let (preview, shown) = watch::channel(None);
+        let source = Box::new(PreviewSource {
+            inner: camera_source(self.sources)?,
+            preview,
+        });
+        let track = room
+            .publish_track(options.clone())
+            .await
+            .map_err(|error| MediaError::Publish(error.to_string()))?;
+        let task = pipeline::send_video(track.clone(), &options, source)
+            .map_err(|error| MediaError::Publish(error.to_string()))?;
+        let sid = track.sid();
+        lock(&self.frames).insert(sid.clone(), FrameFeed::Local(shown));
+        self.camera = Some(Published { track, task });
+        Ok(Some(sid))
+    }
+
+    /// Turns the microphone on (publishing it the first time) or mutes it. Returns its sid.
+    pub async fn set_microphone(
+        &mut self,
+        room: &Room,
+        on: bool,
+    ) -> Result<Option<String>, MediaError> {
+        if let Some(microphone) = &self.microphone {
+            set_muted(&microphone.track, !on).await?;
+            return Ok(Some(microphone.track.sid()));
+        }
+        if !on {
+            return Ok(None);
+        }
+        let source = self.microphone_source()?;
+        let track = room
+            .publish_track(TrackOptions::microphone())
+            .await
+            .map_err(|error| MediaError::Publish(error.to_string()))?;
+        let task = pipeline::send_audio(track.clone(), source, true)
+            .map_err(|error| MediaError::Publish(error.to_string()))?;
+        let sid = track.sid();
+        self.microphone = Some(Published { track, task });
+        Ok(Some(sid))
+    }
+
+    /// A subscribed track: video is decoded for the tiles, audio played.
+    pub fn track_subscribed(&mut self, track: RemoteTrack) {
+        let sid = track.sid().to_owned();
+        match track.kind() {
+            TrackKind::Video => match pipeline::receive_video(track) {
+                Ok(receiver) => {
+                    lock(&self.frames).insert(sid.clone(), FrameFeed::Decoded(receiver.frames));
+                    self.decoding.insert(sid, receiver.task);
+                }
+                Err(error) => tracing::warn!(%sid, %error, "video not decoded"),
+            },
+            TrackKind::Audio => match self.playout() {
+                Some(playout) => match playout.add_track(track) {
+                    Ok(task) => {
+                        self.playing.insert(sid, task);
+                    }
+                    Err(error) => tracing::warn!(%sid, %error, "audio not played"),
+                },
+                None => tracing::info!(%sid, "no speaker: audio not played"),
+            },
+        }
+    }
+
+    pub fn track_unsubscribed(&mut self, sid: &str) {
+        lock(&self.frames).remove(sid);
+        for task in [self.decoding.remove(sid), self.playing.remove(sid)]
+            .into_iter()
+            .flatten()
+        {
+            if let Err(error) = task.stop() {
+                tracing::debug!(%sid, %error, "stopping a track's thread");
+            }
+        }
+    }
+
+    /// Stops everything: decoders, playout, our tracks' encoders.
+    pub fn stop(&mut self) {
+        lock(&self.frames).clear();
+        let published = [self.camera.take(), self.microphone.take()]
+            .into_iter()
+            .flatten()
+            .map(|published| published.task);
+        let tasks: Vec<MediaTask> = self
+            .decoding
+            .drain()
+            .chain(self.playing.drain())
+            .map(|(_, task)| task)
+            .chain(published)
+            .collect();
+        for task in tasks {
+            let _ = task.stop();
+        }
+        if let Some(playout) = self.playout.take() {
+            let _ = playout.stop();
+        }
+    }
+
+    fn audio_devices(&mut self) -> Option<(Arc<AudioDevices>, Arc<AudioProcessor>)> {
+        if self.devices.is_none() {
+            match (
+                AudioDevices::new(),
+                AudioProcessor::new(ProcessingSettings::default()),
+            ) {
+                (Ok(devices), Ok(processor)) => {
+                    self.devices = Some(Arc::new(devices));
+                    self.processor = Some(Arc::new(processor));
+                }
+                (devices, processor) => {
+                    tracing::warn!(
+                        devices = ?devices.err(),
+                        processing = ?processor.err(),
+                        "no audio"
+                    );
+                    return None;
+                }
+            }
+        }
+        Some((self.devices.clone()?, self.processor.clone()?))
+    }
+
+    /// The speaker, started the first time a voice arrives (none on a machine without one).
+    fn playout(&mut self) -> Option<&AudioPlayout> {
+        if self.playout.is_none() {
+            let (devices, processor) = self.audio_devices()?;
+            let speaker = match Speaker::open(devices, DeviceChoice::SystemDefault, None, None) {
+                Ok((speaker, _switch)) => speaker,
+                Err(error) => {
+                    tracing::info!(%error, "no speaker");
+                    return None;
+                }
+            };
+            match AudioPlayout::start(Box::new(speaker), Some(processor)) {
+                Ok(playout) => self.playout = Some(playout),
+                Err(error) => tracing::warn!(%error, "playout did not start"),
+            }
+        }
+        self.playout.as_ref()
+    }
+
+    fn microphone_source(&mut self) -> Result<Box<dyn AudioSource>, MediaError> {
+        if self.sources == Sources::Test {
+            return Ok(Box::new(ToneSource::new(440.0, 0.3)));
+        }
+        let (devices, processor) = self
+            .audio_devices()
+            .ok_or_else(|| MediaError::Microphone("audio is not available".into()))?;
+        let (microphone, _switch) =
+            Microphone::open(devices, DeviceChoice::SystemDefault, None, None)
+                .map_err(|error| MediaError::Microphone(error.to_string()))?;
+        Ok(Box::new(ProcessedSource::new(microphone, processor)))
+    }
+}
+
+/// The camera: the system's default, or the test pattern.
+fn camera_source(sources: Sources) -> Result<Box<dyn VideoSource>, MediaError> {
+    let request = CameraRequest::default();
+    if sources == Sources::Test {
+        let layout = I420Layout::new(request.width, request.height)
+            .map_err(|error| MediaError::Camera(error.to_string()))?;
+        return Ok(Box::new(TestPattern::new(layout, request.fps)));
+    }
+    Camera::open(&DeviceChoice::SystemDefault, request)
+        .map(|camera| Box::new(camera) as Box<dyn VideoSource>)
+        .map_err(|error| MediaError::Camera(error.to_string()))
+}
+
+async fn set_muted(track: &LocalTrack, muted: bool) -> Result<(), MediaError> {
+    track
+        .set_muted(muted)
+        .await
+        .map_err(|error| MediaError::Publish(error.to_string()))
+}

@@ -1,0 +1,185 @@
+//! Two instances of the app's logic in one process, as two people on one machine: one hosts
+//! (its own SFU and API on loopback), the other joins by code at the invitation's address,
+//! waits, is let in, sees the host's camera through the frame channel (the test pattern's
+//! counter advancing in the frames a tile would draw), chats, and is told when the host ends
+//! the meeting.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use confab_app::media::Sources;
+use confab_app::{AppCore, CoreOptions};
+use confab_ipc::meeting::{
+    FrameHeader, HostArgs, JoinArgs, MediaChoice, MeetingUpdate, ParticipantView,
+};
+use confab_meeting::Invite;
+use confab_rtc::room::RoomOptions;
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn app(name: &str) -> AppCore {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    AppCore::new(CoreOptions {
+        host_bind: loopback,
+        room: RoomOptions {
+            bind_ip: Some(loopback),
+            ..RoomOptions::default()
+        },
+        downloads: std::env::temp_dir().join(format!("confab-app-{}-{name}", std::process::id())),
+        sources: Sources::Test,
+        discovery: None,
+    })
+}
+
+/// Reads `app`'s updates from `next` until `pick` finds something; returns it and where to
+/// read on from.
+async fn until<T>(
+    app: &AppCore,
+    next: &mut u64,
+    what: &str,
+    mut pick: impl FnMut(&MeetingUpdate) -> Option<T>,
+) -> T {
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let batch = app.updates(*next).await;
+            *next = batch.next;
+            for update in batch.updates {
+                if let Some(found) = pick(&update) {
+                    return found;
+                }
+                seen.push(update);
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no {what} within {DEADLINE:?}; saw {seen:#?}"))
+}
+
+fn someone<'a>(participants: &'a [ParticipantView], name: &str) -> Option<&'a ParticipantView> {
+    participants.iter().find(|p| p.name == name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the_end() {
+    let host = app("ada");
+    let guest = app("bob");
+    let media = MediaChoice {
+        camera: true,
+        microphone: true,
+    };
+    let info = host
+        .host(HostArgs {
+            name: "Ada".into(),
+            title: "Standup".into(),
+            waiting_room: true,
+            media,
+        })
+        .await
+        .expect("host");
+    assert!(info.is_host);
+    let invite = Invite::parse(info.invite.as_deref().expect("an invitation")).expect("link");
+    assert_eq!(invite.code, info.code);
+
+    let joined = guest
+        .join(JoinArgs {
+            code: invite.code.clone(),
+            host: invite.host.clone(),
+            name: "Bob".into(),
+            media,
+        })
+        .await
+        .expect("join");
+    assert!(joined.waiting);
+    let (mut host_next, mut guest_next) = (0, 0);
+    until(&guest, &mut guest_next, "waiting", |u| {
+        matches!(u, MeetingUpdate::Waiting).then_some(())
+    })
+    .await;
+    let bob = until(
+        &host,
+        &mut host_next,
+        "Bob knocking",
+        |update| match update {
+            MeetingUpdate::WaitingRoom { guests, .. } => guests
+                .iter()
+                .find(|guest| guest.name == "Bob")
+                .map(|guest| guest.identity.clone()),
+            _ => None,
+        },
+    )
+    .await;
+    host.admit(Some(&bob)).await.expect("admit");
+    until(&guest, &mut guest_next, "admission", |u| {
+        matches!(u, MeetingUpdate::Admitted).then_some(())
+    })
+    .await;
+
+    // Bob's tile for Ada: her camera's frames on the frame channel, the counter advancing.
+    let camera = until(
+        &guest,
+        &mut guest_next,
+        "Ada's camera",
+        |update| match update {
+            MeetingUpdate::Participants { participants } => {
+                someone(participants, "Ada").and_then(|ada| ada.camera.clone())
+            }
+            _ => None,
+        },
+    )
+    .await;
+    let channel = guest.frame_channel().await.expect("frame channel");
+    let (mut socket, _) = tokio_tungstenite::connect_async(channel.track_url(&camera, 640, 360))
+        .await
+        .expect("the tile connects");
+    let mut counters = Vec::new();
+    tokio::time::timeout(DEADLINE, async {
+        while counters.len() < 3 {
+            let Some(Ok(Message::Binary(frame))) = socket.next().await else {
+                panic!("the frame channel closed");
+            };
+            let header = FrameHeader::decode(&frame).expect("a whole frame");
+            assert!(header.width <= 640 && header.height <= 360, "{header:?}");
+            counters.extend(header.counter);
+        }
+    })
+    .await
+    .expect("frames within the deadline");
+    assert!(
+        counters.windows(2).all(|pair| pair[0] < pair[1]),
+        "{counters:?}"
+    );
+
+    // A wrong token gets no frames.
+    let mut forged = channel.clone();
+    forged.token = "0".repeat(channel.token.len());
+    assert!(
+        tokio_tungstenite::connect_async(forged.track_url(&camera, 64, 64))
+            .await
+            .is_err()
+    );
+
+    // Chat both ways, with names.
+    guest.send_chat("hi Ada", &[]).await.expect("chat");
+    let line = until(&host, &mut host_next, "Bob's chat", |update| match update {
+        MeetingUpdate::Chat { line } if line.text == "hi Ada" => Some(line.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(line.from_name, "Bob");
+
+    host.end().await.expect("end");
+    let message = until(&guest, &mut guest_next, "the end", |update| match update {
+        MeetingUpdate::Ended { message } => Some(message.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(message, "The host ended the meeting");
+    host.leave().await.expect("the host's app stops hosting");
+}

@@ -1,0 +1,21 @@
+//! Commands about chat and presence.
+
+use confab_app::AppCore;
+use tauri::State;
+
+use crate::error::ShellError;
+
+/// A message to everyone, or privately to the identities in `to`.
+#[tauri::command]
+pub async fn send_chat(
+    core: State<'_, AppCore>,
+    text: String,
+    to: Vec<String>,
+) -> Result<(), ShellError> {
+    Ok(core.send_chat(&text, &to).await?)
+}
+
+#[tauri::command]
+pub async fn raise_hand(core: State<'_, AppCore>, raised: bool) -> Result<(), ShellError> {
+    Ok(core.raise_hand(raised).await?)
+}

@@ -1,0 +1,94 @@
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::ipc::use_backend;
+use crate::state::use_meeting;
+use crate::time::clock;
+
+/// The chat: every line with who and when, and a box to write to everyone or privately to one
+/// person.
+#[component]
+pub fn ChatPanel() -> impl IntoView {
+    let backend = use_backend();
+    let meeting = use_meeting();
+    let (draft, set_draft) = signal(String::new());
+    let (to, set_to) = signal(String::new());
+    let (problem, set_problem) = signal(None::<String>);
+    let others = Memo::new(move |_| {
+        meeting.participants.with(|participants| {
+            participants
+                .iter()
+                .filter(|p| !p.is_local)
+                .map(|p| (p.identity.clone(), p.name.clone()))
+                .collect::<Vec<_>>()
+        })
+    });
+    let send = move |event: SubmitEvent| {
+        event.prevent_default();
+        let text = draft.get_untracked().trim().to_owned();
+        if text.is_empty() {
+            return;
+        }
+        let recipients: Vec<String> = Some(to.get_untracked())
+            .filter(|t| !t.is_empty())
+            .into_iter()
+            .collect();
+        let backend = backend.clone();
+        spawn_local(async move {
+            match backend.send_chat(&text, &recipients).await {
+                Ok(()) => {
+                    set_draft.set(String::new());
+                    set_problem.set(None);
+                }
+                Err(error) => set_problem.set(Some(error.message)),
+            }
+        });
+    };
+    view! {
+        <aside class="panel chat" aria-label="Chat">
+            <h2>"Chat"</h2>
+            <ol id="chat-log">
+                <For
+                    each=move || meeting.chat.get()
+                    key=|line| line.id.clone()
+                    children=move |line| {
+                        view! {
+                            <li class:private=line.private data-from=line.from.clone()>
+                                <span class="who">{line.from_name.clone()}</span>
+                                <time>{clock(line.timestamp)}</time>
+                                <Show when=move || line.private>
+                                    <span class="badge">"private"</span>
+                                </Show>
+                                <p class="text">{line.text.clone()}</p>
+                            </li>
+                        }
+                    }
+                />
+            </ol>
+            <form id="chat-form" on:submit=send>
+                <label for="chat-to">"To"</label>
+                <select id="chat-to" on:change=move |event| set_to.set(event_target_value(&event))>
+                    <option value="">"Everyone"</option>
+                    <For
+                        each=move || others.get()
+                        key=|(identity, _)| identity.clone()
+                        children=|(identity, name)| view! { <option value=identity>{name}</option> }
+                    />
+                </select>
+                <input
+                    id="chat-input"
+                    type="text"
+                    placeholder="Message"
+                    autocomplete="off"
+                    prop:value=draft
+                    on:input=move |event| set_draft.set(event_target_value(&event))
+                />
+                <button id="chat-send" type="submit">"Send"</button>
+            </form>
+            <Show when=move || problem.get().is_some()>
+                <p class="field-error" role="alert">{move || problem.get()}</p>
+            </Show>
+        </aside>
+    }
+}

@@ -1,0 +1,90 @@
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::ipc::use_backend;
+use crate::state::use_meeting;
+
+/// Microphone, camera, hand, chat, people, leave — and end for everyone, for hosts.
+#[component]
+pub fn ControlBar() -> impl IntoView {
+    let backend = use_backend();
+    let meeting = use_meeting();
+    let me = Memo::new(move |_| meeting.me().unwrap_or_default());
+    let (problem, set_problem) = signal(None::<String>);
+    let act = Callback::new(move |action: Action| {
+        let backend = backend.clone();
+        let me = me.get_untracked();
+        spawn_local(async move {
+            let result = match action {
+                Action::Microphone => backend.set_microphone(me.microphone_muted).await,
+                Action::Camera => backend.set_camera(me.camera.is_none()).await,
+                Action::Hand => backend.raise_hand(!me.hand_raised).await,
+                Action::Leave => backend.leave_meeting().await,
+                Action::End => backend.end_meeting().await,
+            };
+            set_problem.set(result.err().map(|error| error.message));
+        });
+    });
+    view! {
+        <footer class="controls">
+            <button
+                id="mic-button"
+                type="button"
+                aria-pressed=move || (!me.with(|m| m.microphone_muted)).to_string()
+                on:click=move |_| act.run(Action::Microphone)
+            >
+                {move || if me.with(|m| m.microphone_muted) { "Unmute" } else { "Mute" }}
+            </button>
+            <button
+                id="camera-button"
+                type="button"
+                aria-pressed=move || me.with(|m| m.camera.is_some()).to_string()
+                on:click=move |_| act.run(Action::Camera)
+            >
+                {move || if me.with(|m| m.camera.is_some()) { "Stop video" } else { "Start video" }}
+            </button>
+            <button id="hand-button" type="button" on:click=move |_| act.run(Action::Hand)>
+                {move || if me.with(|m| m.hand_raised) { "Lower hand" } else { "Raise hand" }}
+            </button>
+            <button
+                id="chat-button"
+                type="button"
+                aria-pressed=move || meeting.chat_open.get().to_string()
+                on:click=move |_| meeting.chat_open.update(|open| *open = !*open)
+            >
+                "Chat"
+            </button>
+            <button
+                id="people-button"
+                type="button"
+                aria-pressed=move || meeting.people_open.get().to_string()
+                on:click=move |_| meeting.people_open.update(|open| *open = !*open)
+            >
+                {move || {
+                    let waiting = meeting.waiting_room.with(|room| room.guests.len());
+                    if waiting > 0 { format!("People ({waiting} waiting)") } else { "People".to_owned() }
+                }}
+            </button>
+            <button id="leave-button" class="danger" type="button" on:click=move |_| act.run(Action::Leave)>
+                "Leave"
+            </button>
+            <Show when=move || meeting.is_host()>
+                <button id="end-button" class="danger" type="button" on:click=move |_| act.run(Action::End)>
+                    "End for everyone"
+                </button>
+            </Show>
+            <Show when=move || problem.get().is_some()>
+                <p id="controls-error" class="field-error" role="alert">{move || problem.get()}</p>
+            </Show>
+        </footer>
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Microphone,
+    Camera,
+    Hand,
+    Leave,
+    End,
+}

@@ -1,0 +1,151 @@
+//! What the UI shows of the meeting: signals filled from the shell's update stream, shared
+//! through context. Components read them and send intents through the backend; nothing here
+//! touches media.
+
+use confab_ipc::meeting::{
+    ChatLine, FrameChannel, MeetingInfo, MeetingUpdate, ParticipantView, WaitingGuestView,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::ipc::Backend;
+
+/// Which screen is up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Home,
+    /// Waiting for a host to let us in.
+    Waiting,
+    Meeting,
+    /// The meeting is over for us; why.
+    Ended(String),
+}
+
+/// Who waits, and the meeting's switches (hosts).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WaitingRoomView {
+    pub guests: Vec<WaitingGuestView>,
+    pub locked: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MeetingState {
+    pub screen: RwSignal<Screen>,
+    pub info: RwSignal<Option<MeetingInfo>>,
+    pub participants: RwSignal<Vec<ParticipantView>>,
+    pub chat: RwSignal<Vec<ChatLine>>,
+    pub waiting_room: RwSignal<WaitingRoomView>,
+    pub reconnecting: RwSignal<bool>,
+    pub frames: RwSignal<Option<FrameChannel>>,
+    pub chat_open: RwSignal<bool>,
+    pub people_open: RwSignal<bool>,
+}
+
+impl MeetingState {
+    pub fn new() -> Self {
+        Self {
+            screen: RwSignal::new(Screen::Home),
+            info: RwSignal::new(None),
+            participants: RwSignal::new(Vec::new()),
+            chat: RwSignal::new(Vec::new()),
+            waiting_room: RwSignal::new(WaitingRoomView::default()),
+            reconnecting: RwSignal::new(false),
+            frames: RwSignal::new(None),
+            chat_open: RwSignal::new(false),
+            people_open: RwSignal::new(false),
+        }
+    }
+
+    /// We are in (or waiting for) `info`'s meeting: clear what a previous one left and
+    /// follow this one's updates.
+    pub fn enter(&self, backend: Backend, info: MeetingInfo) {
+        self.participants.set(Vec::new());
+        self.chat.set(Vec::new());
+        self.waiting_room.set(WaitingRoomView::default());
+        self.reconnecting.set(false);
+        self.screen.set(if info.waiting {
+            Screen::Waiting
+        } else {
+            Screen::Meeting
+        });
+        self.info.set(Some(info));
+        let state = *self;
+        spawn_local(async move {
+            if let Ok(channel) = backend.frame_channel().await {
+                state.frames.set(Some(channel));
+            }
+            state.follow(backend).await;
+        });
+    }
+
+    /// Applies the shell's updates until the meeting ends for us.
+    async fn follow(self, backend: Backend) {
+        let mut next = 0;
+        loop {
+            let batch = match backend.meeting_updates(next).await {
+                Ok(batch) => batch,
+                Err(error) => {
+                    self.screen.set(Screen::Ended(error.message));
+                    return;
+                }
+            };
+            next = batch.next;
+            for update in batch.updates {
+                if self.apply(update) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Shows one update; true when it ended the meeting.
+    pub fn apply(&self, update: MeetingUpdate) -> bool {
+        match update {
+            MeetingUpdate::Waiting => self.screen.set(Screen::Waiting),
+            MeetingUpdate::Admitted => {
+                self.info.update(|info| {
+                    if let Some(info) = info {
+                        info.waiting = false;
+                    }
+                });
+                self.screen.set(Screen::Meeting);
+            }
+            MeetingUpdate::Participants { participants } => self.participants.set(participants),
+            MeetingUpdate::Chat { line } => self.chat.update(|chat| {
+                if !chat.iter().any(|known| known.id == line.id) {
+                    chat.push(line);
+                }
+            }),
+            MeetingUpdate::WaitingRoom { guests, locked, .. } => {
+                self.waiting_room.set(WaitingRoomView { guests, locked });
+            }
+            MeetingUpdate::Reconnecting { reconnecting } => self.reconnecting.set(reconnecting),
+            MeetingUpdate::Ended { message } => {
+                self.screen.set(Screen::Ended(message));
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.info
+            .with(|info| info.as_ref().is_some_and(|info| info.is_host))
+    }
+
+    /// Our own tile's state.
+    pub fn me(&self) -> Option<ParticipantView> {
+        self.participants
+            .with(|participants| participants.iter().find(|p| p.is_local).cloned())
+    }
+}
+
+impl Default for MeetingState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub fn use_meeting() -> MeetingState {
+    use_context::<MeetingState>().unwrap_or_default()
+}

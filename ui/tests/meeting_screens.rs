@@ -1,0 +1,353 @@
+//! Component tests for the waiting room, the meeting and its end, in headless Chromium: the
+//! real components fed scripted meeting updates by a mock backend; the assertions read the DOM
+//! and the commands the UI sent.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::Mounted;
+use confab_ipc::MeetingCode;
+use confab_ipc::meeting::{
+    ChatLine, MeetingInfo, MeetingUpdate, ParticipantView, WaitingGuestView,
+};
+use confab_ui::App;
+use confab_ui::ipc::Backend;
+use confab_ui::ipc::mock::MockBackend;
+use leptos::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn info(is_host: bool, waiting: bool) -> MeetingInfo {
+    MeetingInfo {
+        code: MeetingCode::parse("abc-defg-hij").expect("code"),
+        title: "Standup".into(),
+        invite: is_host.then(|| "confab://join/abc-defg-hij?host=127.0.0.1:7880".into()),
+        identity: "me".into(),
+        is_host,
+        waiting,
+    }
+}
+
+fn person(identity: &str, name: &str) -> ParticipantView {
+    ParticipantView {
+        identity: identity.into(),
+        name: name.into(),
+        is_local: identity == "me",
+        ..ParticipantView::default()
+    }
+}
+
+/// The app, past the home screen: hosting (`is_host`) or joining a meeting.
+async fn in_meeting(mock: &MockBackend, is_host: bool, waiting: bool) -> Mounted {
+    mock.answer_meeting(Ok(info(is_host, waiting)));
+    let backend = Backend::Mock(mock.clone());
+    let screen = Mounted::new(move || view! { <App backend /> }.into_any());
+    screen.type_into("#join-code", "abc-defg-hij");
+    screen.click(if is_host {
+        "#host-button"
+    } else {
+        "#join-button"
+    });
+    let target = if waiting { "#waiting" } else { "#stage" };
+    screen
+        .wait_until("the meeting to open", |s| s.find(target).is_some())
+        .await;
+    screen
+}
+
+#[wasm_bindgen_test]
+async fn a_waiting_guest_sees_the_waiting_room_then_the_meeting_when_admitted() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, true).await;
+    assert!(
+        screen
+            .text("#waiting")
+            .is_some_and(|t| t.contains("Waiting for the host to let you in"))
+    );
+    mock.push_update(MeetingUpdate::Waiting);
+    mock.push_update(MeetingUpdate::Admitted);
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![person("me", "Bob"), person("host-1", "Ada")],
+    });
+    screen
+        .wait_until("two tiles", |s| s.count("#stage .tile") == 2)
+        .await;
+    assert!(
+        screen
+            .text("#stage")
+            .is_some_and(|t| t.contains("Bob (you)") && t.contains("Ada"))
+    );
+    assert!(
+        screen.find("#end-button").is_none(),
+        "guests cannot end the meeting"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn cancelling_the_wait_leaves() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, true).await;
+    screen.click("#cancel-waiting");
+    screen
+        .wait_until("the leave command", |_| {
+            mock.sent().iter().any(|c| c.starts_with("leave_meeting"))
+        })
+        .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_denied_guest_is_told_and_can_go_back() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, true).await;
+    mock.push_update(MeetingUpdate::Ended {
+        message: "The host didn't let you in".into(),
+    });
+    screen
+        .wait_until("the end", |s| s.find("#ended-message").is_some())
+        .await;
+    assert_eq!(
+        screen.text("#ended-message").as_deref(),
+        Some("The host didn't let you in")
+    );
+    screen.click("#home-button");
+    screen
+        .wait_until("the home screen", |s| s.find("#join-code").is_some())
+        .await;
+}
+
+#[wasm_bindgen_test]
+async fn chat_shows_lines_and_sends_to_everyone_or_privately() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![person("me", "Bob"), person("host-1", "Ada")],
+    });
+    mock.push_update(MeetingUpdate::Chat {
+        line: ChatLine {
+            id: "1".into(),
+            from: "host-1".into(),
+            from_name: "Ada".into(),
+            text: "welcome".into(),
+            private: false,
+            timestamp: 0,
+        },
+    });
+    screen.click("#chat-button");
+    screen
+        .wait_until("the chat line", |s| {
+            s.text("#chat-log").is_some_and(|t| t.contains("welcome"))
+        })
+        .await;
+    assert!(screen.text("#chat-log").is_some_and(|t| t.contains("Ada")));
+    screen.type_into("#chat-input", "hello all");
+    screen.click("#chat-send");
+    screen
+        .wait_until("the chat command", |_| {
+            mock.sent().iter().any(|c| c.contains("hello all"))
+        })
+        .await;
+    screen
+        .wait_until("Ada in the recipients", |s| s.count("#chat-to option") == 2)
+        .await;
+    screen.select("#chat-to", "host-1");
+    screen.type_into("#chat-input", "just you");
+    screen.click("#chat-send");
+    screen
+        .wait_until("the private chat", |_| {
+            mock.sent()
+                .iter()
+                .any(|c| c.contains("just you") && c.contains(r#""to":["host-1"]"#))
+        })
+        .await;
+    let sent = mock.sent();
+    let public = sent.iter().find(|c| c.contains("hello all")).expect("sent");
+    assert!(
+        public.starts_with("send_chat") && public.contains(r#""to":[]"#),
+        "{public}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_host_admits_and_denies_from_the_waiting_list_and_mutes_and_removes() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, true, false).await;
+    let mut bob = person("guest-2", "Bob");
+    bob.microphone = Some("TR_mic".into());
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![person("me", "Ada"), bob],
+    });
+    mock.push_update(MeetingUpdate::WaitingRoom {
+        guests: vec![
+            WaitingGuestView {
+                identity: "guest-3".into(),
+                name: "Cy".into(),
+                waiting_seconds: 4,
+            },
+            WaitingGuestView {
+                identity: "guest-4".into(),
+                name: "Mallory".into(),
+                waiting_seconds: 2,
+            },
+        ],
+        locked: false,
+        waiting_room: true,
+    });
+    screen
+        .wait_until("the waiting count", |s| {
+            s.text("#people-button")
+                .is_some_and(|t| t.contains("2 waiting"))
+        })
+        .await;
+    screen.click("#people-button");
+    screen
+        .wait_until("the waiting list", |s| s.count("#waiting-list li") == 2)
+        .await;
+    screen.click(r#"#waiting-list li[data-identity="guest-3"] .admit"#);
+    screen.click(r#"#waiting-list li[data-identity="guest-4"] .deny"#);
+    screen.click(r#"#people-list li[data-identity="guest-2"] .mute"#);
+    screen.click(r#"#people-list li[data-identity="guest-2"] .remove"#);
+    screen
+        .wait_until("four commands", |_| mock.sent().len() >= 4)
+        .await;
+    let sent = mock.sent();
+    assert!(
+        sent.contains(&r#"admit_guest {"identity":"guest-3"}"#.to_owned()),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&r#"deny_guest {"identity":"guest-4"}"#.to_owned()),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&r#"mute_participant {"identity":"guest-2","track":"TR_mic"}"#.to_owned()),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&r#"remove_participant {"identity":"guest-2"}"#.to_owned()),
+        "{sent:?}"
+    );
+    assert!(
+        screen
+            .find(r#"#people-list li[data-identity="me"] .remove"#)
+            .is_none(),
+        "no controls on yourself"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn controls_toggle_the_microphone_camera_and_hand() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    let mut me = person("me", "Bob");
+    me.microphone = Some("TR_mic".into());
+    me.camera = None;
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![me],
+    });
+    screen
+        .wait_until("our tile", |s| s.count("#stage .tile") == 1)
+        .await;
+    assert_eq!(screen.text("#mic-button").as_deref(), Some("Mute"));
+    assert_eq!(
+        screen.text("#camera-button").as_deref(),
+        Some("Start video")
+    );
+    screen.click("#mic-button");
+    screen.click("#camera-button");
+    screen.click("#hand-button");
+    screen
+        .wait_until("three commands", |_| mock.sent().len() >= 3)
+        .await;
+    let sent = mock.sent();
+    assert!(
+        sent.contains(&r#"set_microphone {"on":false}"#.to_owned()),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&r#"set_camera {"on":true}"#.to_owned()),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&r#"raise_hand {"raised":true}"#.to_owned()),
+        "{sent:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn reconnecting_is_shown_and_cleared() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    mock.push_update(MeetingUpdate::Reconnecting { reconnecting: true });
+    screen
+        .wait_until("the banner", |s| s.find("#reconnecting").is_some())
+        .await;
+    mock.push_update(MeetingUpdate::Reconnecting {
+        reconnecting: false,
+    });
+    screen
+        .wait_until("the banner to go", |s| s.find("#reconnecting").is_none())
+        .await;
+}
+
+/// A key pressed (or released) on the page, as the keyboard would send it.
+fn key(kind: &str, key: &str) {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key(key);
+    init.set_bubbles(true);
+    let event =
+        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict(kind, &init).expect("event");
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+        .expect("body")
+        .dispatch_event(&event)
+        .expect("dispatch");
+}
+
+#[wasm_bindgen_test]
+async fn m_and_v_toggle_and_space_talks_while_held() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    let mut me = person("me", "Bob");
+    me.microphone = Some("TR_mic".into());
+    me.microphone_muted = true;
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![me],
+    });
+    screen
+        .wait_until("our tile", |s| s.count("#stage .tile") == 1)
+        .await;
+    key("keydown", "m");
+    key("keydown", "v");
+    key("keydown", " ");
+    key("keyup", " ");
+    screen
+        .wait_until("four commands", |_| mock.sent().len() >= 4)
+        .await;
+    assert_eq!(
+        mock.sent(),
+        [
+            r#"set_microphone {"on":true}"#,
+            r#"set_camera {"on":true}"#,
+            r#"set_microphone {"on":true}"#,
+            r#"set_microphone {"on":false}"#,
+        ]
+    );
+    // Typing in the chat box is text, not shortcuts.
+    screen.click("#chat-button");
+    screen
+        .wait_until("the chat box", |s| s.find("#chat-input").is_some())
+        .await;
+    let input = screen.get("#chat-input");
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("m");
+    init.set_bubbles(true);
+    let typed =
+        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).expect("event");
+    input.dispatch_event(&typed).expect("dispatch");
+    for _ in 0..5 {
+        common::next_task().await;
+    }
+    assert_eq!(mock.sent().len(), 4, "{:?}", mock.sent());
+}
