@@ -85,6 +85,7 @@ pub fn raise(window: Window) -> Result<(), CaptureError> {
         window,
         &ConfigureWindowAux::new().stack_mode(StackMode::ABOVE),
     )?;
-    connection.sync()?;
+    // A round trip: the server has restacked before the caller captures.
+    connection.get_input_focus()?.reply()?;
     Ok(())
 }
