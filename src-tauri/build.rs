@@ -30,6 +30,7 @@ fn main() {
             "mute_participant",
             "remove_participant",
             "frame_channel",
+            "nearby_meetings",
             "set_camera",
             "set_microphone",
             "send_chat",

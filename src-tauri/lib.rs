@@ -39,6 +39,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::meeting::mute_participant,
             commands::meeting::remove_participant,
             commands::meeting::frame_channel,
+            commands::meeting::nearby_meetings,
             commands::media::set_camera,
             commands::media::set_microphone,
             commands::chat::send_chat,

@@ -2,7 +2,9 @@
 //! controls. Each one is a call on the app core; nothing here decides anything.
 
 use confab_app::AppCore;
-use confab_ipc::meeting::{FrameChannel, HostArgs, JoinArgs, MeetingInfo, UpdateBatch};
+use confab_ipc::meeting::{
+    FrameChannel, HostArgs, JoinArgs, MeetingInfo, NearbyMeeting, UpdateBatch,
+};
 use tauri::State;
 
 use crate::error::ShellError;
@@ -72,6 +74,12 @@ pub async fn remove_participant(
     identity: String,
 ) -> Result<(), ShellError> {
     Ok(core.remove(&identity).await?)
+}
+
+/// Meetings hosts on the LAN list, for the home screen.
+#[tauri::command]
+pub async fn nearby_meetings(core: State<'_, AppCore>) -> Result<Vec<NearbyMeeting>, ShellError> {
+    Ok(core.nearby().await)
 }
 
 /// Where the tiles read decoded frames.

@@ -219,3 +219,38 @@ async fn a_failing_backend_is_reported_not_hidden() {
         })
         .await;
 }
+
+#[wasm_bindgen_test]
+async fn meetings_listed_on_the_lan_are_shown_and_joined_at_their_host() {
+    let mock = MockBackend::preview();
+    mock.list_nearby(vec![confab_ipc::meeting::NearbyMeeting {
+        title: "Open house".into(),
+        code: MeetingCode::parse("opn-hous-eee").expect("code"),
+        host: "10.0.0.9:7880".into(),
+    }]);
+    let screen = app(&mock);
+    screen
+        .wait_until("the nearby meeting", |s| {
+            s.text("#nearby-list")
+                .is_some_and(|t| t.contains("Open house"))
+        })
+        .await;
+    screen.type_into("#display-name", "Cy");
+    screen.click(r#"#nearby-list li[data-code="opn-hous-eee"] button"#);
+    screen
+        .wait_until("the waiting room", |s| s.find("#waiting").is_some())
+        .await;
+    let joined = mock.joined().expect("joined");
+    assert_eq!(joined.code.as_str(), "opn-hous-eee");
+    assert_eq!(joined.host.as_deref(), Some("10.0.0.9:7880"));
+    assert_eq!(joined.name, "Cy");
+}
+
+#[wasm_bindgen_test]
+async fn no_nearby_meetings_shows_no_list() {
+    let screen = app(&MockBackend::preview());
+    for _ in 0..5 {
+        next_task().await;
+    }
+    assert!(screen.find("#nearby-list").is_none());
+}

@@ -10,7 +10,7 @@ use confab_conference::models::CreateRequest;
 use confab_discovery::Interfaces;
 use confab_ipc::meeting::{
     ChatLine, FrameChannel, HostArgs, JoinArgs, MediaChoice, MeetingInfo, MeetingUpdate,
-    UpdateBatch, WaitingGuestView,
+    NearbyMeeting, UpdateBatch, WaitingGuestView,
 };
 use confab_meeting::{ConferenceClient, Meeting, MeetingEvent, MeetingOptions};
 use confab_rtc::room::{ChatMessage, ConnectionState, RoomEvent, RoomOptions};
@@ -25,6 +25,8 @@ use crate::updates::UpdateLog;
 
 /// How long joining by code alone looks for the host on the LAN.
 const DISCOVERY_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long the home screen listens for listed meetings each time it asks.
+const NEARBY_TIME: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -356,6 +358,28 @@ impl AppCore {
         Ok(())
     }
 
+    /// The meetings hosts on the LAN chose to list (none where the app does not search the
+    /// LAN).
+    pub async fn nearby(&self) -> Vec<NearbyMeeting> {
+        let Some(interfaces) = self.options.discovery else {
+            return Vec::new();
+        };
+        match confab_discovery::nearby_meetings(interfaces, NEARBY_TIME).await {
+            Ok(found) => found
+                .into_iter()
+                .map(|meeting| NearbyMeeting {
+                    title: meeting.title,
+                    code: meeting.code,
+                    host: meeting.address.to_string(),
+                })
+                .collect(),
+            Err(error) => {
+                tracing::info!(%error, "no LAN discovery");
+                Vec::new()
+            }
+        }
+    }
+
     /// Where tiles read decoded frames (started on first use).
     pub async fn frame_channel(&self) -> Result<FrameChannel, CoreError> {
         let server = self
@@ -550,5 +574,6 @@ mod tests {
         sendable(core.mute("", ""));
         sendable(core.remove(""));
         sendable(core.frame_channel());
+        sendable(core.nearby());
     }
 }

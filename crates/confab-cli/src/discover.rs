@@ -45,6 +45,7 @@ pub fn run(args: &DiscoverArgs) -> Result<(), DiscoverError> {
                 for meeting in confab_discovery::nearby_meetings(interfaces, within).await? {
                     let line = serde_json::json!({
                         "title": meeting.title,
+                        "code": meeting.code.to_string(),
                         "address": meeting.address.to_string(),
                     });
                     println!("{line}");

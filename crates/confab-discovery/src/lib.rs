@@ -130,6 +130,7 @@ async fn sync(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NearbyMeeting {
     pub title: String,
+    pub code: MeetingCode,
     /// The host's conference API.
     pub address: SocketAddr,
 }
@@ -156,11 +157,12 @@ pub async fn nearby_meetings(
     let mut all = browse(interfaces, within, None, |found| {
         Some(NearbyMeeting {
             title: found.title()?.to_owned(),
+            code: found.code()?,
             address: found.address()?,
         })
     })
     .await?;
-    all.sort_by(|a, b| a.title.cmp(&b.title));
+    all.sort_by(|a, b| (&a.title, a.code.as_str()).cmp(&(&b.title, b.code.as_str())));
     all.dedup();
     Ok(all)
 }

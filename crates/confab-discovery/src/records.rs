@@ -58,8 +58,11 @@ impl Advertisement {
             ("s".to_owned(), self.salt.clone()),
             ("h".to_owned(), self.hash.clone()),
         ]);
+        // A listed meeting is open to the LAN by its host's choice: its title and its code
+        // (the waiting room still decides who gets in).
         if let Some(title) = &self.title {
             properties.insert("t".to_owned(), title.clone());
+            properties.insert("c".to_owned(), self.code.to_string());
         }
         properties
     }
@@ -130,6 +133,13 @@ impl Found {
         self.properties.get("t").map(String::as_str)
     }
 
+    /// A listed meeting's code (checked against its hash: an advertisement cannot name
+    /// another meeting's code).
+    pub fn code(&self) -> Option<MeetingCode> {
+        let code = MeetingCode::parse(self.properties.get("c")?).ok()?;
+        self.matches(&code).then_some(code)
+    }
+
     /// The host's address (IPv4 first).
     pub fn address(&self) -> Option<SocketAddr> {
         self.addresses.first().copied()
@@ -166,6 +176,7 @@ mod tests {
         assert!(found.matches(&MeetingCode::parse("ABCDEFGHIJ").expect("code")));
         assert!(!found.matches(&MeetingCode::parse("abc-defg-hik").expect("code")));
         assert_eq!(found.title(), None, "unlisted meetings have no title");
+        assert_eq!(found.code(), None, "nor a code");
         assert_eq!(
             found.address(),
             Some(SocketAddr::from(([10, 77, 0, 1], 7880)))
@@ -173,9 +184,22 @@ mod tests {
     }
 
     #[test]
-    fn listed_meetings_carry_their_title() {
+    fn listed_meetings_carry_their_title_and_code() {
         let ad = Advertisement::new(&meeting("abc-defg-hij", true));
-        assert_eq!(heard(&ad).title(), Some("Friday demo"));
+        let found = heard(&ad);
+        assert_eq!(found.title(), Some("Friday demo"));
+        assert_eq!(
+            found.code().map(|c| c.to_string()).as_deref(),
+            Some("abc-defg-hij")
+        );
+        let mut forged = ad.properties();
+        forged.insert("c".into(), "xyz-wxyz-xyz".into());
+        let forged = Found::new(forged, Vec::new()).expect("v1");
+        assert_eq!(
+            forged.code(),
+            None,
+            "a code that does not match the hash is ignored"
+        );
     }
 
     #[test]

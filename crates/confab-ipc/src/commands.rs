@@ -34,3 +34,6 @@ pub const MUTE_PARTICIPANT: &str = "mute_participant";
 pub const REMOVE_PARTICIPANT: &str = "remove_participant";
 /// → `FrameChannel`.
 pub const FRAME_CHANNEL: &str = "frame_channel";
+/// → `Vec<NearbyMeeting>`: meetings hosts on the LAN list (empty where the app does not
+/// search the LAN).
+pub const NEARBY_MEETINGS: &str = "nearby_meetings";

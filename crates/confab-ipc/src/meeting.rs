@@ -81,6 +81,16 @@ pub struct ChatLine {
     pub timestamp: i64,
 }
 
+/// A meeting a host on the LAN lists, for the home screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NearbyMeeting {
+    pub title: String,
+    pub code: MeetingCode,
+    /// The host's address (`host:port`), to join at.
+    pub host: String,
+}
+
 /// Someone in the waiting room (hosts see them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

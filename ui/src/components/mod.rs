@@ -3,5 +3,6 @@ pub mod chat_panel;
 pub mod control_bar;
 pub mod host_card;
 pub mod join_form;
+pub mod nearby;
 pub mod people_panel;
 pub mod tile;

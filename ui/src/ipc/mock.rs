@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use confab_ipc::meeting::{
-    FrameChannel, HostArgs, JoinArgs, MeetingInfo, MeetingUpdate, UpdateBatch,
+    FrameChannel, HostArgs, JoinArgs, MeetingInfo, MeetingUpdate, NearbyMeeting, UpdateBatch,
 };
 use confab_ipc::{AppInfo, CommandError, ErrorKind, MeetingCode};
 use serde::Serialize;
@@ -27,6 +27,7 @@ struct MockMeeting {
     hosted: Option<HostArgs>,
     joined: Option<JoinArgs>,
     failing: Option<(String, CommandError)>,
+    nearby: Vec<NearbyMeeting>,
 }
 
 impl MockBackend {
@@ -60,6 +61,15 @@ impl MockBackend {
     /// What hosting or joining answers.
     pub fn answer_meeting(&self, answer: Result<MeetingInfo, CommandError>) {
         self.meeting().answer = Some(answer);
+    }
+
+    /// Meetings the LAN lists.
+    pub fn list_nearby(&self, nearby: Vec<NearbyMeeting>) {
+        self.meeting().nearby = nearby;
+    }
+
+    pub fn nearby_meetings(&self) -> Vec<NearbyMeeting> {
+        self.meeting().nearby.clone()
     }
 
     /// An update the meeting sends the UI.

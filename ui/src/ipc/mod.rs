@@ -8,7 +8,9 @@ pub mod mock;
 pub mod tauri;
 
 use confab_ipc::commands as command;
-use confab_ipc::meeting::{FrameChannel, HostArgs, JoinArgs, MeetingInfo, UpdateBatch};
+use confab_ipc::meeting::{
+    FrameChannel, HostArgs, JoinArgs, MeetingInfo, NearbyMeeting, UpdateBatch,
+};
 use confab_ipc::{AppInfo, CommandError};
 use leptos::prelude::*;
 use serde::Serialize;
@@ -96,6 +98,13 @@ impl Backend {
         match self {
             Self::Tauri => tauri::invoke(command::MEETING_UPDATES, &After { after }).await,
             Self::Mock(mock) => Ok(mock.meeting_updates(after).await),
+        }
+    }
+
+    pub async fn nearby_meetings(&self) -> Result<Vec<NearbyMeeting>, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::NEARBY_MEETINGS, &tauri::NoArgs {}).await,
+            Self::Mock(mock) => Ok(mock.nearby_meetings()),
         }
     }
 

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use crate::components::app_info_footer::AppInfoFooter;
 use crate::components::host_card::HostCard;
 use crate::components::join_form::JoinForm;
+use crate::components::nearby::NearbyMeetings;
 
 /// The first screen: your name, camera and microphone to start with, then host a meeting or
 /// join one by code.
@@ -58,10 +59,11 @@ pub fn Home() -> impl IntoView {
                     "Microphone on"
                 </label>
             </section>
-            <section class="actions" aria-label="Start or join a meeting">
+                        <section class="actions" aria-label="Start or join a meeting">
                 <HostCard name media />
                 <JoinForm name media />
             </section>
+            <NearbyMeetings name media />
             <AppInfoFooter />
         </main>
     }
