@@ -224,24 +224,26 @@ impl AppWindow {
         Ok(())
     }
 
-    async fn click(&self, selector: &str) -> TestResult {
-        self.client
+    /// The element `selector` names, once it is on screen.
+    async fn element(
+        &self,
+        selector: &str,
+    ) -> Result<fantoccini::elements::Element, Box<dyn Error + Send + Sync>> {
+        Ok(self
+            .client
             .wait()
             .at_most(UI_TIMEOUT)
             .for_element(Locator::Css(selector))
-            .await?
-            .click()
-            .await?;
+            .await?)
+    }
+
+    async fn click(&self, selector: &str) -> TestResult {
+        self.element(selector).await?.click().await?;
         Ok(())
     }
 
     async fn wait_for(&self, selector: &str) -> TestResult {
-        self.client
-            .wait()
-            .at_most(UI_TIMEOUT)
-            .for_element(Locator::Css(selector))
-            .await?;
-        Ok(())
+        self.element(selector).await.map(drop)
     }
 
     /// This app's window on top, then the display captured (WebKitWebDriver's own

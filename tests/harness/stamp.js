@@ -39,16 +39,21 @@ function readStamp(pixels, width, height) {
   };
 }
 
-// The stamp shown on `canvas` (2D or WebGL with a preserved drawing buffer), copied through a
-// 2D canvas of the same size; null when it shows none.
+// The stamp shown on `canvas` (2D or WebGL with a preserved drawing buffer); null when it
+// shows none.
 function readCanvasStamp(canvas) {
-  const width = canvas.width, height = canvas.height;
+  return readSourceStamp(canvas, canvas.width, canvas.height);
+}
+
+// The stamp in what `source` (a canvas or a video element) shows at `width` x `height`,
+// copied through a 2D canvas of that size; null when it shows none.
+function readSourceStamp(source, width, height) {
   if (!width || !height) return null;
   const copy = document.createElement("canvas");
   copy.width = width;
   copy.height = height;
   const context = copy.getContext("2d", { willReadFrequently: true });
-  context.drawImage(canvas, 0, 0, width, height);
+    context.drawImage(source, 0, 0, width, height);
   const rows = Math.ceil(height / 4);
   return readStamp(context.getImageData(0, 0, width, rows).data, width, height);
 }

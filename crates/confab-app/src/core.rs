@@ -278,9 +278,7 @@ impl AppCore {
             camera,
             ..state.roster.local().clone()
         };
-        if state.roster.set_local(local) {
-            self.updates.push(participants(&state.roster));
-        }
+        self.show_local(&mut state, local);
         Ok(())
     }
 
@@ -295,10 +293,15 @@ impl AppCore {
             microphone_muted: !on,
             ..state.roster.local().clone()
         };
+        self.show_local(&mut state, local);
+        Ok(())
+    }
+
+    /// Our own tracks changed: the tiles show it.
+    fn show_local(&self, state: &mut SessionState, local: LocalTracks) {
         if state.roster.set_local(local) {
             self.updates.push(participants(&state.roster));
         }
-        Ok(())
     }
 
     pub async fn raise_hand(&self, raised: bool) -> Result<(), CoreError> {

@@ -34,30 +34,18 @@ pub fn Home() -> impl IntoView {
                     prop:value=name
                     on:input=move |event| set_name.set(event_target_value(&event))
                 />
-                <label class="toggle">
-                    <input
-                        id="start-camera"
-                        type="checkbox"
-                        prop:checked=move || media.get().camera
-                        on:change=move |event| {
-                            let on = event_target_checked(&event);
-                            set_media.update(|media| media.camera = on);
-                        }
-                    />
-                    "Camera on"
-                </label>
-                <label class="toggle">
-                    <input
-                        id="start-microphone"
-                        type="checkbox"
-                        prop:checked=move || media.get().microphone
-                        on:change=move |event| {
-                            let on = event_target_checked(&event);
-                            set_media.update(|media| media.microphone = on);
-                        }
-                    />
-                    "Microphone on"
-                </label>
+                <Toggle
+                    id="start-camera"
+                    label="Camera on"
+                    checked=Signal::derive(move || media.get().camera)
+                    set=Callback::new(move |on| set_media.update(|media| media.camera = on))
+                />
+                <Toggle
+                    id="start-microphone"
+                    label="Microphone on"
+                    checked=Signal::derive(move || media.get().microphone)
+                    set=Callback::new(move |on| set_media.update(|media| media.microphone = on))
+                />
             </section>
                         <section class="actions" aria-label="Start or join a meeting">
                 <HostCard name media />
@@ -66,5 +54,26 @@ pub fn Home() -> impl IntoView {
             <NearbyMeetings name media />
             <AppInfoFooter />
         </main>
+    }
+}
+
+/// A labelled checkbox.
+#[component]
+fn Toggle(
+    id: &'static str,
+    label: &'static str,
+    checked: Signal<bool>,
+    set: Callback<bool>,
+) -> impl IntoView {
+    view! {
+        <label class="toggle">
+            <input
+                id=id
+                type="checkbox"
+                prop:checked=move || checked.get()
+                on:change=move |event| set.run(event_target_checked(&event))
+            />
+            {label}
+        </label>
     }
 }
