@@ -35,6 +35,7 @@ fn main() {
             "set_microphone",
             "send_chat",
             "raise_hand",
+            "cancel_transfer",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         eprintln!("tauri-build failed: {error:#}");

@@ -44,8 +44,24 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::media::set_microphone,
             commands::chat::send_chat,
             commands::chat::raise_hand,
+            commands::chat::cancel_transfer,
         ])
+        .on_window_event(send_dropped_files)
         .run(tauri::generate_context!())
+}
+
+/// Files dropped on the window during a meeting go to everyone in it.
+fn send_dropped_files(window: &tauri::Window, event: &tauri::WindowEvent) {
+    let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event else {
+        return;
+    };
+    let (app, paths) = (window.app_handle().clone(), paths.clone());
+    tauri::async_runtime::spawn(async move {
+        let core = app.state::<AppCore>();
+        if let Err(error) = core.send_files(&paths, &[]).await {
+            tracing::info!(%error, "dropped files not sent");
+        }
+    });
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`).

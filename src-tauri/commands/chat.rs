@@ -1,4 +1,5 @@
-//! Commands about chat and presence.
+//! Commands about chat, files and presence. Files are sent only from a drop on the window
+//! (see `send_dropped_files`): no command lets the page name a path to read.
 
 use confab_app::AppCore;
 use tauri::State;
@@ -18,4 +19,10 @@ pub async fn send_chat(
 #[tauri::command]
 pub async fn raise_hand(core: State<'_, AppCore>, raised: bool) -> Result<(), ShellError> {
     Ok(core.raise_hand(raised).await?)
+}
+
+/// Stops one of our outgoing transfers.
+#[tauri::command]
+pub fn cancel_transfer(core: State<'_, AppCore>, id: String) -> bool {
+    core.cancel_transfer(&id)
 }

@@ -3,7 +3,8 @@
 //! touches media.
 
 use confab_ipc::meeting::{
-    ChatLine, FrameChannel, MeetingInfo, MeetingUpdate, ParticipantView, WaitingGuestView,
+    ChatLine, FrameChannel, MeetingInfo, MeetingUpdate, ParticipantView, TransferView,
+    WaitingGuestView,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -34,6 +35,8 @@ pub struct MeetingState {
     pub info: RwSignal<Option<MeetingInfo>>,
     pub participants: RwSignal<Vec<ParticipantView>>,
     pub chat: RwSignal<Vec<ChatLine>>,
+    /// Files in and out, in the order they started (each at its latest state).
+    pub transfers: RwSignal<Vec<TransferView>>,
     pub waiting_room: RwSignal<WaitingRoomView>,
     pub reconnecting: RwSignal<bool>,
     pub frames: RwSignal<Option<FrameChannel>>,
@@ -48,6 +51,7 @@ impl MeetingState {
             info: RwSignal::new(None),
             participants: RwSignal::new(Vec::new()),
             chat: RwSignal::new(Vec::new()),
+            transfers: RwSignal::new(Vec::new()),
             waiting_room: RwSignal::new(WaitingRoomView::default()),
             reconnecting: RwSignal::new(false),
             frames: RwSignal::new(None),
@@ -61,6 +65,7 @@ impl MeetingState {
     pub fn enter(&self, backend: Backend, info: MeetingInfo) {
         self.participants.set(Vec::new());
         self.chat.set(Vec::new());
+        self.transfers.set(Vec::new());
         self.waiting_room.set(WaitingRoomView::default());
         self.reconnecting.set(false);
         self.screen.set(if info.waiting {
@@ -114,6 +119,12 @@ impl MeetingState {
             MeetingUpdate::Chat { line } => self.chat.update(|chat| {
                 if !chat.iter().any(|known| known.id == line.id) {
                     chat.push(line);
+                }
+            }),
+            MeetingUpdate::Transfer { transfer } => self.transfers.update(|transfers| {
+                match transfers.iter_mut().find(|known| known.id == transfer.id) {
+                    Some(known) => *known = transfer,
+                    None => transfers.push(transfer),
                 }
             }),
             MeetingUpdate::WaitingRoom { guests, locked, .. } => {

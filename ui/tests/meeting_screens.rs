@@ -351,3 +351,69 @@ async fn m_and_v_toggle_and_space_talks_while_held() {
     }
     assert_eq!(mock.sent().len(), 4, "{:?}", mock.sent());
 }
+
+#[wasm_bindgen_test]
+async fn transfers_show_their_progress_and_an_outgoing_one_can_be_cancelled() {
+    use confab_ipc::meeting::{TransferState, TransferView};
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    let mut sending = TransferView {
+        id: "s1".into(),
+        name: "slides.pdf".into(),
+        from_name: "Bob".into(),
+        outgoing: true,
+        bytes: 250,
+        total: Some(1000),
+        state: TransferState::Active,
+    };
+    mock.push_update(MeetingUpdate::Transfer {
+        transfer: sending.clone(),
+    });
+    mock.push_update(MeetingUpdate::Transfer {
+        transfer: TransferView {
+            id: "r1".into(),
+            name: "notes.txt".into(),
+            from_name: "Ada".into(),
+            outgoing: false,
+            bytes: 12,
+            total: Some(12),
+            state: TransferState::Done {
+                path: Some("/home/bob/Downloads/notes.txt".into()),
+            },
+        },
+    });
+    screen.click("#chat-button");
+    screen
+        .wait_until("both transfers", |s| s.count("#transfers li") == 2)
+        .await;
+    let listed = screen.text("#transfers").expect("transfers");
+    assert!(
+        listed.contains("You are sending slides.pdf") && listed.contains("25 %"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("notes.txt from Ada")
+            && listed.contains("Saved to /home/bob/Downloads/notes.txt"),
+        "{listed}"
+    );
+    screen.click(r#"#transfers li[data-id="s1"] .cancel"#);
+    screen
+        .wait_until("the cancel command", |_| {
+            mock.sent().iter().any(|c| c.starts_with("cancel_transfer"))
+        })
+        .await;
+    assert!(
+        mock.sent()
+            .contains(&r#"cancel_transfer {"id":"s1"}"#.to_owned())
+    );
+    // Progress replaces the line, it does not add one.
+    sending.bytes = 1000;
+    sending.state = TransferState::Done { path: None };
+    mock.push_update(MeetingUpdate::Transfer { transfer: sending });
+    screen
+        .wait_until("the transfer sent", |s| {
+            s.text("#transfers").is_some_and(|t| t.contains("Sent"))
+        })
+        .await;
+    assert_eq!(screen.count("#transfers li"), 2);
+}

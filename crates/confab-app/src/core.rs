@@ -2,6 +2,7 @@
 //! [`MeetingUpdate`]s, media on and off, chat, hands and host controls. The Tauri shell calls
 //! these from its commands and nothing else; tests drive two of them against each other.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,15 +11,19 @@ use confab_conference::models::CreateRequest;
 use confab_discovery::Interfaces;
 use confab_ipc::meeting::{
     ChatLine, FrameChannel, HostArgs, JoinArgs, MediaChoice, MeetingInfo, MeetingUpdate,
-    NearbyMeeting, UpdateBatch, WaitingGuestView,
+    NearbyMeeting, TransferState, TransferView, UpdateBatch, WaitingGuestView,
 };
 use confab_meeting::{ConferenceClient, Meeting, MeetingEvent, MeetingOptions};
-use confab_rtc::room::{ChatMessage, ConnectionState, RoomEvent, RoomOptions};
-use tokio::sync::{Mutex, OnceCell, mpsc};
+use confab_rtc::room::{
+    ByteStreamReader, ChatMessage, ConnectionState, FileCanceller, RoomEvent, RoomOptions,
+    SavedFile, SentFile,
+};
+use tokio::sync::{Mutex, OnceCell, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::frames::FrameServer;
 use crate::hosting::{Hosting, HostingError};
+use crate::lock;
 use crate::media::{CallMedia, FrameSources, MediaError, Sources};
 use crate::roster::{LocalTracks, Roster};
 use crate::updates::UpdateLog;
@@ -109,6 +114,8 @@ struct SessionState {
 pub struct AppCore {
     options: CoreOptions,
     updates: Arc<UpdateLog>,
+    /// Our outgoing transfers still under way, to cancel them by id.
+    sending: Arc<std::sync::Mutex<HashMap<String, FileCanceller>>>,
     frames: FrameSources,
     frame_server: OnceCell<FrameServer>,
     session: Mutex<Option<Session>>,
@@ -120,6 +127,7 @@ impl AppCore {
         Self {
             options,
             updates: Arc::new(UpdateLog::default()),
+            sending: Arc::default(),
             frames: FrameSources::default(),
             frame_server: OnceCell::new(),
             session: Mutex::new(None),
@@ -297,6 +305,49 @@ impl AppCore {
         Ok(())
     }
 
+    /// Sends files to everyone, or to the identities in `to`; their progress comes as
+    /// `Transfer` updates.
+    pub async fn send_files(&self, paths: &[PathBuf], to: &[String]) -> Result<(), CoreError> {
+        let (meeting, state) = self.current().await?;
+        let from_name = state.lock().await.roster.name_of(&meeting.identity());
+        for path in paths {
+            let send = meeting.send_file(path, to).await?;
+            let id = send.stream_id.clone();
+            lock(&self.sending).insert(id.clone(), send.canceller());
+            let name = path.file_name().map_or_else(
+                || "file".to_owned(),
+                |name| name.to_string_lossy().into_owned(),
+            );
+            let transfer = TransferView {
+                id: id.clone(),
+                name,
+                from_name: from_name.clone(),
+                outgoing: true,
+                bytes: 0,
+                total: Some(send.total_bytes),
+                state: TransferState::Active,
+            };
+            let (updates, sending) = (self.updates.clone(), self.sending.clone());
+            let progress = send.progress();
+            tokio::spawn(async move {
+                let outcome = report_progress(&updates, transfer, progress, send.finish()).await;
+                lock(&sending).remove(&id);
+                if let Err(error) = outcome {
+                    tracing::info!(%error, "a file was not sent");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops one of our transfers; false when it already ended.
+    pub fn cancel_transfer(&self, id: &str) -> bool {
+        lock(&self.sending)
+            .get(id)
+            .map(FileCanceller::cancel)
+            .is_some()
+    }
+
     /// Our own tracks changed: the tiles show it.
     fn show_local(&self, state: &mut SessionState, local: LocalTracks) {
         if state.roster.set_local(local) {
@@ -460,6 +511,10 @@ impl Follower {
     }
 
     async fn on_room_event(&self, event: RoomEvent) {
+        let event = match event {
+            RoomEvent::ByteStream(reader) => return self.receive_file(reader).await,
+            other => other,
+        };
         let mut state = self.state.lock().await;
         if state.roster.apply(&event) {
             self.updates.push(participants(&state.roster));
@@ -498,6 +553,30 @@ impl Follower {
         }
     }
 
+    /// Saves a file someone sent into the downloads folder, reporting its progress.
+    async fn receive_file(&self, reader: ByteStreamReader) {
+        let from = reader.info.from.clone().unwrap_or_default();
+        let from_name = self.state.lock().await.roster.name_of(&from);
+        let transfer = TransferView {
+            id: reader.info.id.clone(),
+            name: reader.info.name.clone(),
+            from_name,
+            outgoing: false,
+            bytes: 0,
+            total: reader.info.total_length,
+            state: TransferState::Active,
+        };
+        let (meeting, updates) = (self.meeting.clone(), self.updates.clone());
+        tokio::spawn(async move {
+            let progress = watch::Sender::new(0);
+            let saving = meeting.save_file(reader, &progress);
+            let saved = report_progress(&updates, transfer, progress.subscribe(), saving).await;
+            if let Err(error) = saved {
+                tracing::info!(%error, "a received file was not saved");
+            }
+        });
+    }
+
     /// Camera and microphone as chosen before joining; a missing device is reported in the
     /// log and the meeting goes on without it.
     async fn start_media(&self) {
@@ -521,6 +600,58 @@ impl Follower {
         state.roster.set_local(local);
         self.updates.push(participants(&state.roster));
     }
+}
+
+/// How often a transfer's progress is reported while it runs.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Something a transfer ends with: where a received file was saved, or nothing for a sent one.
+trait Finished {
+    fn saved_at(&self) -> Option<String>;
+}
+
+impl Finished for SentFile {
+    fn saved_at(&self) -> Option<String> {
+        None
+    }
+}
+
+impl Finished for SavedFile {
+    fn saved_at(&self) -> Option<String> {
+        Some(self.path.display().to_string())
+    }
+}
+
+/// Reports `transfer`'s progress every [`PROGRESS_EVERY`] until `done` finishes, then how it
+/// ended; returns the outcome.
+async fn report_progress<T: Finished, E: std::fmt::Display>(
+    updates: &UpdateLog,
+    mut transfer: TransferView,
+    progress: watch::Receiver<u64>,
+    done: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    tokio::pin!(done);
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut done => break outcome,
+            _ = tick.tick() => {
+                transfer.bytes = *progress.borrow();
+                updates.push(MeetingUpdate::Transfer { transfer: transfer.clone() });
+            }
+        }
+    };
+    transfer.bytes = *progress.borrow();
+    transfer.state = match &outcome {
+        Ok(finished) => TransferState::Done {
+            path: finished.saved_at(),
+        },
+        Err(error) => TransferState::Failed {
+            message: error.to_string(),
+        },
+    };
+    updates.push(MeetingUpdate::Transfer { transfer });
+    outcome.map_err(|error| error.to_string())
 }
 
 fn participants(roster: &Roster) -> MeetingUpdate {
@@ -578,5 +709,6 @@ mod tests {
         sendable(core.remove(""));
         sendable(core.frame_channel());
         sendable(core.nearby());
+        sendable(core.send_files(&[], &[]));
     }
 }

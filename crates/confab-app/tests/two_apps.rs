@@ -10,7 +10,7 @@ use std::time::Duration;
 use confab_app::media::Sources;
 use confab_app::{AppCore, CoreOptions};
 use confab_ipc::meeting::{
-    FrameHeader, HostArgs, JoinArgs, MediaChoice, MeetingUpdate, ParticipantView,
+    FrameHeader, HostArgs, JoinArgs, MediaChoice, MeetingUpdate, ParticipantView, TransferState,
 };
 use confab_meeting::Invite;
 use confab_rtc::room::RoomOptions;
@@ -173,6 +173,47 @@ async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the
     })
     .await;
     assert_eq!(line.from_name, "Bob");
+
+    // A file from Ada lands in Bob's downloads, progress reported on both sides.
+    let outgoing = std::env::temp_dir().join(format!("confab-agenda-{}.bin", std::process::id()));
+    let contents: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&outgoing, &contents).expect("write");
+    host.send_files(std::slice::from_ref(&outgoing), &[])
+        .await
+        .expect("send");
+    let saved = until(
+        &guest,
+        &mut guest_next,
+        "the file saved",
+        |update| match update {
+            MeetingUpdate::Transfer { transfer } if !transfer.outgoing => match &transfer.state {
+                TransferState::Done { path } => Some((transfer.clone(), path.clone())),
+                TransferState::Failed { message } => panic!("receiving failed: {message}"),
+                TransferState::Active => None,
+            },
+            _ => None,
+        },
+    )
+    .await;
+    let (transfer, path) = saved;
+    assert_eq!(transfer.from_name, "Ada");
+    assert_eq!(transfer.bytes, contents.len() as u64);
+    let path = path.expect("where it was saved");
+    assert_eq!(std::fs::read(&path).expect("read"), contents);
+    let sent = until(
+        &host,
+        &mut host_next,
+        "the file sent",
+        |update| match update {
+            MeetingUpdate::Transfer { transfer } if transfer.outgoing => {
+                matches!(transfer.state, TransferState::Done { .. }).then(|| transfer.bytes)
+            }
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(sent, contents.len() as u64);
+    let _ = std::fs::remove_file(&outgoing);
 
     host.end().await.expect("end");
     let message = until(&guest, &mut guest_next, "the end", |update| match update {

@@ -37,3 +37,5 @@ pub const FRAME_CHANNEL: &str = "frame_channel";
 /// → `Vec<NearbyMeeting>`: meetings hosts on the LAN list (empty where the app does not
 /// search the LAN).
 pub const NEARBY_MEETINGS: &str = "nearby_meetings";
+/// `{id}`: stops one of our outgoing transfers.
+pub const CANCEL_TRANSFER: &str = "cancel_transfer";

@@ -100,6 +100,34 @@ pub struct WaitingGuestView {
     pub waiting_seconds: u64,
 }
 
+/// A file on its way, in or out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferView {
+    pub id: String,
+    /// The file's name (as saved, for one received).
+    pub name: String,
+    /// Who sent it (us for an outgoing one).
+    pub from_name: String,
+    pub outgoing: bool,
+    pub bytes: u64,
+    pub total: Option<u64>,
+    pub state: TransferState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum TransferState {
+    Active,
+    /// Sent, or received and saved at `path` (its SHA-256 checked when the sender gave one).
+    Done {
+        path: Option<String>,
+    },
+    Failed {
+        message: String,
+    },
+}
+
 /// What changed, in order. The UI keeps the latest of each and renders it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -120,6 +148,10 @@ pub enum MeetingUpdate {
         guests: Vec<WaitingGuestView>,
         locked: bool,
         waiting_room: bool,
+    },
+    /// A file transfer's progress (the latest update per `id` is its state).
+    Transfer {
+        transfer: TransferView,
     },
     /// The connection dropped and is being restored, or is back.
     Reconnecting {

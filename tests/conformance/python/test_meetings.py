@@ -204,7 +204,7 @@ def test_confab_discover_finds_the_meeting_from_another_namespace(confab_server)
     )
     assert nearby.returncode == 0, nearby.stderr
     meetings = [json.loads(line) for line in nearby.stdout.splitlines()]
-        assert meetings == [{"title": "Open house", "code": listed["code"], "address": host}], meetings
+    assert meetings == [{"title": "Open house", "code": listed["code"], "address": host}], meetings
 
     missing = subprocess.run(
         [binary, "discover", "abc-defg-hij", "--seconds", "3"],

@@ -1,3 +1,4 @@
+use confab_ipc::meeting::{TransferState, TransferView};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -66,6 +67,8 @@ pub fn ChatPanel() -> impl IntoView {
                     }
                 />
             </ol>
+            <Transfers />
+            <p class="hint">"Drop files on the window to send them to everyone."</p>
             <form id="chat-form" on:submit=send>
                 <label for="chat-to">"To"</label>
                 <select id="chat-to" on:change=move |event| set_to.set(event_target_value(&event))>
@@ -90,5 +93,68 @@ pub fn ChatPanel() -> impl IntoView {
                 <p class="field-error" role="alert">{move || problem.get()}</p>
             </Show>
         </aside>
+    }
+}
+
+/// Files in and out: who, what, how far, and where a received one was saved; an outgoing one
+/// still under way can be cancelled.
+#[component]
+fn Transfers() -> impl IntoView {
+    let backend = use_backend();
+    let meeting = use_meeting();
+    let cancel = Callback::new(move |id: String| {
+        let backend = backend.clone();
+        spawn_local(async move {
+            let _ = backend.cancel_transfer(&id).await;
+        });
+    });
+    view! {
+        <Show when=move || !meeting.transfers.get().is_empty()>
+            <ul id="transfers">
+                <For
+                    each=move || meeting.transfers.get()
+                    key=|t| (t.id.clone(), t.bytes, format!("{:?}", t.state))
+                    children=move |transfer| {
+                        let id = transfer.id.clone();
+                        let running = transfer.state == TransferState::Active;
+                        view! {
+                            <li data-id=transfer.id.clone() class:outgoing=transfer.outgoing>
+                                <span class="who">{describe(&transfer)}</span>
+                                <progress
+                                    max=transfer.total.unwrap_or(0).max(transfer.bytes).to_string()
+                                    value=transfer.bytes.to_string()
+                                ></progress>
+                                <span class="state">{state_text(&transfer)}</span>
+                                {(running && transfer.outgoing).then(|| view! {
+                                    <button class="cancel" type="button" on:click=move |_| cancel.run(id.clone())>
+                                        "Cancel"
+                                    </button>
+                                })}
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+        </Show>
+    }
+}
+
+fn describe(transfer: &TransferView) -> String {
+    if transfer.outgoing {
+        format!("You are sending {}", transfer.name)
+    } else {
+        format!("{} from {}", transfer.name, transfer.from_name)
+    }
+}
+
+fn state_text(transfer: &TransferView) -> String {
+    match &transfer.state {
+        TransferState::Active => match transfer.total {
+            Some(total) if total > 0 => format!("{} %", transfer.bytes * 100 / total),
+            _ => format!("{} kB", transfer.bytes / 1000),
+        },
+        TransferState::Done { path: Some(path) } => format!("Saved to {path}"),
+        TransferState::Done { path: None } => "Sent".to_owned(),
+        TransferState::Failed { message } => format!("Failed: {message}"),
     }
 }

@@ -47,6 +47,11 @@ struct Identity<'a> {
 }
 
 #[derive(Debug, Serialize)]
+struct Id<'a> {
+    id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
 struct Mute<'a> {
     identity: &'a str,
     track: &'a str,
@@ -137,6 +142,16 @@ impl Backend {
 
     pub async fn send_chat(&self, text: &str, to: &[String]) -> Result<(), CommandError> {
         self.act(command::SEND_CHAT, &Chat { text, to }).await
+    }
+
+    /// Stops one of our outgoing transfers.
+    pub async fn cancel_transfer(&self, id: &str) -> Result<(), CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke::<_, bool>(command::CANCEL_TRANSFER, &Id { id })
+                .await
+                .map(drop),
+            Self::Mock(mock) => mock.record(command::CANCEL_TRANSFER, &Id { id }),
+        }
     }
 
     pub async fn admit_guest(&self, identity: &str) -> Result<(), CommandError> {

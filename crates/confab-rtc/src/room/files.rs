@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -59,8 +60,18 @@ pub struct FileSend {
     pub stream_id: String,
     pub total_bytes: u64,
     progress: watch::Receiver<u64>,
-    cancel: watch::Sender<bool>,
+    cancel: Arc<watch::Sender<bool>>,
     done: oneshot::Receiver<Result<SentFile, RoomError>>,
+}
+
+/// Cancels a [`FileSend`] (see [`FileSend::canceller`]).
+#[derive(Debug, Clone)]
+pub struct FileCanceller(Arc<watch::Sender<bool>>);
+
+impl FileCanceller {
+    pub fn cancel(&self) {
+        let _ = self.0.send(true);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +91,11 @@ impl FileSend {
     /// Stops the transfer; receivers see the stream end with reason "cancelled".
     pub fn cancel(&self) {
         let _ = self.cancel.send(true);
+    }
+
+    /// A handle that cancels this transfer from elsewhere (while another task waits for it).
+    pub fn canceller(&self) -> FileCanceller {
+        FileCanceller(self.cancel.clone())
     }
 
     pub async fn finish(self) -> Result<SentFile, RoomError> {
@@ -131,7 +147,7 @@ pub async fn send_file(
         stream_id,
         total_bytes,
         progress,
-        cancel,
+        cancel: Arc::new(cancel),
         done,
     })
 }

@@ -26,7 +26,7 @@ pub use events::{
     ChatMessage, ConnectionQuality, ConnectionState, DataMessage, DisconnectReason, Participant,
     Permissions, RoomEvent, Speaker, TrackInfo, TrackKind, TrackSource,
 };
-pub use files::{FileError, FileSend, SavedFile, SentFile, StreamOptions};
+pub use files::{FileCanceller, FileError, FileSend, SavedFile, SentFile, StreamOptions};
 pub use rpc::{RpcError, RpcFuture, RpcHandler, RpcInvocation};
 pub use streams::{ByteStreamItem, ByteStreamReader, StreamError, StreamInfo};
 pub use track::{
