@@ -36,6 +36,13 @@ fn main() {
             "send_chat",
             "raise_hand",
             "cancel_transfer",
+            "list_devices",
+            "choose_device",
+            "start_preview",
+            "preview_level",
+            "stop_preview",
+            "play_test_sound",
+            "profile",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         eprintln!("tauri-build failed: {error:#}");

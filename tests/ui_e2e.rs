@@ -21,7 +21,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 async fn home_screen_validates_join_codes_in_the_real_app() -> TestResult {
     let application = app_binary()?;
     // Loopback only: joining by a code alone must not search this machine's network.
-    let driver = TauriDriver::start_with_env(MEETING_APP_ENV).await?;
+    let driver = TauriDriver::start_with_env(&app_env("home")).await?;
     let client = ClientBuilder::native()
         .capabilities(TauriDriver::capabilities(&application))
         .connect(&driver.url())
@@ -180,12 +180,18 @@ async fn screenshot(name: &'static str) -> Result<Saved, Box<dyn Error + Send + 
 }
 
 /// The environment of an app instance in these tests: it hosts on loopback only (a test must
-/// not use this machine's network, so joining by a code alone does not search it either), and
-/// its camera and microphone are the stamped test pattern and a tone.
-const MEETING_APP_ENV: &[(&str, &str)] = &[
-    ("CONFAB_HOST_BIND", "127.0.0.1"),
-    ("CONFAB_TEST_MEDIA", "1"),
-];
+/// not use this machine's network, so joining by a code alone does not search it either), its
+/// camera and microphone are the stamped test pattern and a tone, and it remembers its picks
+/// and name in a fresh folder of its own (named `instance`), not the user's config.
+fn app_env(instance: &str) -> Vec<(&'static str, String)> {
+    let config = std::env::temp_dir().join(format!("confab-e2e-{}-{instance}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&config);
+    vec![
+        ("CONFAB_HOST_BIND", "127.0.0.1".into()),
+        ("CONFAB_TEST_MEDIA", "1".into()),
+        ("CONFAB_CONFIG_DIR", config.display().to_string()),
+    ]
+}
 
 /// Reads the test pattern's stamp from a tile's canvas (its pixels, through a 2D copy).
 const READ_TILE_STAMP: &str = concat!(
@@ -202,9 +208,9 @@ struct AppWindow {
 }
 
 impl AppWindow {
-    async fn open() -> Result<Self, Box<dyn Error + Send + Sync>> {
+    async fn open(instance: &str) -> Result<Self, Box<dyn Error + Send + Sync>> {
         let application = app_binary()?;
-        let driver = TauriDriver::start_with_env(MEETING_APP_ENV).await?;
+        let driver = TauriDriver::start_with_env(&app_env(instance)).await?;
         let client = ClientBuilder::native()
             .capabilities(TauriDriver::capabilities(&application))
             .connect(&driver.url())
@@ -277,8 +283,8 @@ impl AppWindow {
 
 #[tokio::test]
 async fn two_apps_meet_the_host_admits_they_see_each_other_chat_and_the_host_ends() -> TestResult {
-    let host = AppWindow::open().await?;
-    let guest = AppWindow::open().await?;
+    let host = AppWindow::open("host").await?;
+    let guest = AppWindow::open("guest").await?;
     let outcome = meet(&host, &guest).await;
     if outcome.is_err() {
         let _ = screenshot("ui-e2e-meeting-failure.png").await;
@@ -290,6 +296,24 @@ async fn two_apps_meet_the_host_admits_they_see_each_other_chat_and_the_host_end
 }
 
 async fn meet(host: &AppWindow, guest: &AppWindow) -> TestResult {
+    // Ada checks her camera and microphone first: the picture moves, the meter shows sound.
+    host.click("#check-devices").await?;
+    let preview = ".preview canvas.video";
+    let first = wait::until("the preview's stamp", UI_TIMEOUT, || host.stamp(preview)).await?;
+    wait::until("a later preview stamp", UI_TIMEOUT, || async {
+        host.stamp(preview).await.filter(|counter| *counter > first)
+    })
+    .await?;
+    let meter = host.element("#mic-level").await?;
+    wait::until("the tone on the meter", UI_TIMEOUT, || async {
+        let value = meter.attr("value").await.ok()??;
+        value.parse::<f64>().ok().filter(|level| *level > 0.3)
+    })
+    .await?;
+    host.screenshot("ui-e2e-meeting-0-device-check.png").await?;
+    host.click("#close-check").await?;
+    host.wait_for("#check-devices").await?;
+
     // Ada hosts.
     host.type_into("#display-name", "Ada").await?;
     host.click("#host-button").await?;

@@ -1,6 +1,8 @@
-//! Commands about our own camera and microphone.
+//! Commands about our own camera, microphone and speaker: on and off in a meeting, and the
+//! device check before one.
 
 use confab_app::AppCore;
+use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile};
 use tauri::State;
 
 use crate::error::ShellError;
@@ -13,4 +15,49 @@ pub async fn set_camera(core: State<'_, AppCore>, on: bool) -> Result<(), ShellE
 #[tauri::command]
 pub async fn set_microphone(core: State<'_, AppCore>, on: bool) -> Result<(), ShellError> {
     Ok(core.set_microphone(on).await?)
+}
+
+/// Cameras, microphones and speakers connected now, and the ones picked.
+#[tauri::command]
+pub async fn list_devices(core: State<'_, AppCore>) -> Result<DeviceList, ShellError> {
+    Ok(core.list_devices().await)
+}
+
+/// Picks a device (`id` null: the system default), remembered between runs.
+#[tauri::command]
+pub async fn choose_device(
+    core: State<'_, AppCore>,
+    slot: DeviceSlot,
+    id: Option<String>,
+) -> Result<(), ShellError> {
+    Ok(core.choose_device(slot, id).await?)
+}
+
+/// Opens the device check: the picked camera's picture and microphone's level.
+#[tauri::command]
+pub async fn start_preview(core: State<'_, AppCore>) -> Result<PreviewStarted, ShellError> {
+    Ok(core.start_preview().await?)
+}
+
+#[tauri::command]
+pub async fn preview_level(core: State<'_, AppCore>) -> Result<f32, ShellError> {
+    Ok(core.preview_level().await)
+}
+
+#[tauri::command]
+pub async fn stop_preview(core: State<'_, AppCore>) -> Result<(), ShellError> {
+    core.stop_preview().await;
+    Ok(())
+}
+
+/// Plays a chime on the picked speaker.
+#[tauri::command]
+pub async fn play_test_sound(core: State<'_, AppCore>) -> Result<(), ShellError> {
+    Ok(core.play_test_sound().await?)
+}
+
+/// What the app remembers about its user (the name last used).
+#[tauri::command]
+pub fn profile(core: State<'_, AppCore>) -> Profile {
+    core.profile()
 }

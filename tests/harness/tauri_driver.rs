@@ -38,12 +38,16 @@ pub struct TauriDriver {
 
 impl TauriDriver {
     pub async fn start() -> Result<Self, HarnessError> {
-        Self::start_with_env(&[]).await
+        Self::start_with_env::<&str, &str>(&[]).await
     }
 
     /// A driver whose apps see `env` besides the test's own environment (the app inherits
     /// tauri-driver's through WebKitWebDriver).
-    pub async fn start_with_env(env: &[(&str, &str)]) -> Result<Self, HarnessError> {
+    pub async fn start_with_env<K, V>(env: &[(K, V)]) -> Result<Self, HarnessError>
+    where
+        K: AsRef<std::ffi::OsStr>,
+        V: AsRef<std::ffi::OsStr>,
+    {
         let port = free_loopback_port()?;
         let native_port = free_loopback_port()?;
         let program = std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
@@ -51,7 +55,7 @@ impl TauriDriver {
         command
             .args(["--port", &port.to_string()])
             .args(["--native-port", &native_port.to_string()])
-            .envs(env.iter().copied());
+            .envs(env.iter().map(|(key, value)| (key, value)));
         let process = ChildGuard::spawn(command)?;
         wait::for_listener(
             SocketAddr::from((Ipv4Addr::LOCALHOST, port)),

@@ -11,6 +11,7 @@ use confab_ui::App;
 use confab_ui::ipc::Backend;
 use confab_ui::ipc::mock::{MockBackend, meeting_error};
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -253,4 +254,113 @@ async fn no_nearby_meetings_shows_no_list() {
         next_task().await;
     }
     assert!(screen.find("#nearby-list").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn the_name_used_last_time_is_filled_in() {
+    let mock = MockBackend::preview();
+    mock.remember(confab_ipc::devices::Profile {
+        name: Some("Ada".into()),
+    });
+    let screen = app(&mock);
+    screen
+        .wait_until("the remembered name", |s| {
+            s.get("#display-name")
+                .dyn_into::<web_sys::HtmlInputElement>()
+                .is_ok_and(|input| input.value() == "Ada")
+        })
+        .await;
+}
+
+#[wasm_bindgen_test]
+async fn the_device_check_previews_meters_picks_and_chimes_then_closes() {
+    use confab_ipc::devices::DeviceSlot;
+    let mock = MockBackend::preview();
+    let screen = app(&mock);
+    assert!(
+        screen.find("#mic-level").is_none(),
+        "no device opens before the user asks"
+    );
+    assert!(!mock.sent().iter().any(|c| c.starts_with("start_preview")));
+
+    mock.set_level(0.7);
+    screen.click("#check-devices");
+    screen
+        .wait_until("the camera's picture", |s| {
+            s.find(".preview canvas.video").is_some()
+        })
+        .await;
+    screen
+        .wait_until("the level on the meter", |s| {
+            s.find("#mic-level")
+                .and_then(|meter| meter.get_attribute("value"))
+                .is_some_and(|value| value == "0.7")
+        })
+        .await;
+    screen
+        .wait_until("the speakers listed", |s| {
+            s.count("#pick-speaker option") == 3
+        })
+        .await;
+    let listed = screen.text("#pick-speaker").unwrap_or_default();
+    assert!(listed.contains("Preview Speakers (default)"), "{listed}");
+
+    screen.select("#pick-speaker", "headset");
+    screen
+        .wait_until("the pick sent", |_| {
+            mock.sent()
+                .iter()
+                .any(|c| c == r#"choose_device {"slot":"speaker","id":"headset"}"#)
+        })
+        .await;
+    assert_eq!(
+        mock.list_devices().chosen.get(DeviceSlot::Speaker),
+        Some("headset")
+    );
+    let starts = || {
+        mock.sent()
+            .iter()
+            .filter(|c| c.starts_with("start_preview"))
+            .count()
+    };
+    let before = starts();
+    screen.select("#pick-camera", "cam");
+    screen
+        .wait_until("the preview restarted with the new camera", |_| {
+            starts() > before
+        })
+        .await;
+
+    screen.click("#test-sound");
+    screen
+        .wait_until("the chime asked for", |_| {
+            mock.sent().iter().any(|c| c.starts_with("play_test_sound"))
+        })
+        .await;
+
+    screen.click("#close-check");
+    screen
+        .wait_until("the check closed", |s| s.find("#check-devices").is_some())
+        .await;
+    assert!(mock.sent().iter().any(|c| c.starts_with("stop_preview")));
+}
+
+#[wasm_bindgen_test]
+async fn a_device_that_does_not_open_is_named_and_the_rest_of_the_check_works() {
+    let mock = MockBackend::preview();
+    mock.answer_preview(confab_ipc::devices::PreviewStarted {
+        camera_track: None,
+        camera_error: Some("no camera: none connected".into()),
+        microphone_error: None,
+    });
+    let screen = app(&mock);
+    screen.click("#check-devices");
+    screen
+        .wait_until("the camera's error", |s| {
+            s.text("#preview-off")
+                .is_some_and(|text| text.contains("none connected"))
+        })
+        .await;
+    assert!(screen.find("#mic-level").is_some());
+    assert!(screen.find("#microphone-error").is_none());
 }

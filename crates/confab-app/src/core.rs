@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use confab_conference::models::CreateRequest;
 use confab_discovery::Interfaces;
+use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile};
 use confab_ipc::meeting::{
     ChatLine, FrameChannel, HostArgs, JoinArgs, MediaChoice, MeetingInfo, MeetingUpdate,
     NearbyMeeting, TransferState, TransferView, UpdateBatch, WaitingGuestView,
@@ -21,11 +22,13 @@ use confab_rtc::room::{
 use tokio::sync::{Mutex, OnceCell, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::device_check::{self, DevicePreview};
 use crate::frames::FrameServer;
 use crate::hosting::{Hosting, HostingError};
 use crate::lock;
 use crate::media::{CallMedia, FrameSources, MediaError, Sources};
 use crate::roster::{LocalTracks, Roster};
+use crate::settings::{Settings, SettingsError};
 use crate::updates::UpdateLog;
 
 /// How long joining by code alone looks for the host on the LAN.
@@ -51,6 +54,8 @@ pub enum CoreError {
     Media(#[from] MediaError),
     #[error("the frame channel did not start: {0}")]
     Frames(std::io::Error),
+    #[error("the choice was not saved: {0}")]
+    Settings(#[from] SettingsError),
 }
 
 /// Where and how this app hosts and joins.
@@ -64,6 +69,8 @@ pub struct CoreOptions {
     /// Where joining by code alone looks for the host (mDNS); None: nowhere (a host bound to
     /// loopback has no LAN to ask).
     pub discovery: Option<Interfaces>,
+    /// Where the device picks and the name are remembered; None: nowhere.
+    pub config_dir: Option<PathBuf>,
 }
 
 impl CoreOptions {
@@ -90,6 +97,7 @@ impl CoreOptions {
             downloads,
             sources,
             discovery: (!host_bind.is_loopback()).then_some(Interfaces::Lan),
+            config_dir: Settings::default_dir(),
         }
     }
 }
@@ -120,11 +128,17 @@ pub struct AppCore {
     frame_server: OnceCell<FrameServer>,
     session: Mutex<Option<Session>>,
     hosting: Mutex<Option<Hosting>>,
+    settings: Arc<std::sync::Mutex<Settings>>,
+    /// The device check, while it is open.
+    preview: Mutex<Option<DevicePreview>>,
 }
 
 impl AppCore {
     pub fn new(options: CoreOptions) -> Self {
+        let settings = Settings::load(options.config_dir.clone());
         Self {
+            settings: Arc::new(std::sync::Mutex::new(settings)),
+            preview: Mutex::new(None),
             options,
             updates: Arc::new(UpdateLog::default()),
             sending: Arc::default(),
@@ -141,6 +155,7 @@ impl AppCore {
         if session.is_some() {
             return Err(CoreError::AlreadyInMeeting);
         }
+        self.before_entering(&args.name).await;
         let mut hosting = self.hosting.lock().await;
         if hosting.is_none() {
             *hosting = Some(Hosting::start(self.options.host_bind).await?);
@@ -179,6 +194,7 @@ impl AppCore {
         if session.is_some() {
             return Err(CoreError::AlreadyInMeeting);
         }
+        self.before_entering(&args.name).await;
         let address = match (args.host.clone(), self.options.discovery) {
             (Some(host), _) => host,
             (None, Some(interfaces)) => {
@@ -207,6 +223,14 @@ impl AppCore {
         Ok(info)
     }
 
+    /// Closes the device check (the meeting opens the devices itself) and remembers the name.
+    async fn before_entering(&self, name: &str) {
+        self.stop_preview().await;
+        if let Err(error) = lock(&self.settings).remember_name(name) {
+            tracing::warn!(%error, "the name was not remembered");
+        }
+    }
+
     fn meeting_options(&self) -> MeetingOptions {
         let mut options = MeetingOptions::new(self.options.downloads.clone());
         options.room = self.options.room.clone();
@@ -225,7 +249,11 @@ impl AppCore {
         let meeting = Arc::new(meeting);
         let state = Arc::new(Mutex::new(SessionState {
             roster: Roster::new(&info.identity, name),
-            media: CallMedia::new(self.frames.clone(), self.options.sources),
+            media: CallMedia::new(
+                self.frames.clone(),
+                self.options.sources,
+                lock(&self.settings).devices(),
+            ),
             choice,
         }));
         let follower = tokio::spawn(
@@ -302,6 +330,75 @@ impl AppCore {
             ..state.roster.local().clone()
         };
         self.show_local(&mut state, local);
+        Ok(())
+    }
+
+    /// What the app remembers about its user.
+    pub fn profile(&self) -> Profile {
+        lock(&self.settings).profile().clone()
+    }
+
+    /// The devices connected now and the ones picked.
+    pub async fn list_devices(&self) -> DeviceList {
+        let (sources, chosen) = (self.options.sources, lock(&self.settings).devices());
+        tokio::task::spawn_blocking(move || device_check::list_devices(sources, chosen))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Picks a device for the next meeting and the next device check (remembered between
+    /// runs).
+    pub async fn choose_device(
+        &self,
+        slot: DeviceSlot,
+        id: Option<String>,
+    ) -> Result<(), CoreError> {
+        Ok(lock(&self.settings).choose(slot, id)?)
+    }
+
+    /// Opens the device check: the picked camera on the frame channel, the picked
+    /// microphone's level (again, with the devices picked since, when it is open). Not
+    /// during a meeting (its devices are in use).
+    pub async fn start_preview(&self) -> Result<PreviewStarted, CoreError> {
+        if self.session.lock().await.is_some() {
+            return Err(CoreError::AlreadyInMeeting);
+        }
+        let mut preview = self.preview.lock().await;
+        // The devices are free again only once the previous check has let go of them.
+        if let Some(previous) = preview.take() {
+            let _ = tokio::task::spawn_blocking(move || drop(previous)).await;
+        }
+        let (frames, sources) = (self.frames.clone(), self.options.sources);
+        let chosen = lock(&self.settings).devices();
+        let (opened, started) =
+            tokio::task::spawn_blocking(move || DevicePreview::start(&frames, sources, &chosen))
+                .await
+                .map_err(|error| CoreError::Media(MediaError::Publish(error.to_string())))?;
+        *preview = Some(opened);
+        Ok(started)
+    }
+
+    /// The device check's microphone level, 0 to 1 (0 when the check is closed).
+    pub async fn preview_level(&self) -> f32 {
+        self.preview
+            .lock()
+            .await
+            .as_ref()
+            .map_or(0.0, DevicePreview::level)
+    }
+
+    pub async fn stop_preview(&self) {
+        if let Some(previous) = self.preview.lock().await.take() {
+            let _ = tokio::task::spawn_blocking(move || drop(previous)).await;
+        }
+    }
+
+    /// Plays the chime on the picked speaker.
+    pub async fn play_test_sound(&self) -> Result<(), CoreError> {
+        let speaker = lock(&self.settings).devices().speaker;
+        tokio::task::spawn_blocking(move || device_check::play_test_sound(speaker.as_deref()))
+            .await
+            .map_err(|error| CoreError::Media(MediaError::Speaker(error.to_string())))??;
         Ok(())
     }
 
@@ -710,5 +807,10 @@ mod tests {
         sendable(core.frame_channel());
         sendable(core.nearby());
         sendable(core.send_files(&[], &[]));
+        sendable(core.list_devices());
+        sendable(core.choose_device(DeviceSlot::Camera, None));
+        sendable(core.start_preview());
+        sendable(core.preview_level());
+        sendable(core.play_test_sound());
     }
 }

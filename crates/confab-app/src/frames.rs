@@ -22,6 +22,7 @@ use confab_ipc::meeting::{FrameChannel, FrameHeader};
 use confab_media::i420::{I420Layout, VideoFrame};
 use confab_media::pipeline::DecodedVideo;
 use confab_media::video::scale::scale;
+use confab_media::video::stamp;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -121,8 +122,9 @@ async fn send_frames(mut socket: WebSocket, sources: FrameSources, track: String
             .await;
         }
         Some(FrameFeed::Local(frames)) => {
+            // Our own camera's frames carry a stamp only when it is the test pattern.
             feed(&mut socket, frames, &wanted, |frame: &Arc<VideoFrame>| {
-                (frame.clone(), None)
+                (frame.clone(), stamp::read(frame).map(|stamp| stamp.counter))
             })
             .await;
         }

@@ -6,13 +6,16 @@
 //! [`core`] hosts and joins and follows the meeting into the UI's updates ([`updates`]),
 //! [`roster`] keeps who shows what, [`media`] publishes our camera and microphone and decodes
 //! what we receive, [`frames`] serves decoded frames to the webview on a loopback WebSocket,
-//! [`hosting`] runs this app's own SFU and conference API.
+//! [`hosting`] runs this app's own SFU and conference API, [`device_check`] lists devices and
+//! previews the picked ones before joining, [`settings`] remembers picks and the name.
 
 pub mod core;
+pub mod device_check;
 pub mod frames;
 pub mod hosting;
 pub mod media;
 pub mod roster;
+pub mod settings;
 pub mod updates;
 
 pub use core::{AppCore, CoreError, CoreOptions};

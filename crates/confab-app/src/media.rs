@@ -12,13 +12,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use confab_ipc::devices::DeviceSelection;
 use confab_media::audio::microphone::Microphone;
 use confab_media::audio::processing::{AudioProcessor, ProcessingSettings};
 use confab_media::audio::source::{AudioSource, ProcessedSource, ToneSource};
 use confab_media::audio::speaker::Speaker;
-use confab_media::device::DeviceChoice;
 use confab_media::device::audio::AudioDevices;
 use confab_media::device::camera::{Camera, CameraRequest};
+use confab_media::device::{DeviceChoice, DeviceError};
 use confab_media::i420::{I420Layout, VideoFrame};
 use confab_media::pipeline::{self, AudioPlayout, DecodedVideo, MediaTask};
 use confab_media::video::source::{CaptureError, CapturedFrame, TestPattern, VideoSource};
@@ -68,6 +69,8 @@ pub enum MediaError {
     Camera(String),
     #[error("no microphone: {0}")]
     Microphone(String),
+    #[error("no speaker: {0}")]
+    Speaker(String),
     #[error("{0}")]
     Publish(String),
 }
@@ -92,6 +95,8 @@ struct Published {
 #[derive(Debug, Default)]
 pub struct CallMedia {
     sources: Sources,
+    /// The devices the user picked (None: the system's default).
+    chosen: DeviceSelection,
     frames: FrameSources,
     decoding: HashMap<String, MediaTask>,
     playing: HashMap<String, MediaTask>,
@@ -103,9 +108,10 @@ pub struct CallMedia {
 }
 
 impl CallMedia {
-    pub fn new(frames: FrameSources, sources: Sources) -> Self {
+    pub fn new(frames: FrameSources, sources: Sources, chosen: DeviceSelection) -> Self {
         Self {
             sources,
+            chosen,
             frames,
             ..Self::default()
         }
@@ -128,7 +134,7 @@ impl CallMedia {
         let options = TrackOptions::camera(VideoCodec::Vp8);
         let (preview, shown) = watch::channel(None);
         let source = Box::new(PreviewSource {
-            inner: camera_source(self.sources)?,
+            inner: camera_source(self.sources, self.chosen.camera.as_deref())?,
             preview,
         });
         let track = room
@@ -252,7 +258,8 @@ impl CallMedia {
     fn playout(&mut self) -> Option<&AudioPlayout> {
         if self.playout.is_none() {
             let (devices, processor) = self.audio_devices()?;
-            let speaker = match Speaker::open(devices, DeviceChoice::SystemDefault, None, None) {
+            let choice = DeviceChoice::from_saved(self.chosen.speaker.as_deref());
+            let speaker = match Speaker::open(devices, choice, None, None) {
                 Ok((speaker, _switch)) => speaker,
                 Err(error) => {
                     tracing::info!(%error, "no speaker");
@@ -274,22 +281,40 @@ impl CallMedia {
         let (devices, processor) = self
             .audio_devices()
             .ok_or_else(|| MediaError::Microphone("audio is not available".into()))?;
-        let (microphone, _switch) =
-            Microphone::open(devices, DeviceChoice::SystemDefault, None, None)
-                .map_err(|error| MediaError::Microphone(error.to_string()))?;
+        let microphone = open_microphone(devices, self.chosen.microphone.as_deref())?;
         Ok(Box::new(ProcessedSource::new(microphone, processor)))
     }
 }
 
-/// The camera: the system's default, or the test pattern.
-fn camera_source(sources: Sources) -> Result<Box<dyn VideoSource>, MediaError> {
+/// The picked microphone (`id`; None or a missing one: the system default), unprocessed.
+pub fn open_microphone(
+    devices: Arc<AudioDevices>,
+    id: Option<&str>,
+) -> Result<Microphone, MediaError> {
+    Microphone::open(devices, DeviceChoice::from_saved(id), None, None)
+        .map(|(microphone, _switch)| microphone)
+        .map_err(|error| MediaError::Microphone(error.to_string()))
+}
+
+/// The camera: the picked one (`id`; None: the system default), or the test pattern.
+pub fn camera_source(
+    sources: Sources,
+    id: Option<&str>,
+) -> Result<Box<dyn VideoSource>, MediaError> {
     let request = CameraRequest::default();
     if sources == Sources::Test {
         let layout = I420Layout::new(request.width, request.height)
             .map_err(|error| MediaError::Camera(error.to_string()))?;
         return Ok(Box::new(TestPattern::new(layout, request.fps)));
     }
-    Camera::open(&DeviceChoice::SystemDefault, request)
+    let camera = match Camera::open(&DeviceChoice::from_saved(id), request) {
+        Err(DeviceError::NotFound { .. }) if id.is_some() => {
+            tracing::info!(?id, "the picked camera is not connected; using the default");
+            Camera::open(&DeviceChoice::SystemDefault, request)
+        }
+        other => other,
+    };
+    camera
         .map(|camera| Box::new(camera) as Box<dyn VideoSource>)
         .map_err(|error| MediaError::Camera(error.to_string()))
 }

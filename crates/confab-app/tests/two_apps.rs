@@ -34,6 +34,7 @@ fn app(name: &str) -> AppCore {
         downloads: std::env::temp_dir().join(format!("confab-app-{}-{name}", std::process::id())),
         sources: Sources::Test,
         discovery: None,
+        config_dir: None,
     })
 }
 
@@ -223,4 +224,69 @@ async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the
     .await;
     assert_eq!(message, "The host ended the meeting");
     host.leave().await.expect("the host's app stops hosting");
+}
+
+/// The device check with the test sources: the "camera" reaches a tile through the frame
+/// channel under the preview's id (its counter advancing), the "microphone" tone shows on
+/// the meter, and hosting closes the check (the meeting takes the devices).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_check_previews_the_camera_and_meters_the_microphone_until_hosting() {
+    let app = app("check");
+    let listed = app.list_devices().await;
+    assert_eq!(listed.cameras.len(), 1, "{listed:?}");
+    assert_eq!(listed.cameras[0].name, "Test pattern");
+
+    let started = app.start_preview().await.expect("the check opens");
+    assert_eq!(started.camera_error, None);
+    assert_eq!(started.microphone_error, None);
+    let track = started.camera_track.expect("the camera previews");
+    let channel = app.frame_channel().await.expect("frame channel");
+    let (mut socket, _) = tokio_tungstenite::connect_async(channel.track_url(&track, 320, 180))
+        .await
+        .expect("the preview tile connects");
+    let mut counters = Vec::new();
+    tokio::time::timeout(DEADLINE, async {
+        while counters.len() < 3 {
+            let Some(Ok(Message::Binary(frame))) = socket.next().await else {
+                panic!("the frame channel closed");
+            };
+            let header = FrameHeader::decode(&frame).expect("a whole frame");
+            counters.extend(header.counter);
+        }
+    })
+    .await
+    .expect("preview frames within the deadline");
+    assert!(
+        counters.windows(2).all(|pair| pair[0] < pair[1]),
+        "{counters:?}"
+    );
+
+    let mut every = tokio::time::interval(Duration::from_millis(50));
+    let level = tokio::time::timeout(DEADLINE, async {
+        loop {
+            every.tick().await;
+            let level = app.preview_level().await;
+            if level > 0.5 {
+                return level;
+            }
+        }
+    })
+    .await
+    .expect("the tone shows on the meter");
+    assert!(level <= 1.0);
+
+    app.host(HostArgs {
+        name: "Ada".into(),
+        title: "Check".into(),
+        waiting_room: false,
+        media: MediaChoice::default(),
+    })
+    .await
+    .expect("hosted");
+    assert_eq!(app.preview_level().await, 0.0, "hosting closed the check");
+    assert!(matches!(
+        app.start_preview().await,
+        Err(confab_app::CoreError::AlreadyInMeeting)
+    ));
+    app.end().await.expect("ended");
 }

@@ -39,3 +39,17 @@ pub const FRAME_CHANNEL: &str = "frame_channel";
 pub const NEARBY_MEETINGS: &str = "nearby_meetings";
 /// `{id}`: stops one of our outgoing transfers.
 pub const CANCEL_TRANSFER: &str = "cancel_transfer";
+/// → `DeviceList`: cameras, microphones and speakers, and the ones picked last time.
+pub const LIST_DEVICES: &str = "list_devices";
+/// `{slot, id}`: picks a device (`id` null: the system default); remembered between runs.
+pub const CHOOSE_DEVICE: &str = "choose_device";
+/// → `PreviewStarted`: the picked camera on the frame channel and the picked microphone's
+/// level, until `stop_preview` or a meeting starts.
+pub const START_PREVIEW: &str = "start_preview";
+/// → `f32` from 0 (silence) to 1 (full scale): the previewed microphone's level now.
+pub const PREVIEW_LEVEL: &str = "preview_level";
+pub const STOP_PREVIEW: &str = "stop_preview";
+/// Plays a short chime on the picked speaker; answers once it has played.
+pub const PLAY_TEST_SOUND: &str = "play_test_sound";
+/// → `Profile`: what the app remembers (the name last used).
+pub const PROFILE: &str = "profile";

@@ -6,6 +6,7 @@
 
 pub mod app_info;
 pub mod commands;
+pub mod devices;
 pub mod error;
 pub mod invite;
 pub mod meeting;

@@ -1,6 +1,7 @@
 pub mod app_info_footer;
 pub mod chat_panel;
 pub mod control_bar;
+pub mod device_check;
 pub mod host_card;
 pub mod join_form;
 pub mod nearby;

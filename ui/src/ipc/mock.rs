@@ -5,6 +5,9 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use confab_ipc::devices::{
+    DeviceList, DeviceOption, DeviceSlot, PREVIEW_TRACK, PreviewStarted, Profile,
+};
 use confab_ipc::meeting::{
     FrameChannel, HostArgs, JoinArgs, MeetingInfo, MeetingUpdate, NearbyMeeting, UpdateBatch,
 };
@@ -28,6 +31,11 @@ struct MockMeeting {
     joined: Option<JoinArgs>,
     failing: Option<(String, CommandError)>,
     nearby: Vec<NearbyMeeting>,
+    profile: Profile,
+    devices: Option<DeviceList>,
+    /// What `start_preview` answers (the camera and the microphone running when unset).
+    preview: Option<PreviewStarted>,
+    level: f32,
 }
 
 impl MockBackend {
@@ -70,6 +78,65 @@ impl MockBackend {
 
     pub fn nearby_meetings(&self) -> Vec<NearbyMeeting> {
         self.meeting().nearby.clone()
+    }
+
+    /// What the app remembers.
+    pub fn remember(&self, profile: Profile) {
+        self.meeting().profile = profile;
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.meeting().profile.clone()
+    }
+
+    /// The devices connected (a camera, a microphone and a speaker when unset).
+    pub fn connect_devices(&self, devices: DeviceList) {
+        self.meeting().devices = Some(devices);
+    }
+
+    pub fn list_devices(&self) -> DeviceList {
+        self.meeting()
+            .devices
+            .clone()
+            .unwrap_or_else(preview_devices)
+    }
+
+    /// Records the choice and keeps it, as the shell remembers it.
+    pub fn choose_device<A: Serialize>(
+        &self,
+        args: &A,
+        slot: DeviceSlot,
+        id: Option<&str>,
+    ) -> Result<(), CommandError> {
+        self.record(confab_ipc::commands::CHOOSE_DEVICE, args)?;
+        let mut meeting = self.meeting();
+        let mut devices = meeting.devices.clone().unwrap_or_else(preview_devices);
+        devices.chosen.set(slot, id.map(str::to_owned));
+        meeting.devices = Some(devices);
+        Ok(())
+    }
+
+    /// What opening the device check answers.
+    pub fn answer_preview(&self, started: PreviewStarted) {
+        self.meeting().preview = Some(started);
+    }
+
+    pub fn start_preview(&self) -> Result<PreviewStarted, CommandError> {
+        self.record(confab_ipc::commands::START_PREVIEW, &())?;
+        Ok(self.meeting().preview.clone().unwrap_or(PreviewStarted {
+            camera_track: Some(PREVIEW_TRACK.into()),
+            camera_error: None,
+            microphone_error: None,
+        }))
+    }
+
+    /// The microphone level the check shows from now on.
+    pub fn set_level(&self, level: f32) {
+        self.meeting().level = level;
+    }
+
+    pub fn preview_level(&self) -> f32 {
+        self.meeting().level
     }
 
     /// An update the meeting sends the UI.
@@ -156,6 +223,24 @@ impl MockBackend {
             Some((failing, error)) if failing == name => Err(error.clone()),
             _ => Ok(()),
         }
+    }
+}
+
+/// A camera, a microphone and two speakers, nothing picked.
+fn preview_devices() -> DeviceList {
+    let device = |id: &str, name: &str, is_default| DeviceOption {
+        id: id.into(),
+        name: name.into(),
+        is_default,
+    };
+    DeviceList {
+        cameras: vec![device("cam", "Preview Camera", true)],
+        microphones: vec![device("mic", "Preview Microphone", true)],
+        speakers: vec![
+            device("speakers", "Preview Speakers", true),
+            device("headset", "Preview Headset", false),
+        ],
+        chosen: Default::default(),
     }
 }
 

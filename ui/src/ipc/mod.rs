@@ -8,6 +8,7 @@ pub mod mock;
 pub mod tauri;
 
 use confab_ipc::commands as command;
+use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile};
 use confab_ipc::meeting::{
     FrameChannel, HostArgs, JoinArgs, MeetingInfo, NearbyMeeting, UpdateBatch,
 };
@@ -49,6 +50,12 @@ struct Identity<'a> {
 #[derive(Debug, Serialize)]
 struct Id<'a> {
     id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Choose<'a> {
+    slot: DeviceSlot,
+    id: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -118,6 +125,57 @@ impl Backend {
             Self::Tauri => tauri::invoke(command::FRAME_CHANNEL, &tauri::NoArgs {}).await,
             Self::Mock(mock) => mock.frame_channel(),
         }
+    }
+
+    /// What the app remembers about its user.
+    pub async fn profile(&self) -> Result<Profile, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::PROFILE, &tauri::NoArgs {}).await,
+            Self::Mock(mock) => Ok(mock.profile()),
+        }
+    }
+
+    pub async fn list_devices(&self) -> Result<DeviceList, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::LIST_DEVICES, &tauri::NoArgs {}).await,
+            Self::Mock(mock) => Ok(mock.list_devices()),
+        }
+    }
+
+    /// Picks a device (`None`: the system default).
+    pub async fn choose_device(
+        &self,
+        slot: DeviceSlot,
+        id: Option<&str>,
+    ) -> Result<(), CommandError> {
+        let args = Choose { slot, id };
+        match self {
+            Self::Tauri => tauri::invoke::<_, ()>(command::CHOOSE_DEVICE, &args).await,
+            Self::Mock(mock) => mock.choose_device(&args, slot, id),
+        }
+    }
+
+    pub async fn start_preview(&self) -> Result<PreviewStarted, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::START_PREVIEW, &tauri::NoArgs {}).await,
+            Self::Mock(mock) => mock.start_preview(),
+        }
+    }
+
+    /// The previewed microphone's level, 0 to 1.
+    pub async fn preview_level(&self) -> Result<f32, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::PREVIEW_LEVEL, &tauri::NoArgs {}).await,
+            Self::Mock(mock) => Ok(mock.preview_level()),
+        }
+    }
+
+    pub async fn stop_preview(&self) -> Result<(), CommandError> {
+        self.act(command::STOP_PREVIEW, &tauri::NoArgs {}).await
+    }
+
+    pub async fn play_test_sound(&self) -> Result<(), CommandError> {
+        self.act(command::PLAY_TEST_SOUND, &tauri::NoArgs {}).await
     }
 
     pub async fn leave_meeting(&self) -> Result<(), CommandError> {

@@ -1,16 +1,28 @@
 use confab_ipc::meeting::MediaChoice;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::components::app_info_footer::AppInfoFooter;
+use crate::components::device_check::DeviceCheck;
 use crate::components::host_card::HostCard;
 use crate::components::join_form::JoinForm;
 use crate::components::nearby::NearbyMeetings;
+use crate::ipc::use_backend;
 
-/// The first screen: your name, camera and microphone to start with, then host a meeting or
-/// join one by code.
+/// The first screen: your name (the one used last time, remembered by the app), camera and
+/// microphone to start with and a check of them, then host a meeting or join one by code.
 #[component]
 pub fn Home() -> impl IntoView {
     let (name, set_name) = signal(String::new());
+    let backend = use_backend();
+    spawn_local(async move {
+        if let Ok(profile) = backend.profile().await
+            && let Some(remembered) = profile.name
+            && name.get_untracked().is_empty()
+        {
+            set_name.set(remembered);
+        }
+    });
     let (media, set_media) = signal(MediaChoice {
         camera: true,
         microphone: true,
@@ -47,7 +59,8 @@ pub fn Home() -> impl IntoView {
                     set=Callback::new(move |on| set_media.update(|media| media.microphone = on))
                 />
             </section>
-                        <section class="actions" aria-label="Start or join a meeting">
+            <DeviceCheck />
+            <section class="actions" aria-label="Start or join a meeting">
                 <HostCard name media />
                 <JoinForm name media />
             </section>
