@@ -22,6 +22,16 @@ pub enum Screen {
     Ended(String),
 }
 
+/// How the stage arranges the tiles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Everyone the same size.
+    #[default]
+    Grid,
+    /// One person large (pinned, sharing, or speaking last), the others in a strip.
+    Speaker,
+}
+
 /// Who waits, and the meeting's switches (hosts).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WaitingRoomView {
@@ -42,6 +52,11 @@ pub struct MeetingState {
     pub frames: RwSignal<Option<FrameChannel>>,
     pub chat_open: RwSignal<bool>,
     pub people_open: RwSignal<bool>,
+    pub layout: RwSignal<Layout>,
+    /// Who the user pinned to the large tile.
+    pub pinned: RwSignal<Option<String>>,
+    /// The other person who spoke last.
+    pub last_speaker: RwSignal<Option<String>>,
 }
 
 impl MeetingState {
@@ -57,6 +72,9 @@ impl MeetingState {
             frames: RwSignal::new(None),
             chat_open: RwSignal::new(false),
             people_open: RwSignal::new(false),
+            layout: RwSignal::new(Layout::default()),
+            pinned: RwSignal::new(None),
+            last_speaker: RwSignal::new(None),
         }
     }
 
@@ -68,6 +86,8 @@ impl MeetingState {
         self.transfers.set(Vec::new());
         self.waiting_room.set(WaitingRoomView::default());
         self.reconnecting.set(false);
+        self.pinned.set(None);
+        self.last_speaker.set(None);
         self.screen.set(if info.waiting {
             Screen::Waiting
         } else {
@@ -115,7 +135,12 @@ impl MeetingState {
                 });
                 self.screen.set(Screen::Meeting);
             }
-            MeetingUpdate::Participants { participants } => self.participants.set(participants),
+            MeetingUpdate::Participants { participants } => {
+                if let Some(speaker) = participants.iter().find(|p| p.speaking && !p.is_local) {
+                    self.last_speaker.set(Some(speaker.identity.clone()));
+                }
+                self.participants.set(participants);
+            }
             MeetingUpdate::Chat { line } => self.chat.update(|chat| {
                 if !chat.iter().any(|known| known.id == line.id) {
                     chat.push(line);
@@ -142,6 +167,45 @@ impl MeetingState {
     pub fn is_host(&self) -> bool {
         self.info
             .with(|info| info.as_ref().is_some_and(|info| info.is_host))
+    }
+
+    /// Who the large tile shows in the speaker layout: the pinned person, else someone
+    /// sharing a screen, else whoever else spoke last, else the first other person, else us.
+    pub fn focus(&self) -> Option<String> {
+        let pinned = self.pinned.get();
+        let last_speaker = self.last_speaker.get();
+        self.participants.with(|people| {
+            let present = |id: &Option<String>| {
+                id.as_ref()
+                    .filter(|id| people.iter().any(|p| &p.identity == *id))
+                    .cloned()
+            };
+            present(&pinned)
+                .or_else(|| {
+                    people
+                        .iter()
+                        .find(|p| p.screen.is_some())
+                        .map(|p| p.identity.clone())
+                })
+                .or_else(|| present(&last_speaker))
+                .or_else(|| {
+                    people
+                        .iter()
+                        .find(|p| !p.is_local)
+                        .map(|p| p.identity.clone())
+                })
+                .or_else(|| people.first().map(|p| p.identity.clone()))
+        })
+    }
+
+    /// Pins `identity` to the large tile (showing the speaker layout), or unpins them.
+    pub fn toggle_pin(&self, identity: &str) {
+        if self.pinned.get_untracked().as_deref() == Some(identity) {
+            self.pinned.set(None);
+        } else {
+            self.pinned.set(Some(identity.to_owned()));
+            self.layout.set(Layout::Speaker);
+        }
     }
 
     /// Our own tile's state.

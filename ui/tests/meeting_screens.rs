@@ -8,7 +8,7 @@ mod common;
 use common::Mounted;
 use confab_ipc::MeetingCode;
 use confab_ipc::meeting::{
-    ChatLine, MeetingInfo, MeetingUpdate, ParticipantView, WaitingGuestView,
+    ChatLine, MeetingInfo, MeetingUpdate, ParticipantView, Quality, WaitingGuestView,
 };
 use confab_ui::App;
 use confab_ui::ipc::Backend;
@@ -416,4 +416,126 @@ async fn transfers_show_their_progress_and_an_outgoing_one_can_be_cancelled() {
         })
         .await;
     assert_eq!(screen.count("#transfers li"), 2);
+}
+
+/// The identity of the speaker layout's large tile.
+fn focused(screen: &Mounted) -> Option<String> {
+    screen
+        .find("#stage.speaker .tile.focus")
+        .and_then(|tile| tile.get_attribute("data-identity"))
+}
+
+#[wasm_bindgen_test]
+async fn the_speaker_layout_follows_who_spoke_last_unless_someone_is_pinned() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    let everyone = |speaking: Option<&str>| {
+        let mut people = vec![
+            person("me", "Me"),
+            person("ada", "Ada"),
+            person("bob", "Bob"),
+        ];
+        for p in &mut people {
+            p.speaking = Some(p.identity.as_str()) == speaking;
+        }
+        MeetingUpdate::Participants {
+            participants: people,
+        }
+    };
+    mock.push_update(everyone(None));
+    screen
+        .wait_until("three tiles", |s| s.count("#stage .tile") == 3)
+        .await;
+    assert!(
+        screen.find(".tile.focus").is_none(),
+        "the grid has no large tile"
+    );
+
+    screen.click("#layout-button");
+    screen
+        .wait_until("the first other person large", |s| {
+            focused(s).as_deref() == Some("ada")
+        })
+        .await;
+    assert_eq!(screen.text("#layout-button").as_deref(), Some("Grid view"));
+
+    mock.push_update(everyone(Some("bob")));
+    screen
+        .wait_until("Bob large once he speaks", |s| {
+            focused(s).as_deref() == Some("bob")
+        })
+        .await;
+    // He stops; he stays large until someone else speaks.
+    mock.push_update(everyone(None));
+    screen.click(".tile[data-identity='ada'] .pin");
+    screen
+        .wait_until("Ada pinned large", |s| focused(s).as_deref() == Some("ada"))
+        .await;
+    mock.push_update(everyone(Some("bob")));
+    screen
+        .wait_until("the update shown", |s| s.find(".tile.speaking").is_some())
+        .await;
+    assert_eq!(
+        focused(&screen).as_deref(),
+        Some("ada"),
+        "a pin holds while others speak"
+    );
+    assert_eq!(
+        screen
+            .get(".tile[data-identity='ada'] .pin")
+            .get_attribute("aria-pressed")
+            .as_deref(),
+        Some("true")
+    );
+
+    screen.click(".tile[data-identity='ada'] .pin");
+    screen
+        .wait_until("unpinned: the last speaker again", |s| {
+            focused(s).as_deref() == Some("bob")
+        })
+        .await;
+    screen.click("#layout-button");
+    screen
+        .wait_until("the grid again", |s| s.find("#stage.speaker").is_none())
+        .await;
+}
+
+#[wasm_bindgen_test]
+async fn pinning_in_the_grid_switches_to_the_speaker_layout() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![
+            person("me", "Me"),
+            person("ada", "Ada"),
+            person("bob", "Bob"),
+        ],
+    });
+    screen
+        .wait_until("three tiles", |s| s.count("#stage .tile") == 3)
+        .await;
+    screen.click(".tile[data-identity='bob'] .pin");
+    screen
+        .wait_until("Bob large", |s| focused(s).as_deref() == Some("bob"))
+        .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_poor_connection_is_shown_on_the_tile_and_a_good_one_is_not() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    let mut ada = person("ada", "Ada");
+    ada.quality = Quality::Poor;
+    let mut me = person("me", "Me");
+    me.quality = Quality::Excellent;
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![me, ada],
+    });
+    screen
+        .wait_until("Ada's warning", |s| {
+            s.text(".tile[data-identity='ada'] .quality")
+                .is_some_and(|text| text == "Poor connection")
+        })
+        .await;
+    assert!(screen.find(".tile[data-identity='me'] .quality").is_none());
 }

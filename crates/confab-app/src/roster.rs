@@ -4,9 +4,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use confab_conference::models::{MeetingRoles, Role};
-use confab_ipc::meeting::ParticipantView;
+use confab_ipc::meeting::{ParticipantView, Quality};
 use confab_meeting::presence;
-use confab_rtc::room::{Participant, RoomEvent, TrackInfo, TrackKind, TrackSource};
+use confab_rtc::room::{
+    ConnectionQuality, Participant, RoomEvent, TrackInfo, TrackKind, TrackSource,
+};
 
 #[derive(Debug, Clone, Default)]
 struct Person {
@@ -35,6 +37,8 @@ pub struct Roster {
     people: BTreeMap<String, Person>,
     roles: MeetingRoles,
     speaking: HashSet<String>,
+    /// Connection quality by identity (ours too), as the server last rated it.
+    quality: HashMap<String, Quality>,
     arrivals: u64,
 }
 
@@ -57,6 +61,7 @@ impl Roster {
             }
             RoomEvent::ParticipantLeft { identity } => {
                 self.speaking.remove(identity);
+                self.quality.remove(identity);
                 self.people.remove(identity).is_some()
             }
             RoomEvent::TrackPublished { identity, track } => {
@@ -88,6 +93,15 @@ impl Roster {
                 }
                 None => false,
             },
+            RoomEvent::ConnectionQuality { identity, quality } => {
+                let quality = match quality {
+                    ConnectionQuality::Excellent => Quality::Excellent,
+                    ConnectionQuality::Good => Quality::Good,
+                    ConnectionQuality::Poor => Quality::Poor,
+                    ConnectionQuality::Lost => Quality::Lost,
+                };
+                self.quality.insert(identity.clone(), quality) != Some(quality)
+            }
             RoomEvent::ActiveSpeakers(speakers) => {
                 let now: HashSet<String> = speakers.iter().map(|s| s.identity.clone()).collect();
                 let changed = now != self.speaking;
@@ -159,6 +173,7 @@ impl Roster {
             speaking: self.speaking.contains(&self.identity),
             hand_raised: self.hand_raised,
             reaction: None,
+            quality: self.quality_of(&self.identity),
         };
         let mut others: Vec<(&String, &Person)> = self.people.iter().collect();
         others.sort_by_key(|(_, person)| person.arrived);
@@ -197,7 +212,12 @@ impl Roster {
             speaking: self.speaking.contains(identity),
             hand_raised: presence::hand_raised(&person.attributes),
             reaction: presence::reaction(&person.attributes).map(|(emoji, _)| emoji),
+            quality: self.quality_of(identity),
         }
+    }
+
+    fn quality_of(&self, identity: &str) -> Quality {
+        self.quality.get(identity).copied().unwrap_or_default()
     }
 }
 
@@ -271,5 +291,22 @@ mod tests {
         }));
         assert_eq!(roster.views().len(), 1);
         assert_eq!(roster.name_of("ada"), "ada");
+    }
+
+    #[test]
+    fn connection_quality_is_shown_per_person_ours_included_and_repeats_change_nothing() {
+        let mut roster = Roster::new("me", "Me");
+        roster.apply(&RoomEvent::ParticipantJoined(participant("ada", "Ada")));
+        assert_eq!(roster.views()[1].quality, Quality::Unknown);
+        let rate = |identity: &str, quality| RoomEvent::ConnectionQuality {
+            identity: identity.into(),
+            quality,
+        };
+        assert!(roster.apply(&rate("ada", ConnectionQuality::Poor)));
+        assert!(!roster.apply(&rate("ada", ConnectionQuality::Poor)));
+        assert!(roster.apply(&rate("me", ConnectionQuality::Excellent)));
+        let views = roster.views();
+        assert_eq!(views[0].quality, Quality::Excellent);
+        assert_eq!(views[1].quality, Quality::Poor);
     }
 }

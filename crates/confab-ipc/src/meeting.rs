@@ -66,6 +66,20 @@ pub struct ParticipantView {
     pub speaking: bool,
     pub hand_raised: bool,
     pub reaction: Option<String>,
+    /// Their connection as the server rates it.
+    pub quality: Quality,
+}
+
+/// A connection's quality as the server rates it (LiveKit's scale); unknown until it says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Quality {
+    #[default]
+    Unknown,
+    Excellent,
+    Good,
+    Poor,
+    Lost,
 }
 
 /// A chat line.

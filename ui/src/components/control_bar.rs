@@ -2,9 +2,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::ipc::use_backend;
-use crate::state::use_meeting;
+use crate::state::{Layout, use_meeting};
 
-/// Microphone, camera, hand, chat, people, leave — and end for everyone, for hosts.
+/// Microphone, camera, hand, chat, people, layout, leave — and end for everyone, for hosts.
 #[component]
 pub fn ControlBar() -> impl IntoView {
     let backend = use_backend();
@@ -63,6 +63,21 @@ pub fn ControlBar() -> impl IntoView {
                 {move || {
                     let waiting = meeting.waiting_room.with(|room| room.guests.len());
                     if waiting > 0 { format!("People ({waiting} waiting)") } else { "People".to_owned() }
+                }}
+            </button>
+            <button
+                id="layout-button"
+                type="button"
+                on:click=move |_| meeting.layout.update(|layout| {
+                    *layout = match layout {
+                        Layout::Grid => Layout::Speaker,
+                        Layout::Speaker => Layout::Grid,
+                    }
+                })
+            >
+                {move || match meeting.layout.get() {
+                    Layout::Grid => "Speaker view",
+                    Layout::Speaker => "Grid view",
                 }}
             </button>
             <button id="leave-button" class="danger" type="button" on:click=move |_| act.run(Action::Leave)>

@@ -1,13 +1,14 @@
-use confab_ipc::meeting::ParticipantView;
+use confab_ipc::meeting::{ParticipantView, Quality};
 use leptos::prelude::*;
 
 use crate::state::use_meeting;
 use crate::video::VideoView;
 
 /// One person: their video (camera, or screen when sharing) or their initials, their name,
-/// microphone state, a ring while they speak, and a raised hand.
+/// microphone state, a ring while they speak, a raised hand, a warning when their connection
+/// is poor, and a pin. `focused`: the large tile of the speaker layout.
 #[component]
-pub fn Tile(identity: String) -> impl IntoView {
+pub fn Tile(identity: String, #[prop(into)] focused: Signal<bool>) -> impl IntoView {
     let meeting = use_meeting();
     let person = {
         let identity = identity.clone();
@@ -22,10 +23,24 @@ pub fn Tile(identity: String) -> impl IntoView {
         })
     };
     let video = Memo::new(move |_| person.with(|p| p.screen.clone().or_else(|| p.camera.clone())));
+    let pinned = {
+        let identity = identity.clone();
+        Memo::new(move |_| {
+            meeting
+                .pinned
+                .with(|pinned| pinned.as_deref() == Some(identity.as_str()))
+        })
+    };
+    let pin = {
+        let identity = identity.clone();
+        move |_| meeting.toggle_pin(&identity)
+    };
     view! {
         <figure
             class="tile"
             class:speaking=move || person.with(|p| p.speaking)
+            class:focus=move || focused.get()
+            class:pinned=move || pinned.get()
             data-identity=identity
         >
             {move || match (video.get(), meeting.frames.get()) {
@@ -49,7 +64,19 @@ pub fn Tile(identity: String) -> impl IntoView {
                 <Show when=move || person.with(|p| p.hand_raised)>
                     <span class="hand" aria-label="hand raised">"✋"</span>
                 </Show>
+                {move || quality_warning(person.with(|p| p.quality)).map(|(class, text)| view! {
+                    <span class=format!("quality {class}") role="status">{text}</span>
+                })}
             </figcaption>
+            <button
+                class="pin"
+                type="button"
+                aria-pressed=move || pinned.get().to_string()
+                title=move || if pinned.get() { "Unpin" } else { "Pin to the large tile" }
+                on:click=pin
+            >
+                {move || if pinned.get() { "Unpin" } else { "Pin" }}
+            </button>
         </figure>
     }
 }
@@ -62,4 +89,13 @@ fn initials(person: &ParticipantView) -> String {
         .take(2)
         .collect::<String>()
         .to_uppercase()
+}
+
+/// What a tile says about a connection worth mentioning (good ones say nothing).
+fn quality_warning(quality: Quality) -> Option<(&'static str, &'static str)> {
+    match quality {
+        Quality::Poor => Some(("poor", "Poor connection")),
+        Quality::Lost => Some(("lost", "Connection lost")),
+        Quality::Unknown | Quality::Excellent | Quality::Good => None,
+    }
 }

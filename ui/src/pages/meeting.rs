@@ -4,7 +4,7 @@ use crate::components::chat_panel::ChatPanel;
 use crate::components::control_bar::ControlBar;
 use crate::components::people_panel::PeoplePanel;
 use crate::components::tile::Tile;
-use crate::state::use_meeting;
+use crate::state::{Layout, use_meeting};
 
 /// The meeting: everyone's tiles, the controls, and the chat and people panels.
 #[component]
@@ -20,6 +20,8 @@ pub fn Meeting() -> impl IntoView {
         })
     });
     let count = Memo::new(move |_| identities.with(Vec::len));
+    let focus = Memo::new(move |_| meeting.focus());
+    let speaker_layout = move || meeting.layout.get() == Layout::Speaker;
     view! {
         <main class="meeting">
             <header class="meeting-bar">
@@ -40,11 +42,22 @@ pub fn Meeting() -> impl IntoView {
                     <span id="reconnecting" class="status" role="status">"Reconnecting…"</span>
                 </Show>
             </header>
-            <section id="stage" class="stage" data-count=move || count.get().to_string()>
+            <section
+                id="stage"
+                class="stage"
+                class:speaker=speaker_layout
+                data-count=move || count.get().to_string()
+            >
                 <For
                     each=move || identities.get()
                     key=|identity| identity.clone()
-                    children=|identity| view! { <Tile identity /> }
+                    children=move |identity| {
+                        let mine = identity.clone();
+                        let focused = Signal::derive(move || {
+                            speaker_layout() && focus.with(|f| f.as_deref() == Some(mine.as_str()))
+                        });
+                        view! { <Tile identity focused /> }
+                    }
                 />
             </section>
             <Show when=move || meeting.chat_open.get()>
