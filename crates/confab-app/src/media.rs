@@ -23,7 +23,9 @@ use confab_media::device::{DeviceChoice, DeviceError};
 use confab_media::i420::{I420Layout, VideoFrame};
 use confab_media::pipeline::{self, AudioPlayout, DecodedVideo, MediaTask};
 use confab_media::video::source::{CaptureError, CapturedFrame, TestPattern, VideoSource};
-use confab_rtc::room::{LocalTrack, RemoteTrack, Room, TrackKind, TrackOptions, VideoCodec};
+use confab_rtc::room::{
+    LocalTrack, RemoteTrack, Room, TrackControl, TrackKind, TrackOptions, VideoCodec,
+};
 use tokio::sync::watch;
 
 use crate::lock;
@@ -35,7 +37,9 @@ pub type FrameSources = Arc<Mutex<HashMap<String, FrameFeed>>>;
 /// Where a track's newest frame comes from.
 #[derive(Debug, Clone)]
 pub enum FrameFeed {
-    Decoded(watch::Receiver<Option<DecodedVideo>>),
+    /// A subscribed track's decoded frames, and how to ask the server for the size tiles
+    /// show it at.
+    Decoded(watch::Receiver<Option<DecodedVideo>>, TrackControl),
     /// Our own camera, before encoding.
     Local(watch::Receiver<Option<Arc<VideoFrame>>>),
 }
@@ -178,13 +182,17 @@ impl CallMedia {
     pub fn track_subscribed(&mut self, track: RemoteTrack) {
         let sid = track.sid().to_owned();
         match track.kind() {
-            TrackKind::Video => match pipeline::receive_video(track) {
-                Ok(receiver) => {
-                    lock(&self.frames).insert(sid.clone(), FrameFeed::Decoded(receiver.frames));
-                    self.decoding.insert(sid, receiver.task);
+            TrackKind::Video => {
+                let control = track.control();
+                match pipeline::receive_video(track) {
+                    Ok(receiver) => {
+                        lock(&self.frames)
+                            .insert(sid.clone(), FrameFeed::Decoded(receiver.frames, control));
+                        self.decoding.insert(sid, receiver.task);
+                    }
+                    Err(error) => tracing::warn!(%sid, %error, "video not decoded"),
                 }
-                Err(error) => tracing::warn!(%sid, %error, "video not decoded"),
-            },
+            }
             TrackKind::Audio => match self.playout() {
                 Some(playout) => match playout.add_track(track) {
                     Ok(task) => {

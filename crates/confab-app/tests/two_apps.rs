@@ -14,7 +14,7 @@ use confab_ipc::meeting::{
 };
 use confab_meeting::Invite;
 use confab_rtc::room::RoomOptions;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -61,6 +61,30 @@ async fn until<T>(
     })
     .await;
     found.unwrap_or_else(|_| panic!("no {what} within {DEADLINE:?}; saw {seen:#?}"))
+}
+
+/// Reads a tile's frames until one was decoded at `size` (the layer the server sends).
+async fn decoded_at<S>(socket: &mut S, size: (u32, u32))
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let mut seen = Vec::new();
+    let reached = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let Some(Ok(Message::Binary(frame))) = socket.next().await else {
+                panic!("the frame channel closed");
+            };
+            let header = FrameHeader::decode(&frame).expect("a whole frame");
+            if (header.source_width, header.source_height) == size {
+                return;
+            }
+            if seen.last() != Some(&(header.source_width, header.source_height)) {
+                seen.push((header.source_width, header.source_height));
+            }
+        }
+    })
+    .await;
+    assert!(reached.is_ok(), "never decoded at {size:?}; saw {seen:?}");
 }
 
 fn someone<'a>(participants: &'a [ParticipantView], name: &str) -> Option<&'a ParticipantView> {
@@ -156,6 +180,18 @@ async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the
         counters.windows(2).all(|pair| pair[0] < pair[1]),
         "{counters:?}"
     );
+
+    // The tile's size picks the simulcast layer the server sends (the smallest that covers
+    // it): 640×360 is the medium layer; a full-window tile gets the top one, a thumbnail the
+    // bottom one.
+    decoded_at(&mut socket, (640, 360)).await;
+    socket
+        .send(Message::text("1920x1080"))
+        .await
+        .expect("resize");
+    decoded_at(&mut socket, (1280, 720)).await;
+    socket.send(Message::text("300x170")).await.expect("resize");
+    decoded_at(&mut socket, (320, 180)).await;
 
     // A wrong token gets no frames.
     let mut forged = channel.clone();

@@ -204,25 +204,36 @@ impl FrameChannel {
     }
 }
 
-/// The header in front of each frame on the frame channel: `CFB1`, then width, height and the
-/// test pattern's frame counter (or `u32::MAX` when the frame carries no stamp), little-endian.
+/// The header in front of each frame on the frame channel: `CFB2`, then width, height, the
+/// size the frame was decoded at (before scaling to the tile: which simulcast layer came), and
+/// the test pattern's frame counter (or `u32::MAX` when the frame carries no stamp), each a
+/// little-endian `u32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
     pub width: u32,
     pub height: u32,
+    pub source_width: u32,
+    pub source_height: u32,
     pub counter: Option<u32>,
 }
 
 impl FrameHeader {
-    pub const MAGIC: [u8; 4] = *b"CFB1";
-    pub const LEN: usize = 16;
+    pub const MAGIC: [u8; 4] = *b"CFB2";
+    pub const LEN: usize = 24;
 
     pub fn encode(&self) -> [u8; Self::LEN] {
         let mut bytes = [0u8; Self::LEN];
         bytes[..4].copy_from_slice(&Self::MAGIC);
-        bytes[4..8].copy_from_slice(&self.width.to_le_bytes());
-        bytes[8..12].copy_from_slice(&self.height.to_le_bytes());
-        bytes[12..].copy_from_slice(&self.counter.unwrap_or(u32::MAX).to_le_bytes());
+        let words = [
+            self.width,
+            self.height,
+            self.source_width,
+            self.source_height,
+            self.counter.unwrap_or(u32::MAX),
+        ];
+        for (index, word) in words.iter().enumerate() {
+            bytes[4 + 4 * index..8 + 4 * index].copy_from_slice(&word.to_le_bytes());
+        }
         bytes
     }
 
@@ -246,7 +257,9 @@ impl FrameHeader {
         Some(Self {
             width: word(4)?,
             height: word(8)?,
-            counter: Some(word(12)?).filter(|counter| *counter != u32::MAX),
+            source_width: word(12)?,
+            source_height: word(16)?,
+            counter: Some(word(20)?).filter(|counter| *counter != u32::MAX),
         })
     }
 
@@ -276,6 +289,8 @@ mod tests {
         let header = FrameHeader {
             width: 4,
             height: 2,
+            source_width: 8,
+            source_height: 4,
             counter: Some(7),
         };
         let mut message = header.encode().to_vec();

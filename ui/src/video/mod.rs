@@ -10,7 +10,10 @@ use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{BinaryType, CanvasRenderingContext2d, HtmlCanvasElement, MessageEvent, WebSocket};
+use web_sys::{
+    BinaryType, CanvasRenderingContext2d, HtmlCanvasElement, MessageEvent, ResizeObserver,
+    WebSocket,
+};
 
 use self::webgl::YuvRenderer;
 
@@ -25,22 +28,29 @@ enum Renderer {
 }
 
 /// One track's video in a canvas. The canvas carries what it drew for tests and tools:
-/// `data-renderer` (`webgl` or `2d`), `data-frames` and `data-counter` (the test pattern's).
+/// `data-renderer` (`webgl` or `2d`), `data-frames`, `data-source-size` (the size decoded, i.e.
+/// the simulcast layer the server sends) and `data-counter` (the test pattern's).
 #[component]
 pub fn VideoView(track: String, channel: FrameChannel) -> impl IntoView {
     let canvas_ref = NodeRef::<html::Canvas>::new();
     let socket = StoredValue::new_local(None::<FrameSocket>);
     canvas_ref.on_load(move |canvas| {
         let canvas: HtmlCanvasElement = canvas;
-        let width = (canvas.client_width().max(320) as f64 * device_pixel_ratio()) as u32;
-        let height = (canvas.client_height().max(180) as f64 * device_pixel_ratio()) as u32;
-        let url = channel.track_url(&track, width.min(MAX_WIDTH), height.min(MAX_HEIGHT));
-        socket.set_value(open(&url, canvas));
+        let (width, height) = shown_size(&canvas);
+        let url = channel.track_url(&track, width, height);
+        let opened = open(&url, canvas.clone()).map(|mut opened| {
+            opened.resize = follow_size(&canvas, &opened.socket, (width, height));
+            opened
+        });
+        socket.set_value(opened);
     });
     on_cleanup(move || {
         socket.with_value(|socket| {
             if let Some(socket) = socket {
                 let _ = socket.socket.close();
+                if let Some((observer, _)) = &socket.resize {
+                    observer.disconnect();
+                }
             }
         });
     });
@@ -51,11 +61,53 @@ fn device_pixel_ratio() -> f64 {
     web_sys::window().map_or(1.0, |window| window.device_pixel_ratio())
 }
 
+/// The canvas's size on screen in device pixels (at least 320×180, at most 1080p).
+fn shown_size(canvas: &HtmlCanvasElement) -> (u32, u32) {
+    let width = (f64::from(canvas.client_width().max(320)) * device_pixel_ratio()) as u32;
+    let height = (f64::from(canvas.client_height().max(180)) * device_pixel_ratio()) as u32;
+    (width.min(MAX_WIDTH), height.min(MAX_HEIGHT))
+}
+
+/// A canvas's size watcher and the handler it calls (kept together, alive with the tile).
+type SizeWatch = (ResizeObserver, Closure<dyn FnMut(js_sys::Array)>);
+
+/// How much a tile's size must change before the shell hears of it (a layout change, not a
+/// window dragged by a few pixels).
+const RESIZE_SHARE: f64 = 0.15;
+
+/// Tells the shell `WxH` when the canvas is resized enough (a larger tile gets a larger
+/// layer from the server, a smaller one a smaller layer).
+fn follow_size(
+    canvas: &HtmlCanvasElement,
+    socket: &WebSocket,
+    sent: (u32, u32),
+) -> Option<SizeWatch> {
+    let (observed, socket) = (canvas.clone(), socket.clone());
+    let mut sent = sent;
+    let on_resize = Closure::<dyn FnMut(js_sys::Array)>::new(move |_entries: js_sys::Array| {
+        let now = shown_size(&observed);
+        let changed = |a: u32, b: u32| f64::from(a.abs_diff(b)) > f64::from(b) * RESIZE_SHARE;
+        if (changed(now.0, sent.0) || changed(now.1, sent.1))
+            && socket.ready_state() == WebSocket::OPEN
+            && socket
+                .send_with_str(&format!("{}x{}", now.0, now.1))
+                .is_ok()
+        {
+            sent = now;
+        }
+    });
+    let observer = ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok()?;
+    observer.observe(canvas);
+    Some((observer, on_resize))
+}
+
 /// A tile's open frame socket and the handler that draws what it brings (kept together: the
 /// handler lives exactly as long as the tile).
 struct FrameSocket {
     socket: WebSocket,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
+    /// Watches the canvas's size while the tile lives.
+    resize: Option<SizeWatch>,
 }
 
 /// Opens the frame socket and draws every frame it brings on `canvas`.
@@ -102,6 +154,8 @@ fn open(url: &str, canvas: HtmlCanvasElement) -> Option<FrameSocket> {
         }
         frames += 1;
         let _ = canvas.set_attribute("data-frames", &frames.to_string());
+        let source = format!("{}x{}", header.source_width, header.source_height);
+        let _ = canvas.set_attribute("data-source-size", &source);
         if let Some(counter) = header.counter {
             let _ = canvas.set_attribute("data-counter", &counter.to_string());
         }
@@ -110,6 +164,7 @@ fn open(url: &str, canvas: HtmlCanvasElement) -> Option<FrameSocket> {
     Some(FrameSocket {
         socket,
         _on_message: on_message,
+        resize: None,
     })
 }
 

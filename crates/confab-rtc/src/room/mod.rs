@@ -31,7 +31,7 @@ pub use rpc::{RpcError, RpcFuture, RpcHandler, RpcInvocation};
 pub use streams::{ByteStreamItem, ByteStreamReader, StreamError, StreamInfo};
 pub use track::{
     EncodedFrame, FrameCodec, Layer, LayerSpec, LocalTrack, PublisherFeedback, RemoteFrame,
-    RemoteTrack, SubscriptionSettings, TrackOptions, TrackOptionsKind, VideoCodec,
+    RemoteTrack, SubscriptionSettings, TrackControl, TrackOptions, TrackOptionsKind, VideoCodec,
 };
 
 use crate::signal::{self, JoinQuery, SignalError};

@@ -330,6 +330,31 @@ pub struct RemoteFrame {
     pub layer: Option<Layer>,
 }
 
+/// Asks for a subscribed track's layer or size (see [`RemoteTrack::control`]).
+#[derive(Debug, Clone)]
+pub struct TrackControl {
+    sid: String,
+    commands: mpsc::Sender<Command>,
+}
+
+impl TrackControl {
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    /// Asks for a layer or size, or pauses the track.
+    pub async fn set_settings(&self, settings: SubscriptionSettings) -> Result<(), RoomError> {
+        send_command(
+            &self.commands,
+            Command::TrackSettings {
+                track_sid: self.sid.clone(),
+                settings,
+            },
+        )
+        .await
+    }
+}
+
 /// A subscribed remote track: its frames arrive on [`RemoteTrack::recv`].
 #[derive(Debug)]
 pub struct RemoteTrack {
@@ -355,14 +380,16 @@ impl RemoteTrack {
 
     /// Asks for a layer or size, or pauses the track.
     pub async fn set_settings(&self, settings: SubscriptionSettings) -> Result<(), RoomError> {
-        send_command(
-            &self.commands,
-            Command::TrackSettings {
-                track_sid: self.sid.clone(),
-                settings,
-            },
-        )
-        .await
+        self.control().set_settings(settings).await
+    }
+
+    /// A handle that asks for this track's layer or size from elsewhere (while the track
+    /// itself is with its decoder).
+    pub fn control(&self) -> TrackControl {
+        TrackControl {
+            sid: self.sid.clone(),
+            commands: self.commands.clone(),
+        }
     }
 
     /// Asks the publisher for a keyframe (after a decoder error).
