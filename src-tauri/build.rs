@@ -43,6 +43,9 @@ fn main() {
             "stop_preview",
             "play_test_sound",
             "profile",
+            "list_share_targets",
+            "start_share",
+            "stop_share",
         ]));
     if let Err(error) = tauri_build::try_build(attributes) {
         eprintln!("tauri-build failed: {error:#}");

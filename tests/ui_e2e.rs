@@ -271,6 +271,27 @@ impl AppWindow {
         Ok(())
     }
 
+    /// Waits until the canvas `selector` draws frames decoded at a size `wanted` accepts.
+    async fn source_size_becomes(
+        &self,
+        selector: &str,
+        what: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> TestResult {
+        let read = "const c = document.querySelector(arguments[0]); \
+                    return c ? c.getAttribute('data-source-size') : null;";
+        wait::until(what, UI_TIMEOUT, || async {
+            let size = self
+                .client
+                .execute(read, vec![serde_json::json!(selector)])
+                .await
+                .ok()?;
+            size.as_str().filter(|size| wanted(size)).map(str::to_owned)
+        })
+        .await?;
+        Ok(())
+    }
+
     /// The stamp counter a canvas shows now, if one does.
     async fn stamp(&self, canvas: &str) -> Option<u64> {
         self.client
@@ -378,10 +399,26 @@ async fn meet(host: &AppWindow, guest: &AppWindow) -> TestResult {
     .await?;
     host.screenshot("ui-e2e-meeting-5-host-chat.png").await?;
 
+    // Ada shares her (test) screen: Bob's tile for her shows the share, decoded at the
+    // screen's own 1920×1080 (her camera's largest layer is 1280×720); she stops, and her
+    // camera is back.
+    host.click("#share-button").await?;
+    host.click("#share-picker .share-target").await?;
+    guest
+        .source_size_becomes(ada_tile, "Ada's share on Bob's tile", |size| {
+            size == "1920x1080"
+        })
+        .await?;
+    guest.screenshot("ui-e2e-meeting-6-share.png").await?;
+    host.click("#share-button").await?;
+    guest
+        .source_size_becomes(ada_tile, "Ada's camera again", |size| size != "1920x1080")
+        .await?;
+
     // Ada ends the meeting: Bob is told why.
     host.click("#end-button").await?;
     let ended = text_when(&guest.client, "#ended-message", |text| !text.is_empty()).await?;
     assert_eq!(ended, "The host ended the meeting");
-    guest.screenshot("ui-e2e-meeting-6-ended.png").await?;
+    guest.screenshot("ui-e2e-meeting-7-ended.png").await?;
     Ok(())
 }

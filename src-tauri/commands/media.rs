@@ -1,8 +1,9 @@
-//! Commands about our own camera, microphone and speaker: on and off in a meeting, and the
-//! device check before one.
+//! Commands about our own camera, microphone, speaker and screen: on and off in a meeting,
+//! sharing, and the device check before one.
 
 use confab_app::AppCore;
 use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile};
+use confab_ipc::meeting::ShareTargetView;
 use tauri::State;
 
 use crate::error::ShellError;
@@ -60,4 +61,23 @@ pub async fn play_test_sound(core: State<'_, AppCore>) -> Result<(), ShellError>
 #[tauri::command]
 pub fn profile(core: State<'_, AppCore>) -> Profile {
     core.profile()
+}
+
+/// The screens and windows that can be shared.
+#[tauri::command]
+pub async fn list_share_targets(
+    core: State<'_, AppCore>,
+) -> Result<Vec<ShareTargetView>, ShellError> {
+    Ok(core.share_targets().await?)
+}
+
+/// Shares a screen or window (replacing a share under way).
+#[tauri::command]
+pub async fn start_share(core: State<'_, AppCore>, id: String) -> Result<(), ShellError> {
+    Ok(core.start_share(&id).await?)
+}
+
+#[tauri::command]
+pub async fn stop_share(core: State<'_, AppCore>) -> Result<(), ShellError> {
+    Ok(core.stop_share().await?)
 }

@@ -539,3 +539,75 @@ async fn a_poor_connection_is_shown_on_the_tile_and_a_good_one_is_not() {
         .await;
     assert!(screen.find(".tile[data-identity='me'] .quality").is_none());
 }
+
+#[wasm_bindgen_test]
+async fn sharing_picks_a_screen_or_window_and_stops() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![person("me", "Me"), person("ada", "Ada")],
+    });
+    screen
+        .wait_until("two tiles", |s| s.count("#stage .tile") == 2)
+        .await;
+    screen.click("#share-button");
+    screen
+        .wait_until("the picker", |s| {
+            s.count("#share-picker .share-target") == 2
+        })
+        .await;
+    let listed = screen.text("#share-picker").unwrap_or_default();
+    assert!(
+        listed.contains("Entire screen") && listed.contains("Slides"),
+        "{listed}"
+    );
+    screen.click("#share-picker .share-target[data-id='window:0x400001']");
+    screen
+        .wait_until("the share asked for", |_| {
+            mock.sent()
+                .iter()
+                .any(|c| c == r#"start_share {"id":"window:0x400001"}"#)
+        })
+        .await;
+    assert!(
+        screen.find("#share-picker").is_none(),
+        "picking closes the picker"
+    );
+
+    let mut me = person("me", "Me");
+    me.screen = Some("TR_screen".into());
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![me, person("ada", "Ada")],
+    });
+    screen
+        .wait_until("the button offers to stop", |s| {
+            s.text("#share-button").as_deref() == Some("Stop sharing")
+        })
+        .await;
+    screen.click("#share-button");
+    screen
+        .wait_until("the stop asked for", |_| {
+            mock.sent().iter().any(|c| c.starts_with("stop_share"))
+        })
+        .await;
+}
+
+#[wasm_bindgen_test]
+async fn someone_sharing_takes_the_large_tile() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    let mut bob = person("bob", "Bob");
+    bob.screen = Some("TR_bob_screen".into());
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![person("me", "Me"), person("ada", "Ada"), bob],
+    });
+    screen
+        .wait_until("three tiles", |s| s.count("#stage .tile") == 3)
+        .await;
+    screen.click("#layout-button");
+    screen
+        .wait_until("Bob's share large", |s| {
+            focused(s).as_deref() == Some("bob")
+        })
+        .await;
+}

@@ -12,7 +12,7 @@ use confab_discovery::Interfaces;
 use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile};
 use confab_ipc::meeting::{
     ChatLine, FrameChannel, HostArgs, JoinArgs, MediaChoice, MeetingInfo, MeetingUpdate,
-    NearbyMeeting, TransferState, TransferView, UpdateBatch, WaitingGuestView,
+    NearbyMeeting, ShareTargetView, TransferState, TransferView, UpdateBatch, WaitingGuestView,
 };
 use confab_meeting::{ConferenceClient, Meeting, MeetingEvent, MeetingOptions};
 use confab_rtc::room::{
@@ -26,7 +26,7 @@ use crate::device_check::{self, DevicePreview};
 use crate::frames::FrameServer;
 use crate::hosting::{Hosting, HostingError};
 use crate::lock;
-use crate::media::{CallMedia, FrameSources, MediaError, Sources};
+use crate::media::{self, CallMedia, FrameSources, MediaError, Sources};
 use crate::roster::{LocalTracks, Roster};
 use crate::settings::{Settings, SettingsError};
 use crate::updates::UpdateLog;
@@ -445,6 +445,51 @@ impl AppCore {
             .is_some()
     }
 
+    /// The screens and windows that can be shared.
+    pub async fn share_targets(&self) -> Result<Vec<ShareTargetView>, CoreError> {
+        let sources = self.options.sources;
+        tokio::task::spawn_blocking(move || media::share_targets(sources))
+            .await
+            .map_err(|error| CoreError::Media(MediaError::Screen(error.to_string())))?
+            .map_err(CoreError::Media)
+    }
+
+    /// Shares the screen or window `id` (replacing a share under way); our tile and everyone
+    /// else's show it. A share whose capture ends (its window closed, the desktop stopped it)
+    /// is stopped for everyone.
+    pub async fn start_share(&self, id: &str) -> Result<(), CoreError> {
+        let (meeting, state) = self.current().await?;
+        let room = meeting.room().await?;
+        // Opened before taking the meeting's state: a desktop's picker may wait for the user.
+        let (sources, id) = (self.options.sources, id.to_owned());
+        let source = tokio::task::spawn_blocking(move || media::share_source(sources, &id))
+            .await
+            .map_err(|error| CoreError::Media(MediaError::Screen(error.to_string())))??;
+        let mut locked = state.lock().await;
+        let screen = locked.media.start_share(&room, source).await?;
+        let local = LocalTracks {
+            screen: Some(screen.clone()),
+            ..locked.roster.local().clone()
+        };
+        self.show_local(&mut locked, local);
+        drop(locked);
+        tokio::spawn(end_with_capture(state, self.updates.clone(), screen));
+        Ok(())
+    }
+
+    /// Stops our share.
+    pub async fn stop_share(&self) -> Result<(), CoreError> {
+        let (_, state) = self.current().await?;
+        let mut state = state.lock().await;
+        state.media.stop_share().await;
+        let local = LocalTracks {
+            screen: None,
+            ..state.roster.local().clone()
+        };
+        self.show_local(&mut state, local);
+        Ok(())
+    }
+
     /// Our own tracks changed: the tiles show it.
     fn show_local(&self, state: &mut SessionState, local: LocalTracks) {
         if state.roster.set_local(local) {
@@ -699,6 +744,39 @@ impl Follower {
     }
 }
 
+/// How often a share is checked for a capture that ended by itself.
+const SHARE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Stops the share `screen` for everyone once its capture ends by itself; returns when the
+/// share is stopped (by this or by the user) or the meeting is over.
+async fn end_with_capture(
+    state: Arc<Mutex<SessionState>>,
+    updates: Arc<UpdateLog>,
+    screen: String,
+) {
+    let mut every = tokio::time::interval(SHARE_CHECK_EVERY);
+    loop {
+        every.tick().await;
+        let mut state = state.lock().await;
+        if state.roster.local().screen.as_deref() != Some(screen.as_str()) {
+            return;
+        }
+        if state.media.share_running() {
+            continue;
+        }
+        tracing::info!(%screen, "the shared screen or window went away; the share stops");
+        state.media.stop_share().await;
+        let local = LocalTracks {
+            screen: None,
+            ..state.roster.local().clone()
+        };
+        if state.roster.set_local(local) {
+            updates.push(participants(&state.roster));
+        }
+        return;
+    }
+}
+
 /// How often a transfer's progress is reported while it runs.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -812,5 +890,8 @@ mod tests {
         sendable(core.start_preview());
         sendable(core.preview_level());
         sendable(core.play_test_sound());
+        sendable(core.share_targets());
+        sendable(core.start_share(""));
+        sendable(core.stop_share());
     }
 }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use confab_ipc::devices::DeviceSelection;
+use confab_ipc::meeting::ShareTargetView;
 use confab_media::audio::microphone::Microphone;
 use confab_media::audio::processing::{AudioProcessor, ProcessingSettings};
 use confab_media::audio::source::{AudioSource, ProcessedSource, ToneSource};
@@ -22,6 +23,7 @@ use confab_media::device::camera::{Camera, CameraRequest};
 use confab_media::device::{DeviceChoice, DeviceError};
 use confab_media::i420::{I420Layout, VideoFrame};
 use confab_media::pipeline::{self, AudioPlayout, DecodedVideo, MediaTask};
+use confab_media::screen::{self, ShareKind, ShareOptions};
 use confab_media::video::source::{CaptureError, CapturedFrame, TestPattern, VideoSource};
 use confab_rtc::room::{
     LocalTrack, RemoteTrack, Room, TrackControl, TrackKind, TrackOptions, VideoCodec,
@@ -75,6 +77,8 @@ pub enum MediaError {
     Microphone(String),
     #[error("no speaker: {0}")]
     Speaker(String),
+    #[error("the screen cannot be shared: {0}")]
+    Screen(String),
     #[error("{0}")]
     Publish(String),
 }
@@ -106,6 +110,7 @@ pub struct CallMedia {
     playing: HashMap<String, MediaTask>,
     camera: Option<Published>,
     microphone: Option<Published>,
+    screen: Option<Published>,
     devices: Option<Arc<AudioDevices>>,
     processor: Option<Arc<AudioProcessor>>,
     playout: Option<AudioPlayout>,
@@ -178,6 +183,58 @@ impl CallMedia {
         Ok(Some(sid))
     }
 
+    /// Shares `source` (from [`share_source`]) at its own size, replacing a share under way,
+    /// with our own tile showing it. Returns the share's track sid.
+    pub async fn start_share(
+        &mut self,
+        room: &Room,
+        source: Box<dyn VideoSource>,
+    ) -> Result<String, MediaError> {
+        self.stop_share().await;
+        let layout = source.layout();
+        let options = TrackOptions::screen_share(VideoCodec::Vp8, layout.width, layout.height);
+        let (preview, shown) = watch::channel(None);
+        let source = Box::new(PreviewSource {
+            inner: source,
+            preview,
+        });
+        let track = room
+            .publish_track(options.clone())
+            .await
+            .map_err(|error| MediaError::Publish(error.to_string()))?;
+        let task = pipeline::send_video(track.clone(), &options, source)
+            .map_err(|error| MediaError::Publish(error.to_string()))?;
+        let sid = track.sid();
+        lock(&self.frames).insert(sid.clone(), FrameFeed::Local(shown));
+        self.screen = Some(Published { track, task });
+        Ok(sid)
+    }
+
+    /// Stops our share (capture first, so nothing more of the screen is read): everyone
+    /// sees it go. Nothing happens without one.
+    pub async fn stop_share(&mut self) {
+        let Some(share) = self.screen.take() else {
+            return;
+        };
+        lock(&self.frames).remove(&share.track.sid());
+        // Joining the capture thread takes up to a frame's time: not on the runtime's threads.
+        match tokio::task::spawn_blocking(move || share.task.stop()).await {
+            Ok(Err(error)) => tracing::debug!(%error, "the share's capture had failed"),
+            Err(error) => tracing::warn!(%error, "stopping the share's capture"),
+            Ok(Ok(())) => {}
+        }
+        if let Err(error) = share.track.unpublish().await {
+            tracing::debug!(%error, "the share was not unpublished");
+        }
+    }
+
+    /// Whether the share's capture still runs (a shared window closed, a portal stopped it).
+    pub fn share_running(&self) -> bool {
+        self.screen
+            .as_ref()
+            .is_some_and(|share| !share.task.is_finished())
+    }
+
     /// A subscribed track: video is decoded for the tiles, audio played.
     pub fn track_subscribed(&mut self, track: RemoteTrack) {
         let sid = track.sid().to_owned();
@@ -220,10 +277,14 @@ impl CallMedia {
     /// Stops everything: decoders, playout, our tracks' encoders.
     pub fn stop(&mut self) {
         lock(&self.frames).clear();
-        let published = [self.camera.take(), self.microphone.take()]
-            .into_iter()
-            .flatten()
-            .map(|published| published.task);
+        let published = [
+            self.camera.take(),
+            self.microphone.take(),
+            self.screen.take(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|published| published.task);
         let tasks: Vec<MediaTask> = self
             .decoding
             .drain()
@@ -292,6 +353,48 @@ impl CallMedia {
         let microphone = open_microphone(devices, self.chosen.microphone.as_deref())?;
         Ok(Box::new(ProcessedSource::new(microphone, processor)))
     }
+}
+
+/// The id the test screen is shared by (`CONFAB_TEST_MEDIA=1`).
+pub const TEST_SCREEN: &str = "test-screen";
+
+/// The screens and windows that can be shared (blocking: it asks the display server).
+pub fn share_targets(sources: Sources) -> Result<Vec<ShareTargetView>, MediaError> {
+    if sources == Sources::Test {
+        return Ok(vec![ShareTargetView {
+            id: TEST_SCREEN.to_owned(),
+            is_screen: true,
+            name: "Test screen".to_owned(),
+            width: 1920,
+            height: 1080,
+        }]);
+    }
+    let targets = screen::backend()
+        .and_then(|backend| backend.targets())
+        .map_err(|error| MediaError::Screen(error.to_string()))?;
+    Ok(targets
+        .into_iter()
+        .map(|target| ShareTargetView {
+            is_screen: target.kind == ShareKind::Screen,
+            id: target.id,
+            name: target.name,
+            width: target.width,
+            height: target.height,
+        })
+        .collect())
+}
+
+/// What a share captures: the screen or window `id`, or the test screen (the stamped
+/// pattern at 1920×1080, 15 fps). Blocking: a desktop's picker may ask the user first.
+pub fn share_source(sources: Sources, id: &str) -> Result<Box<dyn VideoSource>, MediaError> {
+    if sources == Sources::Test {
+        let layout =
+            I420Layout::new(1920, 1080).map_err(|error| MediaError::Screen(error.to_string()))?;
+        return Ok(Box::new(TestPattern::new(layout, 15)));
+    }
+    screen::backend()
+        .and_then(|backend| backend.open(id, ShareOptions::default()))
+        .map_err(|error| MediaError::Screen(error.to_string()))
 }
 
 /// The picked microphone (`id`; None or a missing one: the system default), unprocessed.

@@ -326,3 +326,94 @@ async fn the_device_check_previews_the_camera_and_meters_the_microphone_until_ho
     ));
     app.end().await.expect("ended");
 }
+
+/// The host shares the test screen, stops, and shares again: the guest sees the share on
+/// Ada's tile (its frames on the frame channel at the screen's own size, the counter
+/// advancing), then sees it go, then a new one come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_shares_the_screen_stops_and_shares_again() {
+    let host = app("ada-share");
+    let guest = app("bob-share");
+    let info = host
+        .host(HostArgs {
+            name: "Ada".into(),
+            title: "Demo".into(),
+            waiting_room: false,
+            media: MediaChoice::default(),
+        })
+        .await
+        .expect("host");
+    let invite = Invite::parse(info.invite.as_deref().expect("an invitation")).expect("link");
+    guest
+        .join(JoinArgs {
+            code: invite.code,
+            host: invite.host,
+            name: "Bob".into(),
+            media: MediaChoice::default(),
+        })
+        .await
+        .expect("join");
+    let mut guest_next = 0;
+    until(&guest, &mut guest_next, "Ada", |update| match update {
+        MeetingUpdate::Participants { participants } => someone(participants, "Ada").map(drop),
+        _ => None,
+    })
+    .await;
+
+    let targets = host.share_targets().await.expect("targets");
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    let mut shares = Vec::new();
+    for round in 1..=2 {
+        host.start_share(&targets[0].id).await.expect("shared");
+        let share = until(
+            &guest,
+            &mut guest_next,
+            "Ada's share",
+            |update| match update {
+                MeetingUpdate::Participants { participants } => {
+                    someone(participants, "Ada").and_then(|ada| ada.screen.clone())
+                }
+                _ => None,
+            },
+        )
+        .await;
+        let channel = guest.frame_channel().await.expect("frame channel");
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(channel.track_url(&share, 1920, 1080))
+                .await
+                .expect("the tile connects");
+        decoded_at(&mut socket, (1920, 1080)).await;
+        let mut counters = Vec::new();
+        tokio::time::timeout(DEADLINE, async {
+            while counters.len() < 3 {
+                let Some(Ok(Message::Binary(frame))) = socket.next().await else {
+                    panic!("the frame channel closed");
+                };
+                counters.extend(FrameHeader::decode(&frame).and_then(|h| h.counter));
+            }
+        })
+        .await
+        .expect("share frames within the deadline");
+        assert!(
+            counters.windows(2).all(|p| p[0] < p[1]),
+            "round {round}: {counters:?}"
+        );
+
+        host.stop_share().await.expect("stopped");
+        until(
+            &guest,
+            &mut guest_next,
+            "the share gone",
+            |update| match update {
+                MeetingUpdate::Participants { participants } => someone(participants, "Ada")
+                    .filter(|ada| ada.screen.is_none())
+                    .map(drop),
+                _ => None,
+            },
+        )
+        .await;
+        shares.push(share);
+    }
+    assert_ne!(shares[0], shares[1]);
+    host.end().await.expect("ended");
+}

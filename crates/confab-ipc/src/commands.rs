@@ -53,3 +53,9 @@ pub const STOP_PREVIEW: &str = "stop_preview";
 pub const PLAY_TEST_SOUND: &str = "play_test_sound";
 /// → `Profile`: what the app remembers (the name last used).
 pub const PROFILE: &str = "profile";
+/// → `Vec<ShareTargetView>`: the screens and windows that can be shared.
+pub const LIST_SHARE_TARGETS: &str = "list_share_targets";
+/// `{id}`: shares a screen or window (replacing a share under way).
+pub const START_SHARE: &str = "start_share";
+/// Stops our share: everyone sees it go.
+pub const STOP_SHARE: &str = "stop_share";

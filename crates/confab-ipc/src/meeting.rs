@@ -95,6 +95,20 @@ pub struct ChatLine {
     pub timestamp: i64,
 }
 
+/// A screen or a window the user may share, as the share picker lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareTargetView {
+    /// What `start_share` takes: `screen:0`, `window:0x…`, `portal:screen`.
+    pub id: String,
+    /// True for a whole screen, false for one window.
+    pub is_screen: bool,
+    /// "Entire screen" or the window's title.
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+}
+
 /// A meeting a host on the LAN lists, for the home screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -141,3 +141,14 @@ async fn the_publisher_hears_which_layers_its_subscriber_wants_on_livekit_server
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_stops_and_starts_again_while_the_camera_runs_on_livekit_server() {
+    common::init_tracing();
+    let server = LiveKitServer::start();
+    common::scenarios::a_share_stops_and_starts_again_while_the_camera_runs(
+        &server.url,
+        |identity| token(DEV_SECRET, "share", identity),
+    )
+    .await;
+}

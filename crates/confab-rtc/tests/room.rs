@@ -90,3 +90,13 @@ async fn ice_that_never_connects_is_a_clear_error() {
         "{error:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_stops_and_starts_again_while_the_camera_runs() {
+    let sfu = start_sfu().await;
+    let url = format!("http://{}", sfu.local_addr());
+    common::scenarios::a_share_stops_and_starts_again_while_the_camera_runs(&url, |identity| {
+        join_token(KEY, SECRET, "share", identity)
+    })
+    .await;
+}

@@ -613,6 +613,20 @@ impl Hub {
                             ),
                         }
                     }
+                    MediaEvent::MediaEnded {
+                        participant,
+                        track_sid,
+                    } => {
+                        let updates = connections
+                            .get(&participant)
+                            .and_then(|c| rooms.get_mut(&c.room))
+                            .and_then(|room| room.unpublish_track(&participant, &track_sid));
+                        if let Some(updates) = updates {
+                            tracing::info!(participant = %participant, track = %track_sid, "track unpublished");
+                            out.extend(updates);
+                        }
+                        media.unpublish_track(now, &track_sid);
+                    }
                 }
             }
         }

@@ -634,6 +634,24 @@ impl Room {
         self.broadcast_update(&info, None)
     }
 
+    /// Participant `sid` stopped sending `track_sid` (it unpublished it): everyone who sees
+    /// the participant gets the shorter track list. `None` when it was not published.
+    pub fn unpublish_track(&mut self, sid: &str, track_sid: &str) -> Option<Vec<Outbound>> {
+        let info = self.participants.get_mut(sid)?;
+        let before = info.tracks.len();
+        info.tracks.retain(|track| track.sid != track_sid);
+        if info.tracks.len() == before {
+            return None;
+        }
+        info.version += 1;
+        let info = info.clone();
+        Some(if is_hidden(&info) {
+            Vec::new()
+        } else {
+            self.broadcast_update(&info, None)
+        })
+    }
+
     /// Unpublishes the tracks of `sid` whose source its permission no longer allows, and
     /// returns their sids; the participant's next update carries the shorter list.
     pub fn drop_disallowed_tracks(&mut self, sid: &str) -> Vec<String> {

@@ -1,16 +1,49 @@
+use confab_ipc::meeting::ShareTargetView;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::ipc::use_backend;
 use crate::state::{Layout, use_meeting};
 
-/// Microphone, camera, hand, chat, people, layout, leave — and end for everyone, for hosts.
+/// Microphone, camera, screen share, hand, chat, people, layout, leave — and end for
+/// everyone, for hosts.
 #[component]
 pub fn ControlBar() -> impl IntoView {
     let backend = use_backend();
     let meeting = use_meeting();
     let me = Memo::new(move |_| meeting.me().unwrap_or_default());
     let (problem, set_problem) = signal(None::<String>);
+    let (targets, set_targets) = signal(None::<Vec<ShareTargetView>>);
+    // "Share screen" lists what can be shared; "Stop sharing" stops.
+    let share = {
+        let backend = backend.clone();
+        Callback::new(move |()| {
+            let backend = backend.clone();
+            let sharing = me.with_untracked(|m| m.screen.is_some());
+            spawn_local(async move {
+                let result = if sharing {
+                    backend.stop_share().await
+                } else {
+                    backend
+                        .list_share_targets()
+                        .await
+                        .map(|list| set_targets.set(Some(list)))
+                };
+                set_problem.set(result.err().map(|error| error.message));
+            });
+        })
+    };
+    let pick = {
+        let backend = backend.clone();
+        Callback::new(move |id: String| {
+            let backend = backend.clone();
+            set_targets.set(None);
+            spawn_local(async move {
+                let result = backend.start_share(&id).await;
+                set_problem.set(result.err().map(|error| error.message));
+            });
+        })
+    };
     let act = Callback::new(move |action: Action| {
         let backend = backend.clone();
         let me = me.get_untracked();
@@ -43,6 +76,17 @@ pub fn ControlBar() -> impl IntoView {
             >
                 {move || if me.with(|m| m.camera.is_some()) { "Stop video" } else { "Start video" }}
             </button>
+            <button
+                id="share-button"
+                type="button"
+                aria-pressed=move || me.with(|m| m.screen.is_some()).to_string()
+                on:click=move |_| share.run(())
+            >
+                {move || if me.with(|m| m.screen.is_some()) { "Stop sharing" } else { "Share screen" }}
+            </button>
+            <Show when=move || targets.with(Option::is_some)>
+                <SharePicker targets=Signal::derive(move || targets.get().unwrap_or_default()) pick cancel=Callback::new(move |()| set_targets.set(None)) />
+            </Show>
             <button id="hand-button" type="button" on:click=move |_| act.run(Action::Hand)>
                 {move || if me.with(|m| m.hand_raised) { "Lower hand" } else { "Raise hand" }}
             </button>
@@ -102,4 +146,42 @@ enum Action {
     Hand,
     Leave,
     End,
+}
+
+/// What can be shared: each screen and window by name and size; picking one shares it.
+#[component]
+fn SharePicker(
+    targets: Signal<Vec<ShareTargetView>>,
+    pick: Callback<String>,
+    cancel: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <div id="share-picker" class="share-picker card" role="dialog" aria-label="Share your screen">
+            <h2>"Share your screen"</h2>
+            <Show when=move || targets.with(Vec::is_empty)>
+                <p class="hint">"There is nothing to share on this display."</p>
+            </Show>
+            <ul>
+                <For
+                    each=move || targets.get()
+                    key=|target| target.id.clone()
+                    children=move |target| {
+                        let id = target.id.clone();
+                        let kind = if target.is_screen { "Screen" } else { "Window" };
+                        view! {
+                            <li>
+                                <button class="share-target" type="button" data-id=target.id.clone() on:click=move |_| pick.run(id.clone())>
+                                    <span class="kind">{kind}</span>
+                                    " "
+                                    {target.name.clone()}
+                                    <span class="size">{format!(" {}×{}", target.width, target.height)}</span>
+                                </button>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+            <button id="share-cancel" type="button" on:click=move |_| cancel.run(())>"Cancel"</button>
+        </div>
+    }
 }

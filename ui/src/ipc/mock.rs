@@ -9,7 +9,8 @@ use confab_ipc::devices::{
     DeviceList, DeviceOption, DeviceSlot, PREVIEW_TRACK, PreviewStarted, Profile,
 };
 use confab_ipc::meeting::{
-    FrameChannel, HostArgs, JoinArgs, MeetingInfo, MeetingUpdate, NearbyMeeting, UpdateBatch,
+    FrameChannel, HostArgs, JoinArgs, MeetingInfo, MeetingUpdate, NearbyMeeting, ShareTargetView,
+    UpdateBatch,
 };
 use confab_ipc::{AppInfo, CommandError, ErrorKind, MeetingCode};
 use serde::Serialize;
@@ -137,6 +138,21 @@ impl MockBackend {
 
     pub fn preview_level(&self) -> f32 {
         self.meeting().level
+    }
+
+    /// The screens and windows the share picker lists: a screen and a window.
+    pub fn share_targets(&self) -> Vec<ShareTargetView> {
+        let target = |id: &str, is_screen, name: &str| ShareTargetView {
+            id: id.into(),
+            is_screen,
+            name: name.into(),
+            width: 1920,
+            height: 1080,
+        };
+        vec![
+            target("screen:0", true, "Entire screen"),
+            target("window:0x400001", false, "Slides"),
+        ]
     }
 
     /// An update the meeting sends the UI.

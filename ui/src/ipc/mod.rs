@@ -10,7 +10,7 @@ pub mod tauri;
 use confab_ipc::commands as command;
 use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile};
 use confab_ipc::meeting::{
-    FrameChannel, HostArgs, JoinArgs, MeetingInfo, NearbyMeeting, UpdateBatch,
+    FrameChannel, HostArgs, JoinArgs, MeetingInfo, NearbyMeeting, ShareTargetView, UpdateBatch,
 };
 use confab_ipc::{AppInfo, CommandError};
 use leptos::prelude::*;
@@ -176,6 +176,22 @@ impl Backend {
 
     pub async fn play_test_sound(&self) -> Result<(), CommandError> {
         self.act(command::PLAY_TEST_SOUND, &tauri::NoArgs {}).await
+    }
+
+    /// The screens and windows that can be shared.
+    pub async fn list_share_targets(&self) -> Result<Vec<ShareTargetView>, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::LIST_SHARE_TARGETS, &tauri::NoArgs {}).await,
+            Self::Mock(mock) => Ok(mock.share_targets()),
+        }
+    }
+
+    pub async fn start_share(&self, id: &str) -> Result<(), CommandError> {
+        self.act(command::START_SHARE, &Id { id }).await
+    }
+
+    pub async fn stop_share(&self) -> Result<(), CommandError> {
+        self.act(command::STOP_SHARE, &tauri::NoArgs {}).await
     }
 
     pub async fn leave_meeting(&self) -> Result<(), CommandError> {

@@ -68,6 +68,11 @@ impl MediaTask {
         })
     }
 
+    /// Whether the thread has ended on its own (its source failed or ran out) or was stopped.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
     /// Asks the thread to stop and waits until it has (at most one frame's time for senders;
     /// receivers stop at their track's next frame or when the track ends).
     pub fn stop(mut self) -> Result<(), PipelineError> {

@@ -60,6 +60,11 @@ pub enum Command {
         cid: String,
         muted: bool,
     },
+    /// Stops publishing: the track's section goes inactive in the next offer, and the server
+    /// tells everyone the track is gone.
+    Unpublish {
+        cid: String,
+    },
     PublishData {
         packet: Box<proto::DataPacket>,
         reliable: bool,
@@ -220,6 +225,8 @@ pub struct Engine {
     awaiting_publish:
         HashMap<String, (TrackOptions, oneshot::Sender<Result<LocalTrack, RoomError>>)>,
     published: Vec<Published>,
+    /// Publisher sections of unpublished tracks, made inactive in the next offer.
+    retired_mids: Vec<Mid>,
     next_cid: u32,
     publisher_has_channels: bool,
     publisher_needs_offer: bool,
@@ -322,6 +329,7 @@ impl Engine {
             participants,
             awaiting_publish: HashMap::new(),
             published: Vec::new(),
+            retired_mids: Vec::new(),
             next_cid: 0,
             publisher_has_channels: false,
             publisher_needs_offer: false,
@@ -658,6 +666,8 @@ impl Engine {
         }
         self.keepalive = Keepalive::from_join(&join);
         let mut announcements = Vec::new();
+        // A new publisher connection: the old one's sections are gone.
+        self.retired_mids.clear();
         for track in &mut self.published {
             track.mid = None;
             track.pt = None;
@@ -1333,9 +1343,13 @@ impl Engine {
             .single_peer_connection()
             .then(|| self.receive_section_states());
         let receive_sections = &mut self.receive_sections;
+        let retired = std::mem::take(&mut self.retired_mids);
         let offer = self.publisher.transport.create_offer(|api| {
             if add_channels {
                 PeerTransport::add_data_channels(api);
+            }
+            for mid in &retired {
+                api.set_direction(*mid, Direction::Inactive);
             }
             if ice_restart {
                 api.ice_restart(true);
@@ -1405,6 +1419,7 @@ impl Engine {
     async fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { options, reply } => self.publish(options, reply).await,
+            Command::Unpublish { cid } => self.unpublish(&cid),
             Command::SetMuted { cid, muted } => {
                 let Some(track) = self.published.iter_mut().find(|t| t.cid == cid) else {
                     return;
@@ -1531,6 +1546,21 @@ impl Engine {
         let request = publication::add_track_request(&cid, &options);
         self.request(Request::AddTrack(request)).await;
         self.awaiting_publish.insert(cid, (options, reply));
+    }
+
+    /// Stops publishing the track `cid`: its frames are dropped from now on, and its section
+    /// goes inactive in the next offer (which is how LiveKit servers learn of it).
+    fn unpublish(&mut self, cid: &str) {
+        self.awaiting_publish.remove(cid);
+        let Some(index) = self.published.iter().position(|t| t.cid == cid) else {
+            return;
+        };
+        let track = self.published.remove(index);
+        tracing::info!(sid = %track.sid, "unpublishing");
+        if let Some(mid) = track.mid {
+            self.retired_mids.push(mid);
+            self.publisher_needs_offer = true;
+        }
     }
 
     /// Stamps `packet` as ours (sender, and a sequence number when reliable) and queues it;

@@ -247,6 +247,17 @@ impl LocalTrack {
         .await
     }
 
+    /// Stops publishing: everyone sees the track go; frames sent afterwards are dropped.
+    pub async fn unpublish(&self) -> Result<(), RoomError> {
+        send_command(
+            &self.commands,
+            Command::Unpublish {
+                cid: self.cid.clone(),
+            },
+        )
+        .await
+    }
+
     /// What the encoder should do: keyframes, layers, bitrate.
     pub fn feedback(&self) -> watch::Receiver<PublisherFeedback> {
         self.feedback.clone()

@@ -580,3 +580,74 @@ pub async fn rpc_calls_and_their_failures(url: &str, token: impl Fn(&str) -> Str
     assert_eq!(code(result), RpcError::RECIPIENT_DISCONNECTED);
     alice.leave().await.expect("left");
 }
+
+/// Alice shares her screen beside her camera and stops, twice: Bob receives each share's
+/// frames, then sees it unpublished and its track end, while her camera keeps coming; the
+/// second share arrives as a new track (a stopped share's section stays inactive).
+pub async fn a_share_stops_and_starts_again_while_the_camera_runs(
+    url: &str,
+    token: impl Fn(&str) -> String,
+) {
+    let (alice, _alice_events) = join_room(url, &token("alice")).await;
+    let (_bob, mut bob_events) = join_room(url, &token("bob")).await;
+    let media = publish_synthetic(&alice).await;
+    let camera_sid = media.camera.sid();
+    let subscribed = room_event_where(
+        &mut bob_events,
+        "alice's camera",
+        |event| matches!(event, RoomEvent::TrackSubscribed { info, .. } if info.sid == camera_sid),
+    )
+    .await;
+    let RoomEvent::TrackSubscribed {
+        track: mut camera, ..
+    } = subscribed
+    else {
+        unreachable!("matched above")
+    };
+    let counter = |data: &[u8]| video_counter(data).map(|(counter, _)| counter);
+    counters_advance(&mut camera, FRAMES, counter).await;
+
+    let mut shares = Vec::new();
+    for round in 1..=2 {
+        let options = TrackOptions::screen_share(VideoCodec::Vp8, 1280, 720);
+        let screen = alice.publish_track(options).await.expect("share published");
+        let streaming = stream_video(screen.clone(), vec![None]);
+        let sid = screen.sid();
+        let subscribed = room_event_where(
+            &mut bob_events,
+            "alice's share",
+            |event| matches!(event, RoomEvent::TrackSubscribed { info, .. } if info.sid == sid),
+        )
+        .await;
+        let RoomEvent::TrackSubscribed {
+            track: mut share,
+            info,
+            ..
+        } = subscribed
+        else {
+            unreachable!("matched above")
+        };
+        assert_eq!(info.source, TrackSource::ScreenShare, "round {round}");
+        counters_advance(&mut share, FRAMES, counter).await;
+
+        screen.unpublish().await.expect("unpublish sent");
+        room_event_where(&mut bob_events, "the share unpublished", |event| {
+            matches!(event, RoomEvent::TrackUnpublished { track_sid, .. } if *track_sid == sid)
+        })
+        .await;
+        let ended =
+            tokio::time::timeout(DEADLINE, async { while share.recv().await.is_some() {} }).await;
+        assert!(
+            ended.is_ok(),
+            "round {round}: the share kept delivering frames"
+        );
+        streaming.abort();
+        shares.push(sid);
+    }
+    assert_ne!(shares[0], shares[1], "each share is a track of its own");
+    // Frames queued while the shares ran are old; the camera's newest still advance.
+    while let Ok(Some(_)) =
+        tokio::time::timeout(std::time::Duration::from_millis(1), camera.recv()).await
+    {}
+    counters_advance(&mut camera, FRAMES, counter).await;
+}

@@ -73,6 +73,13 @@ pub enum MediaEvent {
         cid: String,
         kind: proto::TrackType,
     },
+    /// `participant`'s offer stopped sending the published track `track_sid` (its section
+    /// became inactive: the client unpublished it); the signalling layer drops the
+    /// publication and calls [`Forwarder::unpublish_track`].
+    MediaEnded {
+        participant: String,
+        track_sid: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -637,6 +644,24 @@ impl Forwarder {
             .publisher
             .get_or_insert_with(|| Transport::new(now, &candidates));
         let answer = publisher.rtc.sdp_api().accept_offer(parsed)?;
+        // A published track whose section no longer sends was unpublished by the client.
+        let ended: Vec<String> = peer
+            .published
+            .iter()
+            .filter(|(mid, _)| {
+                publisher
+                    .rtc
+                    .media(**mid)
+                    .is_none_or(|media| !media.direction().is_receiving())
+            })
+            .map(|(_, track_sid)| track_sid.clone())
+            .collect();
+        for track_sid in ended {
+            self.events.push(MediaEvent::MediaEnded {
+                participant: sid.to_owned(),
+                track_sid,
+            });
+        }
         let sdp = codec_preference::prefer_codecs(&answer.to_sdp_string(), &offer.sdp, preferred);
         tracing::trace!(participant = %sid, %sdp, "publisher answer");
         self.events.push(MediaEvent::Signal {
