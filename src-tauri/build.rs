@@ -35,6 +35,7 @@ fn main() {
             "set_microphone",
             "send_chat",
             "raise_hand",
+            "react",
             "cancel_transfer",
             "list_devices",
             "choose_device",

@@ -54,6 +54,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::media::stop_share,
             commands::chat::send_chat,
             commands::chat::raise_hand,
+            commands::chat::react,
             commands::chat::cancel_transfer,
         ])
         .on_window_event(send_dropped_files)

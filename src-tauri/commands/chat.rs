@@ -16,6 +16,12 @@ pub async fn send_chat(
     Ok(core.send_chat(&text, &to).await?)
 }
 
+/// A reaction on our tile, for everyone.
+#[tauri::command]
+pub async fn react(core: State<'_, AppCore>, emoji: String) -> Result<(), ShellError> {
+    Ok(core.react(&emoji).await?)
+}
+
 #[tauri::command]
 pub async fn raise_hand(core: State<'_, AppCore>, raised: bool) -> Result<(), ShellError> {
     Ok(core.raise_hand(raised).await?)

@@ -8,7 +8,7 @@ mod common;
 use common::Mounted;
 use confab_ipc::MeetingCode;
 use confab_ipc::meeting::{
-    ChatLine, MeetingInfo, MeetingUpdate, ParticipantView, Quality, WaitingGuestView,
+    ChatLine, MeetingInfo, MeetingUpdate, ParticipantView, Quality, ReactionView, WaitingGuestView,
 };
 use confab_ui::App;
 use confab_ui::ipc::Backend;
@@ -610,4 +610,50 @@ async fn someone_sharing_takes_the_large_tile() {
             focused(s).as_deref() == Some("bob")
         })
         .await;
+}
+
+#[wasm_bindgen_test]
+async fn reactions_are_sent_and_a_fresh_one_shows_on_its_tile_but_an_old_one_does_not() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    screen.click("#react-button");
+    screen
+        .wait_until("the reactions", |s| s.count("#reaction-picker button") == 6)
+        .await;
+    screen.click("#reaction-picker button[data-emoji='🎉']");
+    screen
+        .wait_until("the reaction sent", |_| {
+            mock.sent().iter().any(|c| c == r#"react {"emoji":"🎉"}"#)
+        })
+        .await;
+    assert!(
+        screen.find("#reaction-picker").is_none(),
+        "picking closes the row"
+    );
+
+    let now = js_sys::Date::now() as i64;
+    let mut ada = person("ada", "Ada");
+    ada.reaction = Some(ReactionView {
+        emoji: "👏".into(),
+        seen_at: now,
+    });
+    let mut bob = person("bob", "Bob");
+    bob.reaction = Some(ReactionView {
+        emoji: "😮".into(),
+        seen_at: now - 60_000,
+    });
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![person("me", "Me"), ada, bob],
+    });
+    screen
+        .wait_until("Ada's applause", |s| {
+            s.text(".tile[data-identity='ada'] .reaction").as_deref() == Some("👏")
+        })
+        .await;
+    assert!(
+        screen
+            .find(".tile[data-identity='bob'] .reaction")
+            .is_none(),
+        "a minute-old reaction is not shown again"
+    );
 }

@@ -497,6 +497,16 @@ impl AppCore {
         }
     }
 
+    /// A reaction everyone sees on our tile for a moment.
+    pub async fn react(&self, emoji: &str) -> Result<(), CoreError> {
+        let (meeting, state) = self.current().await?;
+        meeting.react(emoji).await?;
+        let mut state = state.lock().await;
+        state.roster.set_reaction(emoji);
+        self.updates.push(participants(&state.roster));
+        Ok(())
+    }
+
     pub async fn raise_hand(&self, raised: bool) -> Result<(), CoreError> {
         let (meeting, state) = self.current().await?;
         meeting.raise_hand(raised).await?;
@@ -893,5 +903,6 @@ mod tests {
         sendable(core.share_targets());
         sendable(core.start_share(""));
         sendable(core.stop_share());
+        sendable(core.react(""));
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use confab_conference::models::{MeetingRoles, Role};
-use confab_ipc::meeting::{ParticipantView, Quality};
+use confab_ipc::meeting::{ParticipantView, Quality, ReactionView};
 use confab_meeting::presence;
 use confab_rtc::room::{
     ConnectionQuality, Participant, RoomEvent, TrackInfo, TrackKind, TrackSource,
@@ -17,6 +17,8 @@ struct Person {
     tracks: BTreeMap<String, TrackInfo>,
     /// Order of arrival, so tiles do not jump around.
     arrived: u64,
+    /// Their latest reaction, when we saw it change.
+    reaction: Option<ReactionView>,
 }
 
 /// Our own published tracks.
@@ -34,6 +36,7 @@ pub struct Roster {
     name: String,
     local: LocalTracks,
     hand_raised: bool,
+    reaction: Option<ReactionView>,
     people: BTreeMap<String, Person>,
     roles: MeetingRoles,
     speaking: HashSet<String>,
@@ -126,7 +129,25 @@ impl Roster {
     fn upsert(&mut self, participant: &Participant) {
         let person = self.person(&participant.identity);
         person.name.clone_from(&participant.name);
+        let before = person.attributes.get(presence::REACTION_ATTRIBUTE).cloned();
         person.attributes.clone_from(&participant.attributes);
+        // A reaction is new when its attribute changed (its sender's time is in it, so the
+        // same emoji twice is two reactions); it shows from when we saw it.
+        if person.attributes.get(presence::REACTION_ATTRIBUTE) != before.as_ref() {
+            person.reaction =
+                presence::reaction(&person.attributes).map(|(emoji, _)| ReactionView {
+                    emoji,
+                    seen_at: unix_millis(),
+                });
+        }
+    }
+
+    /// Our own reaction, as we sent it.
+    pub fn set_reaction(&mut self, emoji: &str) {
+        self.reaction = Some(ReactionView {
+            emoji: emoji.to_owned(),
+            seen_at: unix_millis(),
+        });
     }
 
     pub fn set_roles(&mut self, roles: MeetingRoles) {
@@ -172,7 +193,7 @@ impl Roster {
             microphone_muted: self.local.microphone.is_none() || self.local.microphone_muted,
             speaking: self.speaking.contains(&self.identity),
             hand_raised: self.hand_raised,
-            reaction: None,
+            reaction: self.reaction.clone(),
             quality: self.quality_of(&self.identity),
         };
         let mut others: Vec<(&String, &Person)> = self.people.iter().collect();
@@ -211,7 +232,7 @@ impl Roster {
             microphone_muted: microphone.is_none_or(|t| t.muted),
             speaking: self.speaking.contains(identity),
             hand_raised: presence::hand_raised(&person.attributes),
-            reaction: presence::reaction(&person.attributes).map(|(emoji, _)| emoji),
+            reaction: person.reaction.clone(),
             quality: self.quality_of(identity),
         }
     }
@@ -219,6 +240,14 @@ impl Roster {
     fn quality_of(&self, identity: &str) -> Quality {
         self.quality.get(identity).copied().unwrap_or_default()
     }
+}
+
+fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 #[cfg(test)]
@@ -291,6 +320,34 @@ mod tests {
         }));
         assert_eq!(roster.views().len(), 1);
         assert_eq!(roster.name_of("ada"), "ada");
+    }
+
+    #[test]
+    fn a_reaction_shows_when_its_attribute_changes_and_the_same_emoji_again_is_new() {
+        let mut roster = Roster::new("me", "Me");
+        let mut ada = participant("ada", "Ada");
+        roster.apply(&RoomEvent::ParticipantJoined(ada.clone()));
+        assert_eq!(roster.views()[1].reaction, None);
+        ada.attributes = presence::reaction_attributes("🎉", 1_000).expect("fits");
+        roster.apply(&RoomEvent::ParticipantUpdated(ada.clone()));
+        let first = roster.views()[1].reaction.clone().expect("a reaction");
+        assert_eq!(first.emoji, "🎉");
+        // Another update (her name) keeps the reaction as it was seen.
+        ada.name = "Ada L".into();
+        roster.apply(&RoomEvent::ParticipantUpdated(ada.clone()));
+        assert_eq!(roster.views()[1].reaction.as_ref(), Some(&first));
+        ada.attributes = presence::reaction_attributes("🎉", 2_000).expect("fits");
+        roster.apply(&RoomEvent::ParticipantUpdated(ada));
+        let again = roster.views()[1].reaction.clone().expect("a reaction");
+        assert!(again.seen_at >= first.seen_at);
+        roster.set_reaction("👍");
+        assert_eq!(
+            roster.views()[0]
+                .reaction
+                .as_ref()
+                .map(|r| r.emoji.as_str()),
+            Some("👍")
+        );
     }
 
     #[test]

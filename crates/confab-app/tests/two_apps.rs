@@ -211,6 +211,21 @@ async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the
     .await;
     assert_eq!(line.from_name, "Bob");
 
+    // Bob's reaction shows on his tile at Ada's.
+    guest.react("👍").await.expect("react");
+    until(
+        &host,
+        &mut host_next,
+        "Bob's reaction",
+        |update| match update {
+            MeetingUpdate::Participants { participants } => someone(participants, "Bob")
+                .and_then(|bob| bob.reaction.clone())
+                .filter(|reaction| reaction.emoji == "👍"),
+            _ => None,
+        },
+    )
+    .await;
+
     // A file from Ada lands in Bob's downloads, progress reported on both sides.
     let outgoing = std::env::temp_dir().join(format!("confab-agenda-{}.bin", std::process::id()));
     let contents: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();

@@ -59,3 +59,5 @@ pub const LIST_SHARE_TARGETS: &str = "list_share_targets";
 pub const START_SHARE: &str = "start_share";
 /// Stops our share: everyone sees it go.
 pub const STOP_SHARE: &str = "stop_share";
+/// `{emoji}`: a reaction everyone sees on our tile for a moment.
+pub const REACT: &str = "react";

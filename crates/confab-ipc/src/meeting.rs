@@ -65,9 +65,19 @@ pub struct ParticipantView {
     pub microphone_muted: bool,
     pub speaking: bool,
     pub hand_raised: bool,
-    pub reaction: Option<String>,
+    /// Their latest reaction.
+    pub reaction: Option<ReactionView>,
     /// Their connection as the server rates it.
     pub quality: Quality,
+}
+
+/// A reaction and when this app saw it (Unix milliseconds by this computer's clock), so a tile
+/// shows it for a moment after it came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionView {
+    pub emoji: String,
+    pub seen_at: i64,
 }
 
 /// A connection's quality as the server rates it (LiveKit's scale); unknown until it says.

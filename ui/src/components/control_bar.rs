@@ -87,6 +87,7 @@ pub fn ControlBar() -> impl IntoView {
             <Show when=move || targets.with(Option::is_some)>
                 <SharePicker targets=Signal::derive(move || targets.get().unwrap_or_default()) pick cancel=Callback::new(move |()| set_targets.set(None)) />
             </Show>
+            <Reactions on_error=Callback::new(move |message| set_problem.set(Some(message))) />
             <button id="hand-button" type="button" on:click=move |_| act.run(Action::Hand)>
                 {move || if me.with(|m| m.hand_raised) { "Lower hand" } else { "Raise hand" }}
             </button>
@@ -182,6 +183,56 @@ fn SharePicker(
                 />
             </ul>
             <button id="share-cancel" type="button" on:click=move |_| cancel.run(())>"Cancel"</button>
+        </div>
+    }
+}
+
+/// The reactions offered.
+const REACTIONS: [(&str, &str); 6] = [
+    ("👍", "thumbs up"),
+    ("👏", "applause"),
+    ("😂", "laughing"),
+    ("🎉", "celebration"),
+    ("❤️", "heart"),
+    ("😮", "surprise"),
+];
+
+/// "React": a row of emoji; picking one shows it on our tile for everyone.
+#[component]
+fn Reactions(on_error: Callback<String>) -> impl IntoView {
+    let backend = use_backend();
+    let (open, set_open) = signal(false);
+    let send = Callback::new(move |emoji: &'static str| {
+        let backend = backend.clone();
+        set_open.set(false);
+        spawn_local(async move {
+            if let Err(error) = backend.react(emoji).await {
+                on_error.run(error.message);
+            }
+        });
+    });
+    view! {
+        <div class="reactions">
+            <button
+                id="react-button"
+                type="button"
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| set_open.update(|open| *open = !*open)
+            >
+                "React"
+            </button>
+            <Show when=move || open.get()>
+                <div id="reaction-picker" class="reaction-picker" role="menu">
+                    {REACTIONS
+                        .iter()
+                        .map(|(emoji, label)| view! {
+                            <button type="button" role="menuitem" aria-label=*label data-emoji=*emoji on:click=move |_| send.run(emoji)>
+                                {*emoji}
+                            </button>
+                        })
+                        .collect_view()}
+                </div>
+            </Show>
         </div>
     }
 }

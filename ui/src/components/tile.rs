@@ -1,4 +1,4 @@
-use confab_ipc::meeting::{ParticipantView, Quality};
+use confab_ipc::meeting::{ParticipantView, Quality, ReactionView};
 use leptos::prelude::*;
 
 use crate::state::use_meeting;
@@ -64,6 +64,9 @@ pub fn Tile(identity: String, #[prop(into)] focused: Signal<bool>) -> impl IntoV
                 <Show when=move || person.with(|p| p.hand_raised)>
                     <span class="hand" aria-label="hand raised">"✋"</span>
                 </Show>
+                {move || fresh_reaction(person.with(|p| p.reaction.clone())).map(|emoji| view! {
+                    <span class="reaction" role="img" aria-label="reaction">{emoji}</span>
+                })}
                 {move || quality_warning(person.with(|p| p.quality)).map(|(class, text)| view! {
                     <span class=format!("quality {class}") role="status">{text}</span>
                 })}
@@ -89,6 +92,17 @@ fn initials(person: &ParticipantView) -> String {
         .take(2)
         .collect::<String>()
         .to_uppercase()
+}
+
+/// How long after it came a reaction is still worth showing (its animation takes 4 s).
+const REACTION_SHOWN_MS: f64 = 5_000.0;
+
+/// The emoji of a reaction that came moments ago (older ones are not shown again when a tile
+/// is drawn anew).
+fn fresh_reaction(reaction: Option<ReactionView>) -> Option<String> {
+    reaction
+        .filter(|r| js_sys::Date::now() - r.seen_at as f64 <= REACTION_SHOWN_MS)
+        .map(|r| r.emoji)
 }
 
 /// What a tile says about a connection worth mentioning (good ones say nothing).

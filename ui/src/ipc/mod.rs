@@ -43,6 +43,11 @@ struct Raised {
 }
 
 #[derive(Debug, Serialize)]
+struct Reaction<'a> {
+    emoji: &'a str,
+}
+
+#[derive(Debug, Serialize)]
 struct Identity<'a> {
     identity: &'a str,
 }
@@ -212,6 +217,10 @@ impl Backend {
 
     pub async fn raise_hand(&self, raised: bool) -> Result<(), CommandError> {
         self.act(command::RAISE_HAND, &Raised { raised }).await
+    }
+
+    pub async fn react(&self, emoji: &str) -> Result<(), CommandError> {
+        self.act(command::REACT, &Reaction { emoji }).await
     }
 
     pub async fn send_chat(&self, text: &str, to: &[String]) -> Result<(), CommandError> {

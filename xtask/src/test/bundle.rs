@@ -1,5 +1,6 @@
 //! Packaging: `cargo xtask bundle` produces a .deb and an .rpm that install the app, its desktop
-//! entry and its icons.
+//! entry and its icons; and the Info.plist a macOS bundle merges (no Mac here to bundle on)
+//! parses and says why the app asks for the camera, the microphone and the local network.
 
 use std::path::Path;
 
@@ -30,8 +31,37 @@ pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
             counts.add(Counts::check(ok));
         }
     }
+    let plist = workspace.root.join("Info.plist");
+    let keys = process::output(
+        process::command(workspace, "python3")
+            .args([
+                "-c",
+                "import plistlib, sys; print(' '.join(plistlib.load(open(sys.argv[1], 'rb'))))",
+            ])
+            .arg(&plist),
+    );
+    for wanted in MACOS_USAGE_KEYS {
+        let ok = keys
+            .as_deref()
+            .is_some_and(|keys| keys.split_whitespace().any(|key| key == wanted));
+        eprintln!(
+            "bundle: {} has {wanted}: {}",
+            plist.display(),
+            if ok { "yes" } else { "NO" }
+        );
+        counts.add(Counts::check(ok));
+    }
     Ok(counts)
 }
+
+/// What macOS asks an app to explain before it may use the camera, the microphone, and the
+/// local network (mDNS for finding meetings by code).
+const MACOS_USAGE_KEYS: [&str; 4] = [
+    "NSCameraUsageDescription",
+    "NSMicrophoneUsageDescription",
+    "NSLocalNetworkUsageDescription",
+    "NSBonjourServices",
+];
 
 fn list_contents(workspace: &Workspace, bundle: &Path) -> Option<String> {
     let is_deb = bundle.extension().is_some_and(|e| e == "deb");
