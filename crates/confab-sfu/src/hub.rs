@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use livekit_protocol as proto;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::auth::{Authenticator, JoinGrant};
 use crate::data;
@@ -40,6 +40,18 @@ pub struct Hub {
     resume_window: Duration,
     /// Wakes the media timer task when a change may have moved the next deadline.
     media_changed: Notify,
+    /// Signalling connections still being served, so a shutdown waits for their goodbyes.
+    live_sessions: watch::Sender<usize>,
+}
+
+/// Counts a signalling connection as served until dropped.
+#[derive(Debug)]
+pub struct LiveSession(watch::Sender<usize>);
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        self.0.send_modify(|live| *live = live.saturating_sub(1));
+    }
 }
 
 #[derive(Debug)]
@@ -103,6 +115,25 @@ impl Hub {
             }),
             sockets,
             media_changed: Notify::new(),
+            live_sessions: watch::Sender::new(0),
+        }
+    }
+
+    /// A signalling connection is being served until the returned guard drops.
+    pub fn session_started(&self) -> LiveSession {
+        self.live_sessions.send_modify(|live| *live += 1);
+        LiveSession(self.live_sessions.clone())
+    }
+
+    /// Waits until every signalling connection has ended (each has written what it was
+    /// sent, its goodbye included), or `limit` passed.
+    pub async fn sessions_ended(&self, limit: Duration) {
+        let mut live = self.live_sessions.subscribe();
+        if tokio::time::timeout(limit, live.wait_for(|live| *live == 0))
+            .await
+            .is_err()
+        {
+            tracing::info!(limit = ?limit, "some connections did not close in time");
         }
     }
 

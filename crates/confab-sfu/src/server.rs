@@ -169,6 +169,9 @@ pub async fn start(config: SfuConfig) -> Result<RunningSfu, SfuError> {
     })
 }
 
+/// How long a shutdown waits for connections to deliver their goodbyes.
+const GOODBYE_LIMIT: Duration = Duration::from_secs(2);
+
 /// How often rooms and participants awaiting a resume are checked against their timeouts.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -236,6 +239,9 @@ impl RunningSfu {
     /// listener stops.
     pub async fn shutdown(mut self) -> Result<(), SfuError> {
         self.hub.shutdown();
+        // Upgraded connections are not the listener's to wait for: let each write its leave
+        // and close before the process may end.
+        self.hub.sessions_ended(GOODBYE_LIMIT).await;
         for task in self.background_tasks.drain(..) {
             task.abort();
         }

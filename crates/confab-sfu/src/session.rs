@@ -59,6 +59,7 @@ pub async fn resume(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant, silence_
 
 /// Serves one participant until it leaves, is removed, or stays silent for `silence_limit`.
 async fn run(socket: WebSocket, hub: Arc<Hub>, membership: Membership, silence_limit: Duration) {
+    let _live = hub.session_started();
     let Membership { sid, epoch, outbox } = membership;
     let mut outbox = outbox;
     let (mut sink, mut stream) = socket.split();
