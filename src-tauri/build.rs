@@ -19,6 +19,7 @@ fn main() {
         // commands its capability lists (least privilege).
         .app_manifest(tauri_build::AppManifest::new().commands(&[
             "app_info",
+            "next_invite",
             "host_meeting",
             "join_meeting",
             "meeting_updates",

@@ -7,9 +7,13 @@
 
 mod commands;
 mod error;
+mod invites;
 
 use confab_app::{AppCore, CoreOptions};
 use tauri::Manager;
+use tauri_plugin_deep_link::DeepLinkExt;
+
+use crate::invites::Invites;
 
 pub use error::ShellError;
 
@@ -17,17 +21,32 @@ pub use error::ShellError;
 pub fn run() -> Result<(), tauri::Error> {
     init_logging();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting Confab");
-    tauri::Builder::default()
+    let mut builder = tauri::Builder::default();
+    // One app per desktop session: a second launch (an invitation link clicked) hands its
+    // link to this one and exits. `CONFAB_ALLOW_SECOND_INSTANCE=1` lets two run side by side
+    // (the end-to-end tests' host and guest).
+    let second_allowed =
+        std::env::var("CONFAB_ALLOW_SECOND_INSTANCE").is_ok_and(|value| value == "1");
+    if !second_allowed {
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_window(app);
+        }));
+    }
+    builder
+        .plugin(tauri_plugin_deep_link::init())
         .setup(|app| {
             let downloads = app
                 .path()
                 .download_dir()
                 .unwrap_or_else(|_| std::env::temp_dir());
             app.manage(AppCore::new(CoreOptions::from_env(downloads)));
+            app.manage(Invites::default());
+            follow_invitation_links(app.handle());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
+            commands::app::next_invite,
             commands::meeting::host_meeting,
             commands::meeting::join_meeting,
             commands::meeting::meeting_updates,
@@ -59,6 +78,36 @@ pub fn run() -> Result<(), tauri::Error> {
         ])
         .on_window_event(send_dropped_files)
         .run(tauri::generate_context!())
+}
+
+/// Invitation links that started the app, or that a later launch hands over, go to the UI's
+/// join form.
+fn follow_invitation_links(app: &tauri::AppHandle) {
+    let offer = |app: &tauri::AppHandle, urls: &[tauri::Url]| {
+        let invites = app.state::<Invites>();
+        for url in urls {
+            invites.offer(url.as_str());
+        }
+    };
+    match app.deep_link().get_current() {
+        Ok(Some(urls)) => offer(app, &urls),
+        Ok(None) => {}
+        Err(error) => tracing::debug!(%error, "no link at launch"),
+    }
+    let handle = app.clone();
+    app.deep_link().on_open_url(move |event| {
+        offer(&handle, &event.urls());
+        show_window(&handle);
+    });
+}
+
+/// Brings the main window to the front (a second launch, a link opened).
+fn show_window(app: &tauri::AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
 }
 
 /// Files dropped on the window during a meeting go to everyone in it.

@@ -181,9 +181,18 @@ async fn screenshot(name: &'static str) -> Result<Saved, Box<dyn Error + Send + 
 
 /// The environment of an app instance in these tests: it hosts on loopback only (a test must
 /// not use this machine's network, so joining by a code alone does not search it either), its
-/// camera and microphone are the stamped test pattern and a tone, and it remembers its picks
-/// and name in a fresh folder of its own (named `instance`), not the user's config.
+/// camera and microphone are the stamped test pattern and a tone, it remembers its picks and
+/// name in a fresh folder of its own (named `instance`), not the user's config, and it runs
+/// beside other instances (the meeting test's host and guest; the invitation test, which
+/// needs one instance per desktop, gives its app a session bus of its own instead).
 fn app_env(instance: &str) -> Vec<(&'static str, String)> {
+    let mut env = single_app_env(instance);
+    env.push(("CONFAB_ALLOW_SECOND_INSTANCE", "1".into()));
+    env
+}
+
+/// [`app_env`] for an app that is the only one on its desktop.
+fn single_app_env(instance: &str) -> Vec<(&'static str, String)> {
     let config = std::env::temp_dir().join(format!("confab-e2e-{}-{instance}", std::process::id()));
     let _ = std::fs::remove_dir_all(&config);
     vec![
@@ -191,6 +200,97 @@ fn app_env(instance: &str) -> Vec<(&'static str, String)> {
         ("CONFAB_TEST_MEDIA", "1".into()),
         ("CONFAB_CONFIG_DIR", config.display().to_string()),
     ]
+}
+
+/// A D-Bus session bus of the test's own (the single-instance plugin's meeting point), gone
+/// with it, so no other test's app can answer for this one.
+struct PrivateBus {
+    daemon: std::process::Child,
+    address: String,
+}
+
+impl PrivateBus {
+    fn start() -> Result<Self, Box<dyn Error + Send + Sync>> {
+        use std::io::BufRead;
+        let mut daemon = std::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let stdout = daemon.stdout.take().ok_or("dbus-daemon has no stdout")?;
+        let mut address = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut address)?;
+        let address = address.trim().to_owned();
+        if address.is_empty() {
+            let _ = daemon.kill();
+            return Err("dbus-daemon printed no address".into());
+        }
+        Ok(Self { daemon, address })
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// A `confab://join/…` link clicked while the app runs starts a second instance, which hands
+/// the link to the running one and exits; the running window's join form shows it.
+#[tokio::test]
+async fn an_invitation_link_opened_while_the_app_runs_reaches_its_join_form() -> TestResult {
+    let bus = PrivateBus::start()?;
+    let mut env = single_app_env("links");
+    env.push(("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()));
+    let application = app_binary()?;
+    let driver = TauriDriver::start_with_env(&env).await?;
+    let client = ClientBuilder::native()
+        .capabilities(TauriDriver::capabilities(&application))
+        .connect(&driver.url())
+        .await?;
+    let outcome = open_a_link(&client, &application, &env).await;
+    if outcome.is_err() {
+        let _ = screenshot("ui-e2e-link-failure.png").await;
+    }
+    client.close().await?;
+    outcome
+}
+
+async fn open_a_link(
+    client: &Client,
+    application: &std::path::Path,
+    env: &[(&'static str, String)],
+) -> TestResult {
+    client
+        .wait()
+        .at_most(UI_TIMEOUT)
+        .for_element(Locator::Css("#join-code"))
+        .await?;
+    let link = "confab://join/abc-defg-hij?host=127.0.0.1:7880";
+    let mut second = std::process::Command::new(application);
+    second
+        .arg(link)
+        .envs(env.iter().map(|(key, value)| (key, value)));
+    let second = ChildGuard::spawn(second)?;
+    let pid = second.id();
+    let mut second = second;
+    wait::until(
+        "the second launch to hand over and exit",
+        UI_TIMEOUT,
+        || {
+            let exited = second.has_exited();
+            async move { exited.then_some(()) }
+        },
+    )
+    .await?;
+    println!("second launch (pid {pid}) exited");
+    wait::until("the link in the join form", UI_TIMEOUT, || async {
+        let field = client.find(Locator::Css("#join-code")).await.ok()?;
+        let value = field.prop("value").await.ok()??;
+        (value == link).then_some(())
+    })
+    .await?;
+    Ok(())
 }
 
 /// Reads the test pattern's stamp from a tile's canvas (its pixels, through a 2D copy).

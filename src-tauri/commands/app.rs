@@ -1,8 +1,16 @@
 //! Commands about the app itself.
 
 use confab_ipc::AppInfo;
+use tauri::State;
 
 use crate::error::ShellError;
+use crate::invites::Invites;
+
+/// The next invitation link opened with the app (answers once there is one).
+#[tauri::command]
+pub async fn next_invite(invites: State<'_, Invites>) -> Result<String, ShellError> {
+    Ok(invites.next().await)
+}
 
 /// Name, version and platform, for the home screen and bug reports.
 #[tauri::command]

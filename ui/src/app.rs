@@ -10,9 +10,10 @@ use crate::state::{MeetingState, Screen};
 /// The root component. The backend is injected so tests can run the real UI against a mock.
 #[component]
 pub fn App(backend: Backend) -> impl IntoView {
-    provide_context(backend);
+    provide_context(backend.clone());
     let meeting = MeetingState::new();
     provide_context(meeting);
+    meeting.follow_invites(backend);
     move || match meeting.screen.get() {
         Screen::Home => view! { <Home /> }.into_any(),
         Screen::Waiting => view! { <Waiting /> }.into_any(),

@@ -57,6 +57,8 @@ pub struct MeetingState {
     pub pinned: RwSignal<Option<String>>,
     /// The other person who spoke last.
     pub last_speaker: RwSignal<Option<String>>,
+    /// An invitation link opened with the app, for the join form to take.
+    pub invite: RwSignal<Option<String>>,
 }
 
 impl MeetingState {
@@ -75,6 +77,7 @@ impl MeetingState {
             layout: RwSignal::new(Layout::default()),
             pinned: RwSignal::new(None),
             last_speaker: RwSignal::new(None),
+            invite: RwSignal::new(None),
         }
     }
 
@@ -100,6 +103,17 @@ impl MeetingState {
                 state.frames.set(Some(channel));
             }
             state.follow(backend).await;
+        });
+    }
+
+    /// Takes each invitation link the app is opened with, for the join form (it waits there
+    /// while a meeting is on).
+    pub fn follow_invites(&self, backend: Backend) {
+        let invite = self.invite;
+        spawn_local(async move {
+            while let Ok(link) = backend.next_invite().await {
+                invite.set(Some(link));
+            }
         });
     }
 

@@ -364,3 +364,24 @@ async fn a_device_that_does_not_open_is_named_and_the_rest_of_the_check_works() 
     assert!(screen.find("#mic-level").is_some());
     assert!(screen.find("#microphone-error").is_none());
 }
+
+#[wasm_bindgen_test]
+async fn an_invitation_link_opened_with_the_app_fills_the_join_form() {
+    let mock = MockBackend::preview();
+    let screen = app(&mock);
+    mock.open_invite("confab://join/abc-defg-hij?host=10.0.0.2:7880");
+    screen
+        .wait_until("the link in the code field", |s| {
+            s.get("#join-code")
+                .dyn_into::<web_sys::HtmlInputElement>()
+                .is_ok_and(|input| input.value() == "confab://join/abc-defg-hij?host=10.0.0.2:7880")
+        })
+        .await;
+    screen.type_into("#display-name", "Bob");
+    screen.click("#join-button");
+    screen
+        .wait_until("the waiting room", |s| s.find("#waiting").is_some())
+        .await;
+    let joined = mock.joined().expect("joined");
+    assert_eq!(joined.host.as_deref(), Some("10.0.0.2:7880"));
+}

@@ -3,6 +3,9 @@
 
 /// Returns [`crate::AppInfo`]; takes no arguments.
 pub const APP_INFO: &str = "app_info";
+/// → `String`: the next invitation link opened with the app (a `confab://join/…` link that
+/// started it, or that a second launch handed over); answers once there is one.
+pub const NEXT_INVITE: &str = "next_invite";
 
 /// `HostArgs` → `MeetingInfo`.
 pub const HOST_MEETING: &str = "host_meeting";

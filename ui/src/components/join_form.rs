@@ -22,6 +22,14 @@ pub fn JoinForm(name: ReadSignal<String>, media: ReadSignal<MediaChoice>) -> imp
     let (busy, set_busy) = signal(false);
     let (failure, set_failure) = signal(None::<String>);
     let parsed = Memo::new(move |_| Invite::parse(&text.get()));
+    // An invitation link opened with the app fills the field, ready to join.
+    Effect::new(move |_| {
+        if let Some(link) = meeting.invite.get() {
+            meeting.invite.set(None);
+            set_text.set(link);
+            set_show_errors.set(true);
+        }
+    });
     let error = Memo::new(move |_| {
         show_errors
             .get()

@@ -33,6 +33,8 @@ struct MockMeeting {
     failing: Option<(String, CommandError)>,
     nearby: Vec<NearbyMeeting>,
     profile: Profile,
+    /// Invitation links "opened with the app", not yet taken.
+    invites: std::collections::VecDeque<String>,
     devices: Option<DeviceList>,
     /// What `start_preview` answers (the camera and the microphone running when unset).
     preview: Option<PreviewStarted>,
@@ -79,6 +81,21 @@ impl MockBackend {
 
     pub fn nearby_meetings(&self) -> Vec<NearbyMeeting> {
         self.meeting().nearby.clone()
+    }
+
+    /// An invitation link opened with the app.
+    pub fn open_invite(&self, link: &str) {
+        self.meeting().invites.push_back(link.to_owned());
+    }
+
+    /// The next invitation link, once there is one (polled: a mock has no one to wait on).
+    pub async fn next_invite(&self) -> String {
+        loop {
+            if let Some(link) = self.meeting().invites.pop_front() {
+                return link;
+            }
+            crate::time::sleep_ms(20).await;
+        }
     }
 
     /// What the app remembers.

@@ -96,6 +96,14 @@ impl Backend {
         }
     }
 
+    /// The next invitation link the app is opened with; answers once there is one.
+    pub async fn next_invite(&self) -> Result<String, CommandError> {
+        match self {
+            Self::Tauri => tauri::invoke(command::NEXT_INVITE, &tauri::NoArgs {}).await,
+            Self::Mock(mock) => Ok(mock.next_invite().await),
+        }
+    }
+
     pub async fn host_meeting(&self, args: HostArgs) -> Result<MeetingInfo, CommandError> {
         match self {
             Self::Tauri => tauri::invoke(command::HOST_MEETING, &Args { args }).await,

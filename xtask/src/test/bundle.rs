@@ -30,6 +30,16 @@ pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
             );
             counts.add(Counts::check(ok));
         }
+        if bundle.extension().is_some_and(|e| e == "deb") {
+            let ok = desktop_entry(workspace, bundle)
+                .is_some_and(|entry| entry.contains("x-scheme-handler/confab"));
+            eprintln!(
+                "bundle: {} opens confab:// links: {}",
+                bundle.display(),
+                if ok { "yes" } else { "NO" }
+            );
+            counts.add(Counts::check(ok));
+        }
     }
     let plist = workspace.root.join("Info.plist");
     let keys = process::output(
@@ -62,6 +72,29 @@ const MACOS_USAGE_KEYS: [&str; 4] = [
     "NSLocalNetworkUsageDescription",
     "NSBonjourServices",
 ];
+
+/// The desktop entry a .deb installs (unpacked into a scratch folder under the target dir).
+fn desktop_entry(workspace: &Workspace, deb: &Path) -> Option<String> {
+    let scratch = workspace.target_dir.join("bundle-check");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let unpacked = process::status(
+        process::command(workspace, "dpkg-deb")
+            .arg("-x")
+            .arg(deb)
+            .arg(&scratch),
+    )
+    .ok()?
+    .success();
+    let applications = scratch.join("usr/share/applications");
+    let entry = unpacked
+        .then(|| std::fs::read_dir(&applications).ok())
+        .flatten()?
+        .filter_map(Result::ok)
+        .find(|file| file.path().extension().is_some_and(|e| e == "desktop"))
+        .and_then(|file| std::fs::read_to_string(file.path()).ok());
+    let _ = std::fs::remove_dir_all(&scratch);
+    entry
+}
 
 fn list_contents(workspace: &Workspace, bundle: &Path) -> Option<String> {
     let is_deb = bundle.extension().is_some_and(|e| e == "deb");
