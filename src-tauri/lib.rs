@@ -8,6 +8,7 @@
 mod commands;
 mod error;
 mod invites;
+mod tray;
 
 use confab_app::{AppCore, CoreOptions};
 use tauri::Manager;
@@ -42,6 +43,7 @@ pub fn run() -> Result<(), tauri::Error> {
             app.manage(AppCore::new(CoreOptions::from_env(downloads)));
             app.manage(Invites::default());
             follow_invitation_links(app.handle());
+            tray::install(app.handle());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -76,7 +78,10 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::chat::react,
             commands::chat::cancel_transfer,
         ])
-        .on_window_event(send_dropped_files)
+        .on_window_event(|window, event| {
+            send_dropped_files(window, event);
+            tray::hide_instead_of_closing(window, event);
+        })
         .run(tauri::generate_context!())
 }
 
@@ -101,8 +106,8 @@ fn follow_invitation_links(app: &tauri::AppHandle) {
     });
 }
 
-/// Brings the main window to the front (a second launch, a link opened).
-fn show_window(app: &tauri::AppHandle) {
+/// Brings the main window to the front (a second launch, a link opened, the tray).
+pub(crate) fn show_window(app: &tauri::AppHandle) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.show();

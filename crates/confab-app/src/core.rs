@@ -333,6 +333,23 @@ impl AppCore {
         Ok(())
     }
 
+    /// Mutes the microphone when it is on, turns it on when it is off (the tray's item);
+    /// returns whether it is on now.
+    pub async fn toggle_microphone(&self) -> Result<bool, CoreError> {
+        let (_, state) = self.current().await?;
+        let on = !state.lock().await.choice.microphone;
+        self.set_microphone(on).await?;
+        Ok(on)
+    }
+
+    /// Whether we are in (or waiting for) a meeting; when the answer cannot wait for the
+    /// meeting's lock (a window about to close), a busy lock counts as a meeting.
+    pub fn in_meeting_now(&self) -> bool {
+        self.session
+            .try_lock()
+            .map_or(true, |session| session.is_some())
+    }
+
     /// What the app remembers about its user.
     pub fn profile(&self) -> Profile {
         lock(&self.settings).profile().clone()
@@ -904,5 +921,6 @@ mod tests {
         sendable(core.start_share(""));
         sendable(core.stop_share());
         sendable(core.react(""));
+        sendable(core.toggle_microphone());
     }
 }

@@ -349,6 +349,10 @@ async fn the_device_check_previews_the_camera_and_meters_the_microphone_until_ho
 async fn a_host_shares_the_screen_stops_and_shares_again() {
     let host = app("ada-share");
     let guest = app("bob-share");
+    assert!(
+        !host.in_meeting_now(),
+        "outside a meeting the window closes"
+    );
     let info = host
         .host(HostArgs {
             name: "Ada".into(),
@@ -373,6 +377,42 @@ async fn a_host_shares_the_screen_stops_and_shares_again() {
         MeetingUpdate::Participants { participants } => someone(participants, "Ada").map(drop),
         _ => None,
     })
+    .await;
+
+    // The tray's microphone item: on, then muted again; Bob sees both.
+    assert!(
+        host.in_meeting_now(),
+        "a closing window would hide, not quit"
+    );
+    assert!(
+        host.toggle_microphone().await.expect("toggled"),
+        "it was off"
+    );
+    let microphone_is = |muted: bool| {
+        move |update: &MeetingUpdate| match update {
+            MeetingUpdate::Participants { participants } => someone(participants, "Ada")
+                .filter(|ada| ada.microphone.is_some() && ada.microphone_muted == muted)
+                .map(drop),
+            _ => None,
+        }
+    };
+    until(
+        &guest,
+        &mut guest_next,
+        "Ada's microphone on",
+        microphone_is(false),
+    )
+    .await;
+    assert!(
+        !host.toggle_microphone().await.expect("toggled"),
+        "it was on"
+    );
+    until(
+        &guest,
+        &mut guest_next,
+        "Ada's microphone muted",
+        microphone_is(true),
+    )
     .await;
 
     let targets = host.share_targets().await.expect("targets");
