@@ -8,6 +8,7 @@
 mod commands;
 mod error;
 mod invites;
+mod notices;
 mod tray;
 
 use confab_app::{AppCore, CoreOptions};
@@ -35,6 +36,7 @@ pub fn run() -> Result<(), tauri::Error> {
     }
     builder
         .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let downloads = app
                 .path()
@@ -44,6 +46,7 @@ pub fn run() -> Result<(), tauri::Error> {
             app.manage(Invites::default());
             follow_invitation_links(app.handle());
             tray::install(app.handle());
+            notices::follow(app.handle());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
