@@ -38,6 +38,7 @@ fn main() {
             "raise_hand",
             "react",
             "cancel_transfer",
+            "attach_files",
             "list_devices",
             "choose_device",
             "start_preview",

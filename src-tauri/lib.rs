@@ -37,6 +37,7 @@ pub fn run() -> Result<(), tauri::Error> {
     builder
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let downloads = app
                 .path()
@@ -80,6 +81,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::chat::raise_hand,
             commands::chat::react,
             commands::chat::cancel_transfer,
+            commands::chat::attach_files,
         ])
         .on_window_event(|window, event| {
             send_dropped_files(window, event);

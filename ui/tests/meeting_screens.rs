@@ -657,3 +657,31 @@ async fn reactions_are_sent_and_a_fresh_one_shows_on_its_tile_but_an_old_one_doe
         "a minute-old reaction is not shown again"
     );
 }
+
+#[wasm_bindgen_test]
+async fn attach_sends_files_to_everyone_or_to_the_person_picked() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    mock.push_update(MeetingUpdate::Participants {
+        participants: vec![person("me", "Me"), person("ada", "Ada")],
+    });
+    screen.click("#chat-button");
+    screen
+        .wait_until("Ada in the recipients", |s| s.count("#chat-to option") == 2)
+        .await;
+    screen.click("#attach-button");
+    screen
+        .wait_until("files for everyone", |_| {
+            mock.sent().iter().any(|c| c == r#"attach_files {"to":[]}"#)
+        })
+        .await;
+    screen.select("#chat-to", "ada");
+    screen.click("#attach-button");
+    screen
+        .wait_until("files for Ada only", |_| {
+            mock.sent()
+                .iter()
+                .any(|c| c == r#"attach_files {"to":["ada"]}"#)
+        })
+        .await;
+}

@@ -64,3 +64,6 @@ pub const START_SHARE: &str = "start_share";
 pub const STOP_SHARE: &str = "stop_share";
 /// `{emoji}`: a reaction everyone sees on our tile for a moment.
 pub const REACT: &str = "react";
+/// `{to}`: the user picks files in the system's file chooser; they go to everyone or to the
+/// identities in `to` (the page never names a path).
+pub const ATTACH_FILES: &str = "attach_files";

@@ -25,16 +25,31 @@ pub fn ChatPanel() -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
+    // Everyone (empty), or the one person picked under "To".
+    let recipients = move || -> Vec<String> {
+        Some(to.get_untracked())
+            .filter(|t| !t.is_empty())
+            .into_iter()
+            .collect()
+    };
+    let attach = {
+        let backend = backend.clone();
+        move |_| {
+            let backend = backend.clone();
+            let recipients = recipients();
+            spawn_local(async move {
+                let result = backend.attach_files(&recipients).await;
+                set_problem.set(result.err().map(|error| error.message));
+            });
+        }
+    };
     let send = move |event: SubmitEvent| {
         event.prevent_default();
         let text = draft.get_untracked().trim().to_owned();
         if text.is_empty() {
             return;
         }
-        let recipients: Vec<String> = Some(to.get_untracked())
-            .filter(|t| !t.is_empty())
-            .into_iter()
-            .collect();
+        let recipients = recipients();
         let backend = backend.clone();
         spawn_local(async move {
             match backend.send_chat(&text, &recipients).await {
@@ -68,7 +83,7 @@ pub fn ChatPanel() -> impl IntoView {
                 />
             </ol>
             <Transfers />
-            <p class="hint">"Drop files on the window to send them to everyone."</p>
+            <p class="hint">"Attach files for the person picked under To, or drop them on the window for everyone."</p>
             <form id="chat-form" on:submit=send>
                 <label for="chat-to">"To"</label>
                 <select id="chat-to" on:change=move |event| set_to.set(event_target_value(&event))>
@@ -88,6 +103,7 @@ pub fn ChatPanel() -> impl IntoView {
                     on:input=move |event| set_draft.set(event_target_value(&event))
                 />
                 <button id="chat-send" type="submit">"Send"</button>
+                <button id="attach-button" type="button" title="Send files" on:click=attach>"Attach"</button>
             </form>
             <Show when=move || problem.get().is_some()>
                 <p class="field-error" role="alert">{move || problem.get()}</p>

@@ -70,6 +70,11 @@ struct Mute<'a> {
 }
 
 #[derive(Debug, Serialize)]
+struct To<'a> {
+    to: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
 struct Chat<'a> {
     text: &'a str,
     to: &'a [String],
@@ -229,6 +234,12 @@ impl Backend {
 
     pub async fn react(&self, emoji: &str) -> Result<(), CommandError> {
         self.act(command::REACT, &Reaction { emoji }).await
+    }
+
+    /// Lets the user pick files (the system's file chooser) and sends them to everyone or to
+    /// `to`; the page never sees a path.
+    pub async fn attach_files(&self, to: &[String]) -> Result<(), CommandError> {
+        self.act(command::ATTACH_FILES, &To { to }).await
     }
 
     pub async fn send_chat(&self, text: &str, to: &[String]) -> Result<(), CommandError> {
