@@ -140,21 +140,12 @@ impl CallMedia {
         if !on {
             return Ok(None);
         }
-        let options = TrackOptions::camera(VideoCodec::Vp8);
-        let (preview, shown) = watch::channel(None);
-        let source = Box::new(PreviewSource {
-            inner: camera_source(self.sources, self.chosen.camera.as_deref())?,
-            preview,
-        });
-        let track = room
-            .publish_track(options.clone())
-            .await
-            .map_err(|error| MediaError::Publish(error.to_string()))?;
-        let task = pipeline::send_video(track.clone(), &options, source)
-            .map_err(|error| MediaError::Publish(error.to_string()))?;
-        let sid = track.sid();
-        lock(&self.frames).insert(sid.clone(), FrameFeed::Local(shown));
-        self.camera = Some(Published { track, task });
+        let source = camera_source(self.sources, self.chosen.camera.as_deref())?;
+        let camera = self
+            .publish_video(room, TrackOptions::camera(VideoCodec::Vp8), source)
+            .await?;
+        let sid = camera.track.sid();
+        self.camera = Some(camera);
         Ok(Some(sid))
     }
 
@@ -193,6 +184,19 @@ impl CallMedia {
         self.stop_share().await;
         let layout = source.layout();
         let options = TrackOptions::screen_share(VideoCodec::Vp8, layout.width, layout.height);
+        let share = self.publish_video(room, options, source).await?;
+        let sid = share.track.sid();
+        self.screen = Some(share);
+        Ok(sid)
+    }
+
+    /// Publishes `source` as a video track, our own tile showing what it captures.
+    async fn publish_video(
+        &self,
+        room: &Room,
+        options: TrackOptions,
+        source: Box<dyn VideoSource>,
+    ) -> Result<Published, MediaError> {
         let (preview, shown) = watch::channel(None);
         let source = Box::new(PreviewSource {
             inner: source,
@@ -204,10 +208,8 @@ impl CallMedia {
             .map_err(|error| MediaError::Publish(error.to_string()))?;
         let task = pipeline::send_video(track.clone(), &options, source)
             .map_err(|error| MediaError::Publish(error.to_string()))?;
-        let sid = track.sid();
-        lock(&self.frames).insert(sid.clone(), FrameFeed::Local(shown));
-        self.screen = Some(Published { track, task });
-        Ok(sid)
+        lock(&self.frames).insert(track.sid(), FrameFeed::Local(shown));
+        Ok(Published { track, task })
     }
 
     /// Stops our share (capture first, so nothing more of the screen is read): everyone

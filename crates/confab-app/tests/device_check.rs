@@ -24,20 +24,9 @@ use confab_media::audio::analysis::dominant_frequency;
 use confab_media::audio::source::AudioSource;
 use confab_media::device::audio::AudioDevices;
 use confab_rtc::room::RoomOptions;
-use pulse::{PulseServer, TonePlayer};
+use pulse::{PulseServer, TWO_OF_EACH, TonePlayer};
 
 const DEADLINE: Duration = Duration::from_secs(15);
-
-const DEVICES: &[&str] = &[
-    "load-module module-null-sink sink_name=confab_speaker rate=44100 sink_properties=device.description=Confab-Speaker",
-    "load-module module-null-sink sink_name=fallback_speaker rate=44100",
-    "load-module module-null-sink sink_name=mic_feed rate=44100",
-    "load-module module-remap-source master=mic_feed.monitor source_name=confab_mic source_properties=device.description=Confab-Mic",
-    "load-module module-null-sink sink_name=fallback_feed rate=44100",
-    "load-module module-remap-source master=fallback_feed.monitor source_name=fallback_mic",
-    "set-default-sink fallback_speaker",
-    "set-default-source fallback_mic",
-];
 
 fn app_at(config_dir: &Path) -> AppCore {
     let loopback = IpAddr::from([127, 0, 0, 1]);
@@ -77,7 +66,7 @@ fn the_device_check_lists_remembers_meters_and_chimes_on_real_devices() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let server = PulseServer::start(DEVICES);
+    let server = PulseServer::start(TWO_OF_EACH);
     // SAFETY: the only test in this binary sets the variable before it starts any thread,
     // and nothing else in the process touches the environment meanwhile.
     unsafe { std::env::set_var("PULSE_SERVER", server.address()) };

@@ -30,23 +30,10 @@ use confab_media::device::audio::AudioDevices;
 use confab_media::device::watcher::DeviceWatcher;
 use confab_media::device::{DeviceChoice, DeviceEvent, DeviceKind};
 use confab_media::sync::lock;
-use pulse::{PulseServer, TonePlayer, tone_feed};
+use pulse::{PulseServer, TWO_OF_EACH, TonePlayer, tone_feed};
 use tokio::sync::broadcast;
 
 const DEADLINE: Duration = Duration::from_secs(15);
-
-/// Two virtual speakers and two virtual microphones (each fed by a sink of its own) at
-/// 44.1 kHz; the defaults are the fallbacks.
-const DEVICES: &[&str] = &[
-    "load-module module-null-sink sink_name=confab_speaker rate=44100 sink_properties=device.description=Confab-Speaker",
-    "load-module module-null-sink sink_name=fallback_speaker rate=44100",
-    "load-module module-null-sink sink_name=mic_feed rate=44100",
-    "load-module module-remap-source master=mic_feed.monitor source_name=confab_mic source_properties=device.description=Confab-Mic",
-    "load-module module-null-sink sink_name=fallback_feed rate=44100",
-    "load-module module-remap-source master=fallback_feed.monitor source_name=fallback_mic",
-    "set-default-sink fallback_speaker",
-    "set-default-source fallback_mic",
-];
 
 fn open_microphone(
     devices: &Arc<AudioDevices>,
@@ -134,7 +121,7 @@ fn microphones_and_speakers_through_pulseaudio() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let server = PulseServer::start(DEVICES);
+    let server = PulseServer::start(TWO_OF_EACH);
     // SAFETY: the only test in this binary sets the variable before it starts any thread,
     // and nothing else in the process touches the environment meanwhile.
     unsafe { std::env::set_var("PULSE_SERVER", server.address()) };

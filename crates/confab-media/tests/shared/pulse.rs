@@ -19,6 +19,20 @@ use confab_media::sync::lock;
 
 const STARTUP: Duration = Duration::from_secs(15);
 
+/// Two virtual speakers and two virtual microphones (each fed by a sink of its own) at
+/// 44.1 kHz; the defaults are the fallbacks.
+#[allow(dead_code)] // not every binary uses this set
+pub const TWO_OF_EACH: &[&str] = &[
+    "load-module module-null-sink sink_name=confab_speaker rate=44100 sink_properties=device.description=Confab-Speaker",
+    "load-module module-null-sink sink_name=fallback_speaker rate=44100",
+    "load-module module-null-sink sink_name=mic_feed rate=44100",
+    "load-module module-remap-source master=mic_feed.monitor source_name=confab_mic source_properties=device.description=Confab-Mic",
+    "load-module module-null-sink sink_name=fallback_feed rate=44100",
+    "load-module module-remap-source master=fallback_feed.monitor source_name=fallback_mic",
+    "set-default-sink fallback_speaker",
+    "set-default-source fallback_mic",
+];
+
 pub struct PulseServer {
     child: Child,
     dir: PathBuf,
