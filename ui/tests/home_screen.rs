@@ -261,6 +261,7 @@ async fn the_name_used_last_time_is_filled_in() {
     let mock = MockBackend::preview();
     mock.remember(confab_ipc::devices::Profile {
         name: Some("Ada".into()),
+        ..Default::default()
     });
     let screen = app(&mock);
     screen
@@ -384,4 +385,34 @@ async fn an_invitation_link_opened_with_the_app_fills_the_join_form() {
         .await;
     let joined = mock.joined().expect("joined");
     assert_eq!(joined.host.as_deref(), Some("10.0.0.2:7880"));
+}
+
+#[wasm_bindgen_test]
+async fn a_recent_meeting_is_joined_again_at_its_host() {
+    use confab_ipc::devices::{Profile, RecentMeeting};
+    let mock = MockBackend::preview();
+    mock.remember(Profile {
+        name: Some("Ada".into()),
+        recent_meetings: vec![RecentMeeting {
+            code: MeetingCode::parse("xyz-wxyz-xyz").expect("code"),
+            title: "Standup".into(),
+            host: "10.0.0.9:7880".into(),
+            joined_at: 0,
+        }],
+    });
+    let screen = app(&mock);
+    screen
+        .wait_until("the recent meeting", |s| {
+            s.text("#recent-list")
+                .is_some_and(|t| t.contains("Standup"))
+        })
+        .await;
+    screen.click("#recent-list li[data-code='xyz-wxyz-xyz'] button");
+    screen
+        .wait_until("the waiting room", |s| s.find("#waiting").is_some())
+        .await;
+    let joined = mock.joined().expect("joined");
+    assert_eq!(joined.code.to_string(), "xyz-wxyz-xyz");
+    assert_eq!(joined.host.as_deref(), Some("10.0.0.9:7880"));
+    assert_eq!(joined.name, "Ada");
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use confab_conference::models::CreateRequest;
 use confab_discovery::Interfaces;
-use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile};
+use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile, RecentMeeting};
 use confab_ipc::meeting::{
     ChatLine, FrameChannel, HostArgs, JoinArgs, MediaChoice, MeetingInfo, MeetingUpdate,
     NearbyMeeting, ShareTargetView, TransferState, TransferView, UpdateBatch, WaitingGuestView,
@@ -25,11 +25,11 @@ use tokio::task::JoinHandle;
 use crate::device_check::{self, DevicePreview};
 use crate::frames::FrameServer;
 use crate::hosting::{Hosting, HostingError};
-use crate::lock;
 use crate::media::{self, CallMedia, FrameSources, MediaError, Sources};
 use crate::roster::{LocalTracks, Roster};
 use crate::settings::{Settings, SettingsError};
 use crate::updates::UpdateLog;
+use crate::{lock, unix_millis};
 
 /// How long joining by code alone looks for the host on the LAN.
 const DISCOVERY_TIME: std::time::Duration = std::time::Duration::from_secs(5);
@@ -211,6 +211,15 @@ impl AppCore {
         let (meeting, events) =
             Meeting::join(client, &args.code, &args.name, self.meeting_options()).await?;
         let ticket = meeting.ticket();
+        let joined = RecentMeeting {
+            code: ticket.code.clone(),
+            title: ticket.title.clone(),
+            host: address.clone(),
+            joined_at: unix_millis(),
+        };
+        if let Err(error) = lock(&self.settings).remember_meeting(joined) {
+            tracing::warn!(%error, "the meeting was not remembered");
+        }
         let info = MeetingInfo {
             code: ticket.code.clone(),
             title: ticket.title.clone(),

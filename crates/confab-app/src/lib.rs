@@ -22,3 +22,12 @@ pub use core::{AppCore, CoreError, CoreOptions};
 
 /// The project's poison-tolerant lock.
 pub(crate) use confab_media::sync::lock;
+
+/// Now, in Unix milliseconds by this computer's clock.
+pub(crate) fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}

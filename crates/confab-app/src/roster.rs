@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::unix_millis;
 use confab_conference::models::{MeetingRoles, Role};
 use confab_ipc::meeting::{ParticipantView, Quality, ReactionView};
 use confab_meeting::presence;
@@ -240,14 +241,6 @@ impl Roster {
     fn quality_of(&self, identity: &str) -> Quality {
         self.quality.get(identity).copied().unwrap_or_default()
     }
-}
-
-fn unix_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 #[cfg(test)]

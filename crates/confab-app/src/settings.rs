@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use confab_ipc::devices::{DeviceSelection, DeviceSlot, Profile};
+use confab_ipc::devices::{DeviceSelection, DeviceSlot, Profile, RecentMeeting};
 use confab_media::device::DeviceKind;
 use confab_media::device::preferences::{DevicePreferences, PreferencesError};
 
@@ -85,6 +85,12 @@ impl Settings {
         &self.profile
     }
 
+    /// Remembers a meeting joined, to offer joining it again.
+    pub fn remember_meeting(&mut self, meeting: RecentMeeting) -> Result<(), SettingsError> {
+        self.profile.remember_meeting(meeting);
+        self.save_profile()
+    }
+
     /// Remembers the name used to host or join (saved only when it changed).
     pub fn remember_name(&mut self, name: &str) -> Result<(), SettingsError> {
         let name = name.trim();
@@ -92,6 +98,10 @@ impl Settings {
             return Ok(());
         }
         self.profile.name = Some(name.to_owned());
+        self.save_profile()
+    }
+
+    fn save_profile(&self) -> Result<(), SettingsError> {
         match &self.dir {
             Some(dir) => write_profile(&dir.join(PROFILE_FILE), &self.profile),
             None => Ok(()),

@@ -162,6 +162,11 @@ async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the
         .await
         .expect("join");
     assert!(joined.waiting);
+    let recent = guest.profile().recent_meetings;
+    assert_eq!(recent.len(), 1, "the meeting is remembered to join again");
+    assert_eq!(recent[0].code, invite.code);
+    assert_eq!(Some(recent[0].host.clone()), invite.host);
+    assert_eq!(recent[0].title, "Standup");
     let (mut host_next, mut guest_next) = (0, 0);
     until(&guest, &mut guest_next, "waiting", |u| {
         matches!(u, MeetingUpdate::Waiting).then_some(())

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::MeetingCode;
+
 /// The id of the preview's frames on the frame channel (a tile shows it like a track).
 pub const PREVIEW_TRACK: &str = "preview";
 
@@ -86,10 +88,36 @@ pub struct PreviewStarted {
 
 /// What the app remembers about its user between runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Profile {
     /// The name last used to host or join.
     pub name: Option<String>,
+    /// Meetings joined lately, newest first (at most [`Profile::MAX_RECENT`]).
+    pub recent_meetings: Vec<RecentMeeting>,
+}
+
+impl Profile {
+    pub const MAX_RECENT: usize = 5;
+
+    /// Puts `meeting` first, once (a meeting joined again moves up).
+    pub fn remember_meeting(&mut self, meeting: RecentMeeting) {
+        self.recent_meetings
+            .retain(|known| known.code != meeting.code);
+        self.recent_meetings.insert(0, meeting);
+        self.recent_meetings.truncate(Self::MAX_RECENT);
+    }
+}
+
+/// A meeting joined lately, to join again from the home screen while it lasts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentMeeting {
+    pub code: MeetingCode,
+    pub title: String,
+    /// The host's address it was joined at.
+    pub host: String,
+    /// Unix milliseconds.
+    pub joined_at: i64,
 }
 
 #[cfg(test)]
@@ -104,6 +132,53 @@ mod tests {
         assert_eq!(selection.get(DeviceSlot::Speaker), Some("sink"));
         assert_eq!(selection.get(DeviceSlot::Camera), Some("cam"));
         assert_eq!(selection.get(DeviceSlot::Microphone), None);
+    }
+
+    #[test]
+    fn recent_meetings_keep_the_newest_five_once_each() {
+        let mut profile = Profile::default();
+        let meeting = |code: &str, at| RecentMeeting {
+            code: MeetingCode::parse(code).expect("code"),
+            title: String::new(),
+            host: "10.0.0.2:7880".into(),
+            joined_at: at,
+        };
+        for (at, code) in [
+            "aaa-aaaa-aaa",
+            "bbb-bbbb-bbb",
+            "ccc-cccc-ccc",
+            "ddd-dddd-ddd",
+        ]
+        .iter()
+        .enumerate()
+        {
+            profile.remember_meeting(meeting(code, at as i64));
+        }
+        profile.remember_meeting(meeting("aaa-aaaa-aaa", 10));
+        profile.remember_meeting(meeting("eee-eeee-eee", 11));
+        profile.remember_meeting(meeting("fff-ffff-fff", 12));
+        let codes: Vec<String> = profile
+            .recent_meetings
+            .iter()
+            .map(|m| m.code.to_string())
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "fff-ffff-fff",
+                "eee-eeee-eee",
+                "aaa-aaaa-aaa",
+                "ddd-dddd-ddd",
+                "ccc-cccc-ccc"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_profile_saved_before_recent_meetings_existed_still_reads() {
+        let old: Profile = serde_json::from_str(r#"{"name":"Ada"}"#).expect("reads");
+        assert_eq!(old.name.as_deref(), Some("Ada"));
+        assert!(old.recent_meetings.is_empty());
     }
 
     #[test]

@@ -6,4 +6,5 @@ pub mod host_card;
 pub mod join_form;
 pub mod nearby;
 pub mod people_panel;
+pub mod recent;
 pub mod tile;

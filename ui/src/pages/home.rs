@@ -7,6 +7,7 @@ use crate::components::device_check::DeviceCheck;
 use crate::components::host_card::HostCard;
 use crate::components::join_form::JoinForm;
 use crate::components::nearby::NearbyMeetings;
+use crate::components::recent::RecentMeetings;
 use crate::ipc::use_backend;
 
 /// The first screen: your name (the one used last time, remembered by the app), camera and
@@ -14,10 +15,14 @@ use crate::ipc::use_backend;
 #[component]
 pub fn Home() -> impl IntoView {
     let (name, set_name) = signal(String::new());
+    let (recent, set_recent) = signal(Vec::new());
     let backend = use_backend();
     spawn_local(async move {
-        if let Ok(profile) = backend.profile().await
-            && let Some(remembered) = profile.name
+        let Ok(profile) = backend.profile().await else {
+            return;
+        };
+        set_recent.set(profile.recent_meetings);
+        if let Some(remembered) = profile.name
             && name.get_untracked().is_empty()
         {
             set_name.set(remembered);
@@ -65,6 +70,7 @@ pub fn Home() -> impl IntoView {
                 <JoinForm name media />
             </section>
             <NearbyMeetings name media />
+            <RecentMeetings recent name media />
             <AppInfoFooter />
         </main>
     }

@@ -1,0 +1,68 @@
+use confab_ipc::devices::RecentMeeting;
+use confab_ipc::meeting::{JoinArgs, MediaChoice};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::ipc::use_backend;
+use crate::state::use_meeting;
+
+/// Meetings joined lately (the app remembers them), each with a Join again button; a meeting
+/// that has ended says so when joined.
+#[component]
+pub fn RecentMeetings(
+    recent: ReadSignal<Vec<RecentMeeting>>,
+    name: ReadSignal<String>,
+    media: ReadSignal<MediaChoice>,
+) -> impl IntoView {
+    let backend = use_backend();
+    let meeting = use_meeting();
+    let (problem, set_problem) = signal(None::<String>);
+    let join = Callback::new(move |joined: RecentMeeting| {
+        let backend = backend.clone();
+        let args = JoinArgs {
+            code: joined.code,
+            host: Some(joined.host),
+            name: name.get_untracked().trim().to_owned(),
+            media: media.get_untracked(),
+        };
+        spawn_local(async move {
+            match backend.join_meeting(args).await {
+                Ok(info) => meeting.enter(backend, info),
+                Err(refused) => set_problem.set(Some(refused.message)),
+            }
+        });
+    });
+    view! {
+        <Show when=move || !recent.get().is_empty()>
+            <section class="card recent" aria-label="Recent meetings">
+                <h2>"Recent meetings"</h2>
+                <ul id="recent-list">
+                    <For
+                        each=move || recent.get()
+                        key=|joined| joined.code.to_string()
+                        children=move |joined| {
+                            let target = joined.clone();
+                            let title = if joined.title.is_empty() {
+                                joined.code.to_string()
+                            } else {
+                                joined.title.clone()
+                            };
+                            view! {
+                                <li data-code=joined.code.to_string()>
+                                    <span class="who">{title}</span>
+                                    <span class="hint">{joined.host.clone()}</span>
+                                    <button type="button" on:click=move |_| join.run(target.clone())>
+                                        "Join again"
+                                    </button>
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+                <Show when=move || problem.get().is_some()>
+                    <p class="field-error" role="alert">{move || problem.get()}</p>
+                </Show>
+            </section>
+        </Show>
+    }
+}
