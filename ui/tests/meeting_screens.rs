@@ -685,3 +685,29 @@ async fn attach_sends_files_to_everyone_or_to_the_person_picked() {
         })
         .await;
 }
+
+#[wasm_bindgen_test]
+async fn devices_are_switched_during_the_meeting() {
+    let mock = MockBackend::preview();
+    let screen = in_meeting(&mock, false, false).await;
+    screen.click("#devices-button");
+    screen
+        .wait_until("the pickers", |s| {
+            s.count("#device-pickers #pick-speaker option") == 3
+        })
+        .await;
+    screen.select("#device-pickers #pick-speaker", "headset");
+    screen
+        .wait_until("the switch asked for", |_| {
+            mock.sent()
+                .iter()
+                .any(|c| c == r#"choose_device {"slot":"speaker","id":"headset"}"#)
+        })
+        .await;
+    screen.click("#devices-button");
+    screen
+        .wait_until("the pickers closed", |s| {
+            s.find("#device-pickers").is_none()
+        })
+        .await;
+}

@@ -372,14 +372,29 @@ impl AppCore {
             .unwrap_or_default()
     }
 
-    /// Picks a device for the next meeting and the next device check (remembered between
-    /// runs).
+    /// Picks a device (remembered between runs): during a meeting the running stream moves
+    /// to it; otherwise the next meeting and device check use it.
     pub async fn choose_device(
         &self,
         slot: DeviceSlot,
         id: Option<String>,
     ) -> Result<(), CoreError> {
-        Ok(lock(&self.settings).choose(slot, id)?)
+        lock(&self.settings).choose(slot, id.clone())?;
+        let state = self
+            .session
+            .lock()
+            .await
+            .as_ref()
+            .map(|session| session.state.clone());
+        if let Some(state) = state {
+            state
+                .lock()
+                .await
+                .media
+                .switch_device(slot, id.as_deref())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Opens the device check: the picked camera on the frame channel, the picked

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use confab_ipc::devices::DeviceSelection;
+use confab_ipc::devices::{DeviceSelection, DeviceSlot};
 use confab_ipc::meeting::ShareTargetView;
 use confab_media::audio::microphone::Microphone;
 use confab_media::audio::processing::{AudioProcessor, ProcessingSettings};
@@ -20,6 +20,7 @@ use confab_media::audio::source::{AudioSource, ProcessedSource, ToneSource};
 use confab_media::audio::speaker::Speaker;
 use confab_media::device::audio::AudioDevices;
 use confab_media::device::camera::{Camera, CameraRequest};
+use confab_media::device::follow::DeviceSwitch;
 use confab_media::device::{DeviceChoice, DeviceError};
 use confab_media::i420::{I420Layout, VideoFrame};
 use confab_media::pipeline::{self, AudioPlayout, DecodedVideo, MediaTask};
@@ -114,6 +115,9 @@ pub struct CallMedia {
     devices: Option<Arc<AudioDevices>>,
     processor: Option<Arc<AudioProcessor>>,
     playout: Option<AudioPlayout>,
+    /// Move the running microphone and speaker streams to another device.
+    microphone_switch: Option<DeviceSwitch>,
+    speaker_switch: Option<DeviceSwitch>,
 }
 
 impl CallMedia {
@@ -331,7 +335,10 @@ impl CallMedia {
             let (devices, processor) = self.audio_devices()?;
             let choice = DeviceChoice::from_saved(self.chosen.speaker.as_deref());
             let speaker = match Speaker::open(devices, choice, None, None) {
-                Ok((speaker, _switch)) => speaker,
+                Ok((speaker, switch)) => {
+                    self.speaker_switch = Some(switch);
+                    speaker
+                }
                 Err(error) => {
                     tracing::info!(%error, "no speaker");
                     return None;
@@ -352,8 +359,80 @@ impl CallMedia {
         let (devices, processor) = self
             .audio_devices()
             .ok_or_else(|| MediaError::Microphone("audio is not available".into()))?;
-        let microphone = open_microphone(devices, self.chosen.microphone.as_deref())?;
+        let (microphone, switch) =
+            open_switchable_microphone(devices, self.chosen.microphone.as_deref())?;
+        self.microphone_switch = Some(switch);
         Ok(Box::new(ProcessedSource::new(microphone, processor)))
+    }
+
+    /// Moves to the device picked for `slot` during the meeting: the microphone and the
+    /// speaker streams switch in place (within their next period), the camera is reopened
+    /// under the same published track. Devices not started yet just use it when they start.
+    pub async fn switch_device(
+        &mut self,
+        slot: DeviceSlot,
+        id: Option<&str>,
+    ) -> Result<(), MediaError> {
+        self.chosen.set(slot, id.map(str::to_owned));
+        let choice = DeviceChoice::from_saved(id);
+        match slot {
+            DeviceSlot::Microphone => {
+                if let Some(switch) = &self.microphone_switch {
+                    switch.switch_to(choice);
+                }
+            }
+            DeviceSlot::Speaker => {
+                if let Some(switch) = &self.speaker_switch {
+                    switch.switch_to(choice);
+                }
+            }
+            DeviceSlot::Camera => self.reopen_camera(id).await?,
+        }
+        Ok(())
+    }
+
+    /// Feeds the published camera track from the camera `id` instead (a test pattern stays).
+    async fn reopen_camera(&mut self, id: Option<&str>) -> Result<(), MediaError> {
+        if self.sources == Sources::Test {
+            return Ok(());
+        }
+        let Some(camera) = self.camera.take() else {
+            return Ok(());
+        };
+        let sources = self.sources;
+        let id = id.map(str::to_owned);
+        let old = camera.task;
+        let opened = tokio::task::spawn_blocking(move || {
+            // The old camera lets go before the new one opens (it may be the same device).
+            let _ = old.stop();
+            camera_source(sources, id.as_deref())
+        })
+        .await
+        .map_err(|error| MediaError::Camera(error.to_string()))?;
+        let track = camera.track;
+        let source = match opened {
+            Ok(source) => source,
+            Err(error) => {
+                // Nothing to send: the track goes, and turning the camera on publishes anew.
+                tracing::warn!(%error, "the picked camera did not open");
+                lock(&self.frames).remove(&track.sid());
+                if let Err(unpublished) = track.unpublish().await {
+                    tracing::debug!(%unpublished, "the old camera track stays");
+                }
+                return Err(error);
+            }
+        };
+        let options = TrackOptions::camera(VideoCodec::Vp8);
+        let (preview, shown) = watch::channel(None);
+        let source = Box::new(PreviewSource {
+            inner: source,
+            preview,
+        });
+        let task = pipeline::send_video(track.clone(), &options, source)
+            .map_err(|error| MediaError::Publish(error.to_string()))?;
+        lock(&self.frames).insert(track.sid(), FrameFeed::Local(shown));
+        self.camera = Some(Published { track, task });
+        Ok(())
     }
 }
 
@@ -404,8 +483,15 @@ pub fn open_microphone(
     devices: Arc<AudioDevices>,
     id: Option<&str>,
 ) -> Result<Microphone, MediaError> {
+    open_switchable_microphone(devices, id).map(|(microphone, _switch)| microphone)
+}
+
+/// [`open_microphone`], with the handle that moves it to another device.
+fn open_switchable_microphone(
+    devices: Arc<AudioDevices>,
+    id: Option<&str>,
+) -> Result<(Microphone, DeviceSwitch), MediaError> {
     Microphone::open(devices, DeviceChoice::from_saved(id), None, None)
-        .map(|(microphone, _switch)| microphone)
         .map_err(|error| MediaError::Microphone(error.to_string()))
 }
 

@@ -2,7 +2,8 @@
 //! virtual (null sinks and a remapped source): the app lists them with their names, remembers
 //! the picks in its config directory, meters the picked microphone while a tone plays into it
 //! (and shows silence when it stops), and plays its chime on the picked speaker — recorded
-//! from that speaker's monitor, both notes at their pitch.
+//! from that speaker's monitor, both notes at their pitch; in a meeting, picking another
+//! speaker moves the voices to it.
 //!
 //! One test, because the server is named by `PULSE_SERVER` in this process's environment,
 //! set once before any other thread of this binary exists.
@@ -20,9 +21,11 @@ use std::time::{Duration, Instant};
 use confab_app::media::{Sources, open_microphone};
 use confab_app::{AppCore, CoreOptions};
 use confab_ipc::devices::{DeviceList, DeviceSlot};
+use confab_ipc::meeting::{HostArgs, JoinArgs, MediaChoice};
 use confab_media::audio::analysis::dominant_frequency;
 use confab_media::audio::source::AudioSource;
 use confab_media::device::audio::AudioDevices;
+use confab_meeting::Invite;
 use confab_rtc::room::RoomOptions;
 use pulse::{PulseServer, TWO_OF_EACH, TonePlayer};
 
@@ -163,10 +166,87 @@ async fn check(config_dir: &Path) {
         "the notes the speaker played"
     );
 
+    // During a meeting, picking another speaker moves the voices to it.
+    a_speaker_picked_during_a_meeting_takes_over_the_voices(&app, &devices).await;
+
     // Another run of the app remembers the picks.
     drop(app);
     let again = app_at(config_dir).list_devices().await;
     assert_eq!(again.chosen.microphone.as_deref(), Some("confab_mic"));
-    assert_eq!(again.chosen.speaker.as_deref(), Some("confab_speaker"));
+    assert_eq!(
+        again.chosen.speaker.as_deref(),
+        Some("fallback_speaker"),
+        "the pick made during the meeting"
+    );
     assert_eq!(again.chosen.camera, None);
+}
+
+/// The app (speaker `confab_speaker` picked) hosts; a guest with the test tone joins. Its
+/// voice is heard on `confab_speaker`'s monitor; after `fallback_speaker` is picked it is
+/// heard there.
+async fn a_speaker_picked_during_a_meeting_takes_over_the_voices(
+    app: &AppCore,
+    devices: &Arc<AudioDevices>,
+) {
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    let talker = AppCore::new(CoreOptions {
+        host_bind: loopback,
+        room: RoomOptions {
+            bind_ip: Some(loopback),
+            ..RoomOptions::default()
+        },
+        downloads: std::env::temp_dir(),
+        sources: Sources::Test,
+        discovery: None,
+        config_dir: None,
+    });
+    let info = app
+        .host(HostArgs {
+            name: "Ada".into(),
+            title: "Sound".into(),
+            waiting_room: false,
+            media: MediaChoice::default(),
+        })
+        .await
+        .expect("hosted");
+    let invite = Invite::parse(info.invite.as_deref().expect("an invitation")).expect("link");
+    talker
+        .join(JoinArgs {
+            code: invite.code,
+            host: invite.host,
+            name: "Bob".into(),
+            media: MediaChoice {
+                camera: false,
+                microphone: true,
+            },
+        })
+        .await
+        .expect("joined");
+    hears(devices, "confab_speaker.monitor", 440.0).await;
+    app.choose_device(DeviceSlot::Speaker, Some("fallback_speaker".into()))
+        .await
+        .expect("picked during the meeting");
+    hears(devices, "fallback_speaker.monitor", 440.0).await;
+    app.end().await.expect("ended");
+}
+
+/// Records `monitor` until a 100 ms window's pitch is `pitch`, within the deadline.
+async fn hears(devices: &Arc<AudioDevices>, monitor: &str, pitch: f64) {
+    let (devices, monitor_id) = (devices.clone(), monitor.to_owned());
+    let heard = tokio::task::spawn_blocking(move || {
+        let mut ear = open_microphone(devices, Some(&monitor_id)).expect("ear");
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            let window: Vec<f32> = (0..5)
+                .flat_map(|_| ear.capture().expect("capture"))
+                .collect();
+            if dominant_frequency(&window).is_some_and(|found| (found - pitch).abs() < 20.0) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the ear");
+    assert!(heard, "{pitch} Hz never reached {monitor}");
 }

@@ -2,6 +2,7 @@ use confab_ipc::meeting::ShareTargetView;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::components::device_check::MeetingDevices;
 use crate::ipc::use_backend;
 use crate::state::{Layout, use_meeting};
 
@@ -88,6 +89,7 @@ pub fn ControlBar() -> impl IntoView {
                 <SharePicker targets=Signal::derive(move || targets.get().unwrap_or_default()) pick cancel=Callback::new(move |()| set_targets.set(None)) />
             </Show>
             <Reactions on_error=Callback::new(move |message| set_problem.set(Some(message))) />
+            <MeetingDevices on_error=Callback::new(move |message| set_problem.set(Some(message))) />
             <button id="hand-button" type="button" on:click=move |_| act.run(Action::Hand)>
                 {move || if me.with(|m| m.hand_raised) { "Lower hand" } else { "Raise hand" }}
             </button>

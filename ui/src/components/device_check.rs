@@ -149,9 +149,7 @@ pub fn DeviceCheck() -> impl IntoView {
                         {move || started.get().and_then(|s| s.microphone_error)}
                     </p>
                 </Show>
-                <Picker kind=DeviceSlot::Camera label="Camera" devices choose />
-                <Picker kind=DeviceSlot::Microphone label="Microphone" devices choose />
-                <Picker kind=DeviceSlot::Speaker label="Speaker" devices choose />
+                <DevicePickers devices choose />
                 <div class="row">
                     <button id="test-sound" type="button" disabled=move || chiming.get() on:click=move |_| chime.run(())>
                         {move || if chiming.get() { "Playing…" } else { "Play test sound" }}
@@ -182,6 +180,74 @@ async fn meter(
             Err(_) => return,
         }
         sleep_ms(METER_EVERY_MS).await;
+    }
+}
+
+/// Pickers for the camera, the microphone and the speaker.
+#[component]
+pub fn DevicePickers(
+    devices: ReadSignal<Option<DeviceList>>,
+    choose: Callback<(DeviceSlot, String)>,
+) -> impl IntoView {
+    view! {
+        <Picker kind=DeviceSlot::Camera label="Camera" devices choose />
+        <Picker kind=DeviceSlot::Microphone label="Microphone" devices choose />
+        <Picker kind=DeviceSlot::Speaker label="Speaker" devices choose />
+    }
+}
+
+/// During a meeting: "Devices" opens the pickers; a pick moves the running camera,
+/// microphone or speaker to it at once.
+#[component]
+pub fn MeetingDevices(on_error: Callback<String>) -> impl IntoView {
+    let backend = use_backend();
+    let (devices, set_devices) = signal(None::<DeviceList>);
+    let open = {
+        let backend = backend.clone();
+        Callback::new(move |()| {
+            if devices.with_untracked(Option::is_some) {
+                set_devices.set(None);
+                return;
+            }
+            let backend = backend.clone();
+            spawn_local(async move {
+                match backend.list_devices().await {
+                    Ok(list) => set_devices.set(Some(list)),
+                    Err(error) => on_error.run(error.message),
+                }
+            });
+        })
+    };
+    let choose = Callback::new(move |(slot, id): (DeviceSlot, String)| {
+        let backend = backend.clone();
+        let id = (id != SYSTEM_DEFAULT).then_some(id);
+        set_devices.update(|list| {
+            if let Some(list) = list {
+                list.chosen.set(slot, id.clone());
+            }
+        });
+        spawn_local(async move {
+            if let Err(error) = backend.choose_device(slot, id.as_deref()).await {
+                on_error.run(error.message);
+            }
+        });
+    });
+    view! {
+        <div class="meeting-devices">
+            <button
+                id="devices-button"
+                type="button"
+                aria-expanded=move || devices.with(Option::is_some).to_string()
+                on:click=move |_| open.run(())
+            >
+                "Devices"
+            </button>
+            <Show when=move || devices.with(Option::is_some)>
+                <div id="device-pickers" class="device-pickers card" role="dialog" aria-label="Devices">
+                    <DevicePickers devices choose />
+                </div>
+            </Show>
+        </div>
     }
 }
 
