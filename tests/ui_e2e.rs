@@ -12,6 +12,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 type TestResult = Result<(), Box<dyn Error + Send + Sync>>;
 
+/// How long a raised window gets to paint before a screenshot is taken anyway.
+const RAISE_PAINT: Duration = Duration::from_secs(3);
 /// Generous: the first WebKit start on a cold, loaded CI machine is slow.
 const UI_TIMEOUT: Duration = Duration::from_secs(60);
 /// `cargo xtask run` rebuilds the UI and relinks the app before the window opens.
@@ -365,7 +367,25 @@ impl AppWindow {
         })
         .await?
         .ok_or("this app's window is not on the display")?;
+        let before = tokio::task::spawn_blocking(capture_screen).await??;
         tokio::task::spawn_blocking(move || x11_windows::raise(window.id)).await??;
+        // Xvfb keeps no pixels of a covered window: the raised one paints itself anew, a
+        // moment later. Wait for the picture to change (it may not, when both windows show
+        // the same screen), at most RAISE_PAINT.
+        let repainted = wait::until("the raised window to paint", RAISE_PAINT, || {
+            let before = before.clone();
+            async move {
+                let now = tokio::task::spawn_blocking(capture_screen)
+                    .await
+                    .ok()?
+                    .ok()?;
+                (now.rgb != before.rgb).then_some(())
+            }
+        })
+        .await;
+        if repainted.is_err() {
+            println!("screenshot {name}: the display did not change on raising this window");
+        }
         let saved = screenshot(name).await?;
         println!("screenshot: {}", saved.path.display());
         Ok(())
