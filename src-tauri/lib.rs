@@ -14,6 +14,7 @@ mod tray;
 use confab_app::{AppCore, CoreOptions};
 use tauri::Manager;
 use tauri_plugin_deep_link::DeepLinkExt;
+use tauri_plugin_window_state::StateFlags;
 
 use crate::invites::Invites;
 
@@ -38,6 +39,13 @@ pub fn run() -> Result<(), tauri::Error> {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
+        // The window opens where and as large as it was left (never hidden: a window closed
+        // into the tray during a meeting comes back visible).
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(StateFlags::SIZE | StateFlags::POSITION | StateFlags::MAXIMIZED)
+                .build(),
+        )
         .setup(|app| {
             let downloads = app
                 .path()
