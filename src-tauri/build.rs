@@ -46,6 +46,7 @@ fn main() {
             "stop_preview",
             "play_test_sound",
             "profile",
+            "set_media_preferences",
             "list_share_targets",
             "start_share",
             "stop_share",

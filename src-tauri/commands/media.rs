@@ -2,7 +2,7 @@
 //! sharing, and the device check before one.
 
 use confab_app::AppCore;
-use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile};
+use confab_ipc::devices::{DeviceList, DeviceSlot, MediaPreferences, PreviewStarted, Profile};
 use confab_ipc::meeting::ShareTargetView;
 use tauri::State;
 
@@ -80,4 +80,14 @@ pub async fn start_share(core: State<'_, AppCore>, id: String) -> Result<(), She
 #[tauri::command]
 pub async fn stop_share(core: State<'_, AppCore>) -> Result<(), ShellError> {
     Ok(core.stop_share().await?)
+}
+
+/// How the microphone is processed and the camera sent (remembered; applied to a meeting under
+/// way).
+#[tauri::command]
+pub async fn set_media_preferences(
+    core: State<'_, AppCore>,
+    preferences: MediaPreferences,
+) -> Result<(), ShellError> {
+    Ok(core.set_media_preferences(preferences).await?)
 }

@@ -4,6 +4,7 @@ use crate::ipc::Backend;
 use crate::pages::ended::Ended;
 use crate::pages::home::Home;
 use crate::pages::meeting::Meeting;
+use crate::pages::settings::Settings;
 use crate::pages::waiting::Waiting;
 use crate::state::{MeetingState, Screen};
 
@@ -16,6 +17,7 @@ pub fn App(backend: Backend) -> impl IntoView {
     meeting.follow_invites(backend);
     move || match meeting.screen.get() {
         Screen::Home => view! { <Home /> }.into_any(),
+        Screen::Settings => view! { <Settings /> }.into_any(),
         Screen::Waiting => view! { <Waiting /> }.into_any(),
         Screen::Meeting => view! { <Meeting /> }.into_any(),
         Screen::Ended(message) => view! { <Ended message /> }.into_any(),

@@ -15,6 +15,8 @@ use crate::ipc::Backend;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Screen {
     Home,
+    /// Devices, microphone processing, camera quality.
+    Settings,
     /// Waiting for a host to let us in.
     Waiting,
     Meeting,

@@ -399,6 +399,7 @@ async fn a_recent_meeting_is_joined_again_at_its_host() {
             host: "10.0.0.9:7880".into(),
             joined_at: 0,
         }],
+        ..Default::default()
     });
     let screen = app(&mock);
     screen
@@ -415,4 +416,54 @@ async fn a_recent_meeting_is_joined_again_at_its_host() {
     assert_eq!(joined.code.to_string(), "xyz-wxyz-xyz");
     assert_eq!(joined.host.as_deref(), Some("10.0.0.9:7880"));
     assert_eq!(joined.name, "Ada");
+}
+
+#[wasm_bindgen_test]
+async fn settings_save_processing_and_video_quality_and_pick_devices() {
+    let mock = MockBackend::preview();
+    let screen = app(&mock);
+    screen.click("#settings-button");
+    screen
+        .wait_until("the settings", |s| s.count("#pick-speaker option") == 3)
+        .await;
+    let checked = |s: &Mounted, id: &str| {
+        s.get(id)
+            .dyn_into::<web_sys::HtmlInputElement>()
+            .is_ok_and(|input| input.checked())
+    };
+    screen
+        .wait_until("processing on by default", |s| {
+            checked(s, "#noise-suppression")
+        })
+        .await;
+    screen.click("#noise-suppression");
+    screen
+        .wait_until("noise suppression off, saved", |_| {
+            mock.sent().iter().any(|c| {
+                c.starts_with("set_media_preferences")
+                    && c.contains(r#""noiseSuppression":false"#)
+                    && c.contains(r#""echoCancellation":true"#)
+            })
+        })
+        .await;
+    screen.select("#video-quality", "low");
+    screen
+        .wait_until("the quality saved", |_| {
+            mock.sent().iter().any(|c| {
+                c.contains(r#""videoQuality":"low""#) && c.contains(r#""noiseSuppression":false"#)
+            })
+        })
+        .await;
+    screen.select("#pick-microphone", "mic");
+    screen
+        .wait_until("the microphone picked", |_| {
+            mock.sent()
+                .iter()
+                .any(|c| c == r#"choose_device {"slot":"microphone","id":"mic"}"#)
+        })
+        .await;
+    screen.click("#settings-back");
+    screen
+        .wait_until("home again", |s| s.find("#join-code").is_some())
+        .await;
 }

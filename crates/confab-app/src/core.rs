@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use confab_conference::models::CreateRequest;
 use confab_discovery::Interfaces;
-use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile, RecentMeeting};
+use confab_ipc::devices::{
+    DeviceList, DeviceSlot, MediaPreferences, PreviewStarted, Profile, RecentMeeting,
+};
 use confab_ipc::meeting::{
     ChatLine, FrameChannel, HostArgs, JoinArgs, MediaChoice, MeetingInfo, MeetingUpdate,
     NearbyMeeting, ShareTargetView, TransferState, TransferView, UpdateBatch, WaitingGuestView,
@@ -256,12 +258,17 @@ impl AppCore {
         events: mpsc::Receiver<MeetingEvent>,
     ) -> Session {
         let meeting = Arc::new(meeting);
+        let (devices, preferences) = {
+            let settings = lock(&self.settings);
+            (settings.devices(), settings.profile().media)
+        };
         let state = Arc::new(Mutex::new(SessionState {
             roster: Roster::new(&info.identity, name),
             media: CallMedia::new(
                 self.frames.clone(),
                 self.options.sources,
-                lock(&self.settings).devices(),
+                devices,
+                preferences,
             ),
             choice,
         }));
@@ -357,6 +364,25 @@ impl AppCore {
         self.session
             .try_lock()
             .map_or(true, |session| session.is_some())
+    }
+
+    /// How the microphone is processed and the camera sent (remembered): a meeting under way
+    /// changes its processing at once, its camera quality from the camera's next start.
+    pub async fn set_media_preferences(
+        &self,
+        preferences: MediaPreferences,
+    ) -> Result<(), CoreError> {
+        lock(&self.settings).set_media(preferences)?;
+        let state = self
+            .session
+            .lock()
+            .await
+            .as_ref()
+            .map(|session| session.state.clone());
+        if let Some(state) = state {
+            state.lock().await.media.set_preferences(preferences);
+        }
+        Ok(())
     }
 
     /// What the app remembers about its user.
@@ -946,5 +972,6 @@ mod tests {
         sendable(core.stop_share());
         sendable(core.react(""));
         sendable(core.toggle_microphone());
+        sendable(core.set_media_preferences(MediaPreferences::default()));
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use confab_ipc::devices::{DeviceSelection, DeviceSlot};
+use confab_ipc::devices::{DeviceSelection, DeviceSlot, MediaPreferences, VideoQuality};
 use confab_ipc::meeting::ShareTargetView;
 use confab_media::audio::microphone::Microphone;
 use confab_media::audio::processing::{AudioProcessor, ProcessingSettings};
@@ -27,7 +27,7 @@ use confab_media::pipeline::{self, AudioPlayout, DecodedVideo, MediaTask};
 use confab_media::screen::{self, ShareKind, ShareOptions};
 use confab_media::video::source::{CaptureError, CapturedFrame, TestPattern, VideoSource};
 use confab_rtc::room::{
-    LocalTrack, RemoteTrack, Room, TrackControl, TrackKind, TrackOptions, VideoCodec,
+    Layer, LocalTrack, RemoteTrack, Room, TrackControl, TrackKind, TrackOptions, VideoCodec,
 };
 use tokio::sync::watch;
 
@@ -106,6 +106,8 @@ pub struct CallMedia {
     sources: Sources,
     /// The devices the user picked (None: the system's default).
     chosen: DeviceSelection,
+    /// Microphone processing and camera quality.
+    preferences: MediaPreferences,
     frames: FrameSources,
     decoding: HashMap<String, MediaTask>,
     playing: HashMap<String, MediaTask>,
@@ -121,10 +123,16 @@ pub struct CallMedia {
 }
 
 impl CallMedia {
-    pub fn new(frames: FrameSources, sources: Sources, chosen: DeviceSelection) -> Self {
+    pub fn new(
+        frames: FrameSources,
+        sources: Sources,
+        chosen: DeviceSelection,
+        preferences: MediaPreferences,
+    ) -> Self {
         Self {
             sources,
             chosen,
+            preferences,
             frames,
             ..Self::default()
         }
@@ -146,7 +154,7 @@ impl CallMedia {
         }
         let source = camera_source(self.sources, self.chosen.camera.as_deref())?;
         let camera = self
-            .publish_video(room, TrackOptions::camera(VideoCodec::Vp8), source)
+            .publish_video(room, self.camera_options(), source)
             .await?;
         let sid = camera.track.sid();
         self.camera = Some(camera);
@@ -310,7 +318,7 @@ impl CallMedia {
         if self.devices.is_none() {
             match (
                 AudioDevices::new(),
-                AudioProcessor::new(ProcessingSettings::default()),
+                AudioProcessor::new(processing_settings(self.preferences)),
             ) {
                 (Ok(devices), Ok(processor)) => {
                     self.devices = Some(Arc::new(devices));
@@ -363,6 +371,25 @@ impl CallMedia {
             open_switchable_microphone(devices, self.chosen.microphone.as_deref())?;
         self.microphone_switch = Some(switch);
         Ok(Box::new(ProcessedSource::new(microphone, processor)))
+    }
+
+    /// The camera as the preferences ask: all three layers, or up to 360p or 180p.
+    fn camera_options(&self) -> TrackOptions {
+        let top = match self.preferences.video_quality {
+            VideoQuality::High => Layer::High,
+            VideoQuality::Medium => Layer::Medium,
+            VideoQuality::Low => Layer::Low,
+        };
+        TrackOptions::camera_up_to(VideoCodec::Vp8, top)
+    }
+
+    /// New preferences: the microphone's processing changes at once; the camera's quality
+    /// applies from its next start.
+    pub fn set_preferences(&mut self, preferences: MediaPreferences) {
+        self.preferences = preferences;
+        if let Some(processor) = &self.processor {
+            processor.set_settings(processing_settings(preferences));
+        }
     }
 
     /// Moves to the device picked for `slot` during the meeting: the microphone and the
@@ -422,7 +449,7 @@ impl CallMedia {
                 return Err(error);
             }
         };
-        let options = TrackOptions::camera(VideoCodec::Vp8);
+        let options = self.camera_options();
         let (preview, shown) = watch::channel(None);
         let source = Box::new(PreviewSource {
             inner: source,
@@ -433,6 +460,16 @@ impl CallMedia {
         lock(&self.frames).insert(track.sid(), FrameFeed::Local(shown));
         self.camera = Some(Published { track, task });
         Ok(())
+    }
+}
+
+/// The processing the preferences ask for (the high-pass filter always runs).
+fn processing_settings(preferences: MediaPreferences) -> ProcessingSettings {
+    ProcessingSettings {
+        echo_cancellation: preferences.echo_cancellation,
+        noise_suppression: preferences.noise_suppression,
+        auto_gain: preferences.auto_gain,
+        high_pass: true,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use confab_ipc::devices::{DeviceSelection, DeviceSlot, Profile, RecentMeeting};
+use confab_ipc::devices::{DeviceSelection, DeviceSlot, MediaPreferences, Profile, RecentMeeting};
 use confab_media::device::DeviceKind;
 use confab_media::device::preferences::{DevicePreferences, PreferencesError};
 
@@ -83,6 +83,12 @@ impl Settings {
 
     pub fn profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// Remembers how the microphone is processed and the camera sent.
+    pub fn set_media(&mut self, media: MediaPreferences) -> Result<(), SettingsError> {
+        self.profile.media = media;
+        self.save_profile()
     }
 
     /// Remembers a meeting joined, to offer joining it again.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use confab_app::media::Sources;
 use confab_app::{AppCore, CoreOptions};
+use confab_ipc::devices::{MediaPreferences, VideoQuality};
 use confab_ipc::meeting::{
     FrameHeader, HostArgs, JoinArgs, MediaChoice, MeetingUpdate, ParticipantView, TransferState,
 };
@@ -461,5 +462,58 @@ async fn a_host_shares_the_screen_stops_and_shares_again() {
         shares.push(share);
     }
     assert_ne!(shares[0], shares[1]);
+    host.end().await.expect("ended");
+}
+
+/// A host who chose the lowest video quality sends only the 180p layer: a guest's large tile
+/// gets 320×180 frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_video_quality_preference_caps_what_the_camera_sends() {
+    let host = app("ada-quality");
+    let guest = app("bob-quality");
+    host.set_media_preferences(MediaPreferences {
+        video_quality: VideoQuality::Low,
+        ..MediaPreferences::default()
+    })
+    .await
+    .expect("preferences");
+    assert_eq!(host.profile().media.video_quality, VideoQuality::Low);
+    let info = host
+        .host(HostArgs {
+            name: "Ada".into(),
+            title: "Low".into(),
+            waiting_room: false,
+            media: MediaChoice {
+                camera: true,
+                microphone: false,
+            },
+        })
+        .await
+        .expect("host");
+    let invite = Invite::parse(info.invite.as_deref().expect("an invitation")).expect("link");
+    guest
+        .join(JoinArgs {
+            code: invite.code,
+            host: invite.host,
+            name: "Bob".into(),
+            media: MediaChoice::default(),
+        })
+        .await
+        .expect("join");
+    let mut guest_next = 0;
+    let camera = until(
+        &guest,
+        &mut guest_next,
+        "Ada's camera",
+        |update| match update {
+            MeetingUpdate::Participants { participants } => {
+                someone(participants, "Ada").and_then(|ada| ada.camera.clone())
+            }
+            _ => None,
+        },
+    )
+    .await;
+    let mut tile = open_tile(&guest, &camera, (1280, 720)).await;
+    decoded_at(&mut tile, (320, 180)).await;
     host.end().await.expect("ended");
 }

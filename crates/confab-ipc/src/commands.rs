@@ -67,3 +67,6 @@ pub const REACT: &str = "react";
 /// `{to}`: the user picks files in the system's file chooser; they go to everyone or to the
 /// identities in `to` (the page never names a path).
 pub const ATTACH_FILES: &str = "attach_files";
+/// `{preferences}`: how our microphone is processed and our camera sent; remembered, and
+/// applied to a meeting under way (the camera's quality from its next start).
+pub const SET_MEDIA_PREFERENCES: &str = "set_media_preferences";

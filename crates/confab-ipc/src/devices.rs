@@ -94,6 +94,40 @@ pub struct Profile {
     pub name: Option<String>,
     /// Meetings joined lately, newest first (at most [`Profile::MAX_RECENT`]).
     pub recent_meetings: Vec<RecentMeeting>,
+    /// How our microphone is processed and our camera sent.
+    pub media: MediaPreferences,
+}
+
+/// How our microphone is processed and how much of our camera is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MediaPreferences {
+    pub echo_cancellation: bool,
+    pub noise_suppression: bool,
+    pub auto_gain: bool,
+    pub video_quality: VideoQuality,
+}
+
+impl Default for MediaPreferences {
+    /// Everything on, the full camera.
+    fn default() -> Self {
+        Self {
+            echo_cancellation: true,
+            noise_suppression: true,
+            auto_gain: true,
+            video_quality: VideoQuality::High,
+        }
+    }
+}
+
+/// The largest camera picture we send: 720p (with 360p and 180p beside it), 360p or 180p.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum VideoQuality {
+    #[default]
+    High,
+    Medium,
+    Low,
 }
 
 impl Profile {

@@ -8,7 +8,7 @@ pub mod mock;
 pub mod tauri;
 
 use confab_ipc::commands as command;
-use confab_ipc::devices::{DeviceList, DeviceSlot, PreviewStarted, Profile};
+use confab_ipc::devices::{DeviceList, DeviceSlot, MediaPreferences, PreviewStarted, Profile};
 use confab_ipc::meeting::{
     FrameChannel, HostArgs, JoinArgs, MeetingInfo, NearbyMeeting, ShareTargetView, UpdateBatch,
 };
@@ -55,6 +55,11 @@ struct Identity<'a> {
 #[derive(Debug, Serialize)]
 struct Id<'a> {
     id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct Preferences {
+    preferences: MediaPreferences,
 }
 
 #[derive(Debug, Serialize)]
@@ -186,6 +191,14 @@ impl Backend {
             Self::Tauri => tauri::invoke(command::PREVIEW_LEVEL, &tauri::NoArgs {}).await,
             Self::Mock(mock) => Ok(mock.preview_level()),
         }
+    }
+
+    pub async fn set_media_preferences(
+        &self,
+        preferences: MediaPreferences,
+    ) -> Result<(), CommandError> {
+        self.act(command::SET_MEDIA_PREFERENCES, &Preferences { preferences })
+            .await
     }
 
     pub async fn stop_preview(&self) -> Result<(), CommandError> {

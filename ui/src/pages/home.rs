@@ -9,11 +9,13 @@ use crate::components::join_form::JoinForm;
 use crate::components::nearby::NearbyMeetings;
 use crate::components::recent::RecentMeetings;
 use crate::ipc::use_backend;
+use crate::state::{Screen, use_meeting};
 
 /// The first screen: your name (the one used last time, remembered by the app), camera and
 /// microphone to start with and a check of them, then host a meeting or join one by code.
 #[component]
 pub fn Home() -> impl IntoView {
+    let meeting = use_meeting();
     let (name, set_name) = signal(String::new());
     let (recent, set_recent) = signal(Vec::new());
     let backend = use_backend();
@@ -40,6 +42,9 @@ pub fn Home() -> impl IntoView {
                     <h1>"Confab"</h1>
                     <p class="tagline">"Meetings hosted on your own computer."</p>
                 </div>
+                <button id="settings-button" class="settings-link" type="button" on:click=move |_| meeting.screen.set(Screen::Settings)>
+                    "Settings"
+                </button>
             </header>
             <section class="you card" aria-label="You">
                 <label for="display-name">"Your name"</label>

@@ -1,4 +1,5 @@
 pub mod ended;
 pub mod home;
 pub mod meeting;
+pub mod settings;
 pub mod waiting;

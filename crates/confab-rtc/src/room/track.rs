@@ -129,6 +129,25 @@ impl TrackOptions {
         }
     }
 
+    /// The camera with LiveKit's layers up to `top` only, sent at `top`'s size (a lighter
+    /// camera for a weak machine or network).
+    pub fn camera_up_to(codec: VideoCodec, top: Layer) -> Self {
+        let mut options = Self::camera(codec);
+        if let TrackOptionsKind::Video {
+            width,
+            height,
+            layers,
+            ..
+        } = &mut options.kind
+        {
+            layers.retain(|spec| spec.layer <= top);
+            if let Some(highest) = layers.last() {
+                (*width, *height) = (highest.width, highest.height);
+            }
+        }
+        options
+    }
+
     /// A screen share of `width`×`height`, one layer, tuned for text. H.264 codes whole 2×2
     /// chroma blocks, so an odd size (a 1366×767 window) is sent one row or column smaller.
     pub fn screen_share(codec: VideoCodec, width: u32, height: u32) -> Self {
@@ -412,5 +431,37 @@ impl RemoteTrack {
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lighter_camera_keeps_the_layers_up_to_its_top_and_is_sent_at_that_size() {
+        let sizes = |options: &TrackOptions| match &options.kind {
+            TrackOptionsKind::Video {
+                width,
+                height,
+                layers,
+                ..
+            } => (
+                (*width, *height),
+                layers.iter().map(|l| l.layer).collect::<Vec<_>>(),
+            ),
+            TrackOptionsKind::Audio { .. } => unreachable!("a camera is video"),
+        };
+        let medium = TrackOptions::camera_up_to(VideoCodec::Vp8, Layer::Medium);
+        assert_eq!(
+            sizes(&medium),
+            ((640, 360), vec![Layer::Low, Layer::Medium])
+        );
+        let low = TrackOptions::camera_up_to(VideoCodec::Vp8, Layer::Low);
+        assert_eq!(sizes(&low), ((320, 180), vec![Layer::Low]));
+        assert_eq!(
+            TrackOptions::camera_up_to(VideoCodec::Vp8, Layer::High),
+            TrackOptions::camera(VideoCodec::Vp8)
+        );
     }
 }

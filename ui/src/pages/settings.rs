@@ -1,0 +1,131 @@
+use confab_ipc::devices::{DeviceList, DeviceSlot, MediaPreferences, VideoQuality};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::components::device_check::DevicePickers;
+use crate::ipc::use_backend;
+use crate::state::{Screen, use_meeting};
+
+/// Settings: the devices, how the microphone is processed, and how much of the camera is
+/// sent. Each change is saved at once (the app remembers it).
+#[component]
+pub fn Settings() -> impl IntoView {
+    let backend = use_backend();
+    let meeting = use_meeting();
+    let (devices, set_devices) = signal(None::<DeviceList>);
+    let (preferences, set_preferences) = signal(None::<MediaPreferences>);
+    let (problem, set_problem) = signal(None::<String>);
+    {
+        let backend = backend.clone();
+        spawn_local(async move {
+            if let Ok(profile) = backend.profile().await {
+                set_preferences.set(Some(profile.media));
+            }
+            match backend.list_devices().await {
+                Ok(list) => set_devices.set(Some(list)),
+                Err(error) => set_problem.set(Some(error.message)),
+            }
+        });
+    }
+    let choose = {
+        let backend = backend.clone();
+        Callback::new(move |(slot, id): (DeviceSlot, String)| {
+            let backend = backend.clone();
+            let id = (!id.is_empty()).then_some(id);
+            set_devices.update(|list| {
+                if let Some(list) = list {
+                    list.chosen.set(slot, id.clone());
+                }
+            });
+            spawn_local(async move {
+                let result = backend.choose_device(slot, id.as_deref()).await;
+                set_problem.set(result.err().map(|error| error.message));
+            });
+        })
+    };
+    let change = Callback::new(
+        move |edit: Box<dyn FnOnce(&mut MediaPreferences) + Send + Sync>| {
+            let Some(mut changed) = preferences.get_untracked() else {
+                return;
+            };
+            edit(&mut changed);
+            set_preferences.set(Some(changed));
+            let backend = backend.clone();
+            spawn_local(async move {
+                let result = backend.set_media_preferences(changed).await;
+                set_problem.set(result.err().map(|error| error.message));
+            });
+        },
+    );
+    let switch = move |id: &'static str,
+                       label: &'static str,
+                       read: fn(&MediaPreferences) -> bool,
+                       write: fn(&mut MediaPreferences, bool)| {
+        view! {
+            <label class="toggle">
+                <input
+                    id=id
+                    type="checkbox"
+                    prop:checked=move || preferences.get().as_ref().is_some_and(read)
+                    on:change=move |event| {
+                        let on = event_target_checked(&event);
+                        change.run(Box::new(move |p| write(p, on)));
+                    }
+                />
+                {label}
+            </label>
+        }
+    };
+    view! {
+        <main class="settings">
+            <header class="brand">
+                <h1>"Settings"</h1>
+                <button id="settings-back" type="button" on:click=move |_| meeting.screen.set(Screen::Home)>
+                    "Done"
+                </button>
+            </header>
+            <section class="card devices" aria-label="Devices">
+                <h2>"Devices"</h2>
+                <div class="device-grid">
+                    <DevicePickers devices choose />
+                </div>
+            </section>
+            <section class="card sound" aria-label="Sound">
+                <h2>"Your microphone"</h2>
+                {switch("echo-cancellation", "Echo cancellation", |p| p.echo_cancellation, |p, on| p.echo_cancellation = on)}
+                {switch("noise-suppression", "Noise suppression", |p| p.noise_suppression, |p, on| p.noise_suppression = on)}
+                {switch("auto-gain", "Automatic volume", |p| p.auto_gain, |p, on| p.auto_gain = on)}
+                <p class="hint">"Turn echo cancellation off only with headphones."</p>
+            </section>
+            <section class="card video" aria-label="Video">
+                <h2>"Your camera"</h2>
+                <label for="video-quality">"Send up to"</label>
+                <select
+                    id="video-quality"
+                    on:change=move |event| {
+                        let quality = match event_target_value(&event).as_str() {
+                            "medium" => VideoQuality::Medium,
+                            "low" => VideoQuality::Low,
+                            _ => VideoQuality::High,
+                        };
+                        change.run(Box::new(move |p| p.video_quality = quality));
+                    }
+                >
+                    <option value="high" selected=move || quality_is(preferences, VideoQuality::High)>"720p (best)"</option>
+                    <option value="medium" selected=move || quality_is(preferences, VideoQuality::Medium)>"360p"</option>
+                    <option value="low" selected=move || quality_is(preferences, VideoQuality::Low)>"180p (slow networks)"</option>
+                </select>
+                <p class="hint">"A new quality applies the next time your camera starts."</p>
+            </section>
+            <Show when=move || problem.get().is_some()>
+                <p id="settings-error" class="field-error" role="alert">{move || problem.get()}</p>
+            </Show>
+        </main>
+    }
+}
+
+fn quality_is(preferences: ReadSignal<Option<MediaPreferences>>, quality: VideoQuality) -> bool {
+    preferences
+        .get()
+        .is_some_and(|p| p.video_quality == quality)
+}
