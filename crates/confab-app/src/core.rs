@@ -301,6 +301,15 @@ impl AppCore {
         self.session.lock().await.as_ref().map(|s| s.info.clone())
     }
 
+    /// The meeting's state, when we are in one.
+    async fn session_state(&self) -> Option<Arc<Mutex<SessionState>>> {
+        self.session
+            .lock()
+            .await
+            .as_ref()
+            .map(|session| session.state.clone())
+    }
+
     async fn current(&self) -> Result<(Arc<Meeting>, Arc<Mutex<SessionState>>), CoreError> {
         self.session
             .lock()
@@ -373,13 +382,7 @@ impl AppCore {
         preferences: MediaPreferences,
     ) -> Result<(), CoreError> {
         lock(&self.settings).set_media(preferences)?;
-        let state = self
-            .session
-            .lock()
-            .await
-            .as_ref()
-            .map(|session| session.state.clone());
-        if let Some(state) = state {
+        if let Some(state) = self.session_state().await {
             state.lock().await.media.set_preferences(preferences);
         }
         Ok(())
@@ -406,13 +409,7 @@ impl AppCore {
         id: Option<String>,
     ) -> Result<(), CoreError> {
         lock(&self.settings).choose(slot, id.clone())?;
-        let state = self
-            .session
-            .lock()
-            .await
-            .as_ref()
-            .map(|session| session.state.clone());
-        if let Some(state) = state {
+        if let Some(state) = self.session_state().await {
             state
                 .lock()
                 .await

@@ -128,6 +128,38 @@ where
     assert!(reached.is_ok(), "never decoded at {size:?}; saw {seen:?}");
 }
 
+/// Ada (`host`, starting with `media`) hosts without a waiting room and Bob (`guest`, camera
+/// and microphone off) joins at her invitation; returns where Bob's updates go on from once
+/// he sees her.
+async fn meet_without_waiting(host: &AppCore, guest: &AppCore, media: MediaChoice) -> u64 {
+    let info = host
+        .host(HostArgs {
+            name: "Ada".into(),
+            title: "Demo".into(),
+            waiting_room: false,
+            media,
+        })
+        .await
+        .expect("host");
+    let invite = Invite::parse(info.invite.as_deref().expect("an invitation")).expect("link");
+    guest
+        .join(JoinArgs {
+            code: invite.code,
+            host: invite.host,
+            name: "Bob".into(),
+            media: MediaChoice::default(),
+        })
+        .await
+        .expect("join");
+    let mut guest_next = 0;
+    until(guest, &mut guest_next, "Ada", |update| match update {
+        MeetingUpdate::Participants { participants } => someone(participants, "Ada").map(drop),
+        _ => None,
+    })
+    .await;
+    guest_next
+}
+
 fn someone<'a>(participants: &'a [ParticipantView], name: &str) -> Option<&'a ParticipantView> {
     participants.iter().find(|p| p.name == name)
 }
@@ -363,31 +395,7 @@ async fn a_host_shares_the_screen_stops_and_shares_again() {
         !host.in_meeting_now(),
         "outside a meeting the window closes"
     );
-    let info = host
-        .host(HostArgs {
-            name: "Ada".into(),
-            title: "Demo".into(),
-            waiting_room: false,
-            media: MediaChoice::default(),
-        })
-        .await
-        .expect("host");
-    let invite = Invite::parse(info.invite.as_deref().expect("an invitation")).expect("link");
-    guest
-        .join(JoinArgs {
-            code: invite.code,
-            host: invite.host,
-            name: "Bob".into(),
-            media: MediaChoice::default(),
-        })
-        .await
-        .expect("join");
-    let mut guest_next = 0;
-    until(&guest, &mut guest_next, "Ada", |update| match update {
-        MeetingUpdate::Participants { participants } => someone(participants, "Ada").map(drop),
-        _ => None,
-    })
-    .await;
+    let mut guest_next = meet_without_waiting(&host, &guest, MediaChoice::default()).await;
 
     // The tray's microphone item: on, then muted again; Bob sees both.
     assert!(
@@ -478,29 +486,11 @@ async fn the_video_quality_preference_caps_what_the_camera_sends() {
     .await
     .expect("preferences");
     assert_eq!(host.profile().media.video_quality, VideoQuality::Low);
-    let info = host
-        .host(HostArgs {
-            name: "Ada".into(),
-            title: "Low".into(),
-            waiting_room: false,
-            media: MediaChoice {
-                camera: true,
-                microphone: false,
-            },
-        })
-        .await
-        .expect("host");
-    let invite = Invite::parse(info.invite.as_deref().expect("an invitation")).expect("link");
-    guest
-        .join(JoinArgs {
-            code: invite.code,
-            host: invite.host,
-            name: "Bob".into(),
-            media: MediaChoice::default(),
-        })
-        .await
-        .expect("join");
-    let mut guest_next = 0;
+    let camera_only = MediaChoice {
+        camera: true,
+        microphone: false,
+    };
+    let mut guest_next = meet_without_waiting(&host, &guest, camera_only).await;
     let camera = until(
         &guest,
         &mut guest_next,

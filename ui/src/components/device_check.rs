@@ -3,6 +3,7 @@
 //! a test chime on the speaker. Nothing opens a device until the user opens the check; it
 //! closes with "Done" or when the home screen goes (the app closes it on joining too).
 
+use confab_ipc::CommandError;
 use confab_ipc::devices::{DeviceList, DeviceOption, DeviceSlot, PreviewStarted};
 use confab_ipc::meeting::FrameChannel;
 use leptos::prelude::*;
@@ -76,25 +77,20 @@ pub fn DeviceCheck() -> impl IntoView {
             });
         })
     };
-    let choose = {
-        let backend = backend.clone();
-        Callback::new(move |(slot, id): (DeviceSlot, String)| {
-            let backend = backend.clone();
-            let id = (id != SYSTEM_DEFAULT).then_some(id);
-            set_devices.update(|list| {
-                if let Some(list) = list {
-                    list.chosen.set(slot, id.clone());
+    let choose = device_chooser(
+        backend.clone(),
+        set_devices,
+        Callback::new(
+            move |(slot, chosen): (DeviceSlot, Result<(), CommandError>)| {
+                match chosen {
+                    Err(failure) => set_error.set(Some(failure.message)),
+                    // The check shows the new camera or microphone; a speaker shows with the chime.
+                    Ok(()) if slot != DeviceSlot::Speaker => restart.run(()),
+                    Ok(()) => {}
                 }
-            });
-            spawn_local(async move {
-                if let Err(failure) = backend.choose_device(slot, id.as_deref()).await {
-                    set_error.set(Some(failure.message));
-                } else if slot != DeviceSlot::Speaker {
-                    restart.run(());
-                }
-            });
-        })
-    };
+            },
+        ),
+    );
     let chime = {
         let backend = backend.clone();
         Callback::new(move |()| {
@@ -218,20 +214,15 @@ pub fn MeetingDevices(on_error: Callback<String>) -> impl IntoView {
             });
         })
     };
-    let choose = Callback::new(move |(slot, id): (DeviceSlot, String)| {
-        let backend = backend.clone();
-        let id = (id != SYSTEM_DEFAULT).then_some(id);
-        set_devices.update(|list| {
-            if let Some(list) = list {
-                list.chosen.set(slot, id.clone());
-            }
-        });
-        spawn_local(async move {
-            if let Err(error) = backend.choose_device(slot, id.as_deref()).await {
+    let choose = device_chooser(
+        backend,
+        set_devices,
+        Callback::new(move |(_, chosen): (DeviceSlot, Result<(), CommandError>)| {
+            if let Err(error) = chosen {
                 on_error.run(error.message);
             }
-        });
-    });
+        }),
+    );
     view! {
         <div class="meeting-devices">
             <button
@@ -249,6 +240,28 @@ pub fn MeetingDevices(on_error: Callback<String>) -> impl IntoView {
             </Show>
         </div>
     }
+}
+
+/// What a picker's change does: shows the pick in `devices`, sends it (`id` empty: the system
+/// default), and tells `done` how it went.
+pub fn device_chooser(
+    backend: Backend,
+    set_devices: WriteSignal<Option<DeviceList>>,
+    done: Callback<(DeviceSlot, Result<(), CommandError>)>,
+) -> Callback<(DeviceSlot, String)> {
+    Callback::new(move |(slot, id): (DeviceSlot, String)| {
+        let backend = backend.clone();
+        let id = (id != SYSTEM_DEFAULT).then_some(id);
+        set_devices.update(|list| {
+            if let Some(list) = list {
+                list.chosen.set(slot, id.clone());
+            }
+        });
+        spawn_local(async move {
+            let chosen = backend.choose_device(slot, id.as_deref()).await;
+            done.run((slot, chosen));
+        });
+    })
 }
 
 /// One picker: "System default" and every device of its kind, the picked one selected.

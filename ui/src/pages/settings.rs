@@ -1,8 +1,9 @@
+use confab_ipc::CommandError;
 use confab_ipc::devices::{DeviceList, DeviceSlot, MediaPreferences, VideoQuality};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::components::device_check::DevicePickers;
+use crate::components::device_check::{DevicePickers, device_chooser};
 use crate::ipc::use_backend;
 use crate::state::{Screen, use_meeting};
 
@@ -27,22 +28,13 @@ pub fn Settings() -> impl IntoView {
             }
         });
     }
-    let choose = {
-        let backend = backend.clone();
-        Callback::new(move |(slot, id): (DeviceSlot, String)| {
-            let backend = backend.clone();
-            let id = (!id.is_empty()).then_some(id);
-            set_devices.update(|list| {
-                if let Some(list) = list {
-                    list.chosen.set(slot, id.clone());
-                }
-            });
-            spawn_local(async move {
-                let result = backend.choose_device(slot, id.as_deref()).await;
-                set_problem.set(result.err().map(|error| error.message));
-            });
-        })
-    };
+    let choose = device_chooser(
+        backend.clone(),
+        set_devices,
+        Callback::new(move |(_, chosen): (DeviceSlot, Result<(), CommandError>)| {
+            set_problem.set(chosen.err().map(|error| error.message));
+        }),
+    );
     let change = Callback::new(
         move |edit: Box<dyn FnOnce(&mut MediaPreferences) + Send + Sync>| {
             let Some(mut changed) = preferences.get_untracked() else {
