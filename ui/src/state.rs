@@ -2,9 +2,10 @@
 //! through context. Components read them and send intents through the backend; nothing here
 //! touches media.
 
+use confab_ipc::MeetingCode;
 use confab_ipc::meeting::{
-    ChatLine, FrameChannel, MeetingInfo, MeetingUpdate, ParticipantView, TransferView,
-    WaitingGuestView,
+    ChatLine, FrameChannel, JoinArgs, MediaChoice, MeetingInfo, MeetingUpdate, ParticipantView,
+    TransferView, WaitingGuestView,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -105,6 +106,31 @@ impl MeetingState {
                 state.frames.set(Some(channel));
             }
             state.follow(backend).await;
+        });
+    }
+
+    /// Joins the meeting `code` at `host` (one listed on the LAN, or joined lately) as `name`
+    /// and enters it; a refusal's message goes to `refused`.
+    pub fn join_at(
+        self,
+        backend: Backend,
+        code: MeetingCode,
+        host: String,
+        name: String,
+        media: MediaChoice,
+        refused: WriteSignal<Option<String>>,
+    ) {
+        let args = JoinArgs {
+            code,
+            host: Some(host),
+            name: name.trim().to_owned(),
+            media,
+        };
+        spawn_local(async move {
+            match backend.join_meeting(args).await {
+                Ok(info) => self.enter(backend, info),
+                Err(error) => refused.set(Some(error.message)),
+            }
         });
     }
 

@@ -152,12 +152,25 @@ async fn meet_without_waiting(host: &AppCore, guest: &AppCore, media: MediaChoic
         .await
         .expect("join");
     let mut guest_next = 0;
-    until(guest, &mut guest_next, "Ada", |update| match update {
-        MeetingUpdate::Participants { participants } => someone(participants, "Ada").map(drop),
+    until_person(guest, &mut guest_next, "Ada", "Ada", |_| Some(())).await;
+    guest_next
+}
+
+/// Reads `app`'s updates until `pick` finds what it waits for in the person called `name`.
+async fn until_person<T>(
+    app: &AppCore,
+    next: &mut u64,
+    what: &str,
+    name: &str,
+    mut pick: impl FnMut(&ParticipantView) -> Option<T>,
+) -> T {
+    until(app, next, what, |update| match update {
+        MeetingUpdate::Participants { participants } => {
+            someone(participants, name).and_then(&mut pick)
+        }
         _ => None,
     })
-    .await;
-    guest_next
+    .await
 }
 
 fn someone<'a>(participants: &'a [ParticipantView], name: &str) -> Option<&'a ParticipantView> {
@@ -225,17 +238,9 @@ async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the
     .await;
 
     // Bob's tile for Ada: her camera's frames on the frame channel, the counter advancing.
-    let camera = until(
-        &guest,
-        &mut guest_next,
-        "Ada's camera",
-        |update| match update {
-            MeetingUpdate::Participants { participants } => {
-                someone(participants, "Ada").and_then(|ada| ada.camera.clone())
-            }
-            _ => None,
-        },
-    )
+    let camera = until_person(&guest, &mut guest_next, "Ada's camera", "Ada", |ada| {
+        ada.camera.clone()
+    })
     .await;
     let channel = guest.frame_channel().await.expect("frame channel");
     let mut socket = open_tile(&guest, &camera, (640, 360)).await;
@@ -273,17 +278,11 @@ async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the
 
     // Bob's reaction shows on his tile at Ada's.
     guest.react("👍").await.expect("react");
-    until(
-        &host,
-        &mut host_next,
-        "Bob's reaction",
-        |update| match update {
-            MeetingUpdate::Participants { participants } => someone(participants, "Bob")
-                .and_then(|bob| bob.reaction.clone())
-                .filter(|reaction| reaction.emoji == "👍"),
-            _ => None,
-        },
-    )
+    until_person(&host, &mut host_next, "Bob's reaction", "Bob", |bob| {
+        bob.reaction
+            .clone()
+            .filter(|reaction| reaction.emoji == "👍")
+    })
     .await;
 
     // A file from Ada lands in Bob's downloads, progress reported on both sides.
@@ -407,17 +406,15 @@ async fn a_host_shares_the_screen_stops_and_shares_again() {
         "it was off"
     );
     let microphone_is = |muted: bool| {
-        move |update: &MeetingUpdate| match update {
-            MeetingUpdate::Participants { participants } => someone(participants, "Ada")
-                .filter(|ada| ada.microphone.is_some() && ada.microphone_muted == muted)
-                .map(drop),
-            _ => None,
+        move |ada: &ParticipantView| {
+            (ada.microphone.is_some() && ada.microphone_muted == muted).then_some(())
         }
     };
-    until(
+    until_person(
         &guest,
         &mut guest_next,
         "Ada's microphone on",
+        "Ada",
         microphone_is(false),
     )
     .await;
@@ -425,10 +422,11 @@ async fn a_host_shares_the_screen_stops_and_shares_again() {
         !host.toggle_microphone().await.expect("toggled"),
         "it was on"
     );
-    until(
+    until_person(
         &guest,
         &mut guest_next,
         "Ada's microphone muted",
+        "Ada",
         microphone_is(true),
     )
     .await;
@@ -438,34 +436,18 @@ async fn a_host_shares_the_screen_stops_and_shares_again() {
     let mut shares = Vec::new();
     for _ in 1..=2 {
         host.start_share(&targets[0].id).await.expect("shared");
-        let share = until(
-            &guest,
-            &mut guest_next,
-            "Ada's share",
-            |update| match update {
-                MeetingUpdate::Participants { participants } => {
-                    someone(participants, "Ada").and_then(|ada| ada.screen.clone())
-                }
-                _ => None,
-            },
-        )
+        let share = until_person(&guest, &mut guest_next, "Ada's share", "Ada", |ada| {
+            ada.screen.clone()
+        })
         .await;
         let mut socket = open_tile(&guest, &share, (1920, 1080)).await;
         decoded_at(&mut socket, (1920, 1080)).await;
         counters_advance(&mut socket, (1920, 1080)).await;
 
         host.stop_share().await.expect("stopped");
-        until(
-            &guest,
-            &mut guest_next,
-            "the share gone",
-            |update| match update {
-                MeetingUpdate::Participants { participants } => someone(participants, "Ada")
-                    .filter(|ada| ada.screen.is_none())
-                    .map(drop),
-                _ => None,
-            },
-        )
+        until_person(&guest, &mut guest_next, "the share gone", "Ada", |ada| {
+            ada.screen.is_none().then_some(())
+        })
         .await;
         shares.push(share);
     }
@@ -491,17 +473,9 @@ async fn the_video_quality_preference_caps_what_the_camera_sends() {
         microphone: false,
     };
     let mut guest_next = meet_without_waiting(&host, &guest, camera_only).await;
-    let camera = until(
-        &guest,
-        &mut guest_next,
-        "Ada's camera",
-        |update| match update {
-            MeetingUpdate::Participants { participants } => {
-                someone(participants, "Ada").and_then(|ada| ada.camera.clone())
-            }
-            _ => None,
-        },
-    )
+    let camera = until_person(&guest, &mut guest_next, "Ada's camera", "Ada", |ada| {
+        ada.camera.clone()
+    })
     .await;
     let mut tile = open_tile(&guest, &camera, (1280, 720)).await;
     decoded_at(&mut tile, (320, 180)).await;

@@ -1,4 +1,4 @@
-use confab_ipc::meeting::{JoinArgs, MediaChoice, NearbyMeeting};
+use confab_ipc::meeting::{MediaChoice, NearbyMeeting};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -30,19 +30,14 @@ pub fn NearbyMeetings(name: ReadSignal<String>, media: ReadSignal<MediaChoice>) 
         });
     }
     let join = Callback::new(move |listed: NearbyMeeting| {
-        let backend = backend.clone();
-        let args = JoinArgs {
-            code: listed.code,
-            host: Some(listed.host),
-            name: name.get_untracked().trim().to_owned(),
-            media: media.get_untracked(),
-        };
-        spawn_local(async move {
-            match backend.join_meeting(args).await {
-                Ok(info) => meeting.enter(backend, info),
-                Err(refused) => set_problem.set(Some(refused.message)),
-            }
-        });
+        meeting.join_at(
+            backend.clone(),
+            listed.code,
+            listed.host,
+            name.get_untracked(),
+            media.get_untracked(),
+            set_problem,
+        );
     });
     view! {
         <Show when=move || !found.get().is_empty()>

@@ -1,7 +1,6 @@
 use confab_ipc::devices::RecentMeeting;
-use confab_ipc::meeting::{JoinArgs, MediaChoice};
+use confab_ipc::meeting::MediaChoice;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::ipc::use_backend;
 use crate::state::use_meeting;
@@ -18,19 +17,14 @@ pub fn RecentMeetings(
     let meeting = use_meeting();
     let (problem, set_problem) = signal(None::<String>);
     let join = Callback::new(move |joined: RecentMeeting| {
-        let backend = backend.clone();
-        let args = JoinArgs {
-            code: joined.code,
-            host: Some(joined.host),
-            name: name.get_untracked().trim().to_owned(),
-            media: media.get_untracked(),
-        };
-        spawn_local(async move {
-            match backend.join_meeting(args).await {
-                Ok(info) => meeting.enter(backend, info),
-                Err(refused) => set_problem.set(Some(refused.message)),
-            }
-        });
+        meeting.join_at(
+            backend.clone(),
+            joined.code,
+            joined.host,
+            name.get_untracked(),
+            media.get_untracked(),
+            set_problem,
+        );
     });
     view! {
         <Show when=move || !recent.get().is_empty()>
