@@ -37,7 +37,6 @@ pub fn run() -> Result<(), tauri::Error> {
     }
     builder
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
         // The window opens where and as large as it was left (never hidden: a window closed
         // into the tray during a meeting comes back visible).

@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use confab_app::AppCore;
 use confab_ipc::meeting::MeetingUpdate;
 use tauri::{AppHandle, Manager};
-use tauri_plugin_notification::NotificationExt;
 
 /// The longest message text a notification shows.
 const PREVIEW_CHARS: usize = 80;
@@ -84,8 +83,8 @@ pub fn follow(app: &AppHandle) {
                 .unwrap_or(false);
             for update in &batch.updates {
                 for notice in notices.for_update(update, me.as_deref()) {
-                    if !focused {
-                        show(&app, &notice);
+                    if !focused && let Err(error) = show(&notice).await {
+                        tracing::info!(%error, "notification not shown");
                     }
                 }
             }
@@ -93,16 +92,34 @@ pub fn follow(app: &AppHandle) {
     });
 }
 
-fn show(app: &AppHandle, notice: &Notice) {
-    let shown = app
-        .notification()
-        .builder()
-        .title(&notice.title)
-        .body(&notice.body)
-        .show();
-    if let Err(error) = shown {
-        tracing::info!(%error, "notification not shown");
-    }
+/// Hands `notice` to the desktop's notification service.
+///
+/// On Linux this talks D-Bus asynchronously: notify-rust's blocking `show` starts a runtime
+/// of its own, which panics on one of ours (zbus is built with tokio for the screen portal).
+#[cfg(all(unix, not(target_os = "macos")))]
+pub async fn show(notice: &Notice) -> Result<(), notify_rust::error::Error> {
+    notification(notice).show_async().await.map(drop)
+}
+
+/// Hands `notice` to the desktop's notification service (a blocking call, off the runtime).
+#[cfg(any(target_os = "macos", windows))]
+pub async fn show(notice: &Notice) -> Result<(), notify_rust::error::Error> {
+    let notification = notification(notice);
+    tauri::async_runtime::spawn_blocking(move || notification.show().map(drop))
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "the notification call failed");
+            Ok(())
+        })
+}
+
+fn notification(notice: &Notice) -> notify_rust::Notification {
+    let mut notification = notify_rust::Notification::new();
+    notification
+        .appname("Confab")
+        .summary(&notice.title)
+        .body(&notice.body);
+    notification
 }
 
 #[cfg(test)]

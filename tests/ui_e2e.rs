@@ -4,6 +4,8 @@
 use std::error::Error;
 use std::time::Duration;
 
+use confab_test_harness::browser_peer::{self, BrowserPeer};
+use confab_test_harness::notifications::NotificationWatch;
 use confab_test_harness::process::{ChildGuard, descendants};
 use confab_test_harness::screen_capture::capture_screen;
 use confab_test_harness::tauri_driver::{TauriDriver, app_binary};
@@ -181,8 +183,16 @@ async fn screenshot(name: &'static str) -> Result<Saved, Box<dyn Error + Send + 
     .await?
 }
 
-/// The environment of an app instance in these tests: it hosts on loopback only (a test must
-/// not use this machine's network, so joining by a code alone does not search it either), its
+/// Where the apps host: the address `cargo xtask` gave the test network's `apps` host, whose
+/// namespace this test runs in (a browser tab in another namespace of that network reaches
+/// it, which it could not on loopback); loopback when run without that network.
+fn host_address() -> String {
+    std::env::var("CONFAB_E2E_APPS_IP").unwrap_or_else(|_| "127.0.0.1".into())
+}
+
+/// The environment of an app instance in these tests: it hosts on [`host_address`] only (a
+/// test must not use this machine's network, so joining by a code alone does not search it
+/// either), its
 /// camera and microphone are the stamped test pattern and a tone, it remembers its picks and
 /// name in a fresh folder of its own (named `instance`), not the user's config, and it runs
 /// beside other instances (the meeting test's host and guest; the invitation test, which
@@ -198,7 +208,7 @@ fn single_app_env(instance: &str) -> Vec<(&'static str, String)> {
     let config = std::env::temp_dir().join(format!("confab-e2e-{}-{instance}", std::process::id()));
     let _ = std::fs::remove_dir_all(&config);
     vec![
-        ("CONFAB_HOST_BIND", "127.0.0.1".into()),
+        ("CONFAB_HOST_BIND", host_address()),
         ("CONFAB_TEST_MEDIA", "1".into()),
         ("CONFAB_CONFIG_DIR", config.display().to_string()),
     ]
@@ -357,16 +367,7 @@ impl AppWindow {
     /// This app's window on top, then the display captured (WebKitWebDriver's own
     /// screenshot command never returns on a GPU-less Xvfb).
     async fn screenshot(&self, name: &'static str) -> TestResult {
-        let driver = self.driver.pid();
-        let window = tokio::task::spawn_blocking(move || {
-            let ours = descendants(driver);
-            x11_windows::find_by_title("Confab")
-                .ok()?
-                .into_iter()
-                .find(|window| window.pid.is_some_and(|pid| ours.contains(&pid)))
-        })
-        .await?
-        .ok_or("this app's window is not on the display")?;
+        let window = self.window().await?;
         let before = tokio::task::spawn_blocking(capture_screen).await??;
         tokio::task::spawn_blocking(move || x11_windows::raise(window.id)).await??;
         // Xvfb keeps no pixels of a covered window: the raised one paints itself anew, a
@@ -391,6 +392,28 @@ impl AppWindow {
         Ok(())
     }
 
+    /// This app's window on the display.
+    async fn window(&self) -> Result<x11_windows::FoundWindow, Box<dyn Error + Send + Sync>> {
+        let driver = self.driver.pid();
+        let window = tokio::task::spawn_blocking(move || {
+            let ours = descendants(driver);
+            x11_windows::find_by_title("Confab")
+                .ok()?
+                .into_iter()
+                .find(|window| window.pid.is_some_and(|pid| ours.contains(&pid)))
+        })
+        .await?
+        .ok_or("this app's window is not on the display")?;
+        Ok(window)
+    }
+
+    /// Gives this app's window the keyboard focus, putting every other in the background.
+    async fn focus(&self) -> TestResult {
+        let window = self.window().await?;
+        tokio::task::spawn_blocking(move || x11_windows::focus(window.id)).await??;
+        Ok(())
+    }
+
     /// Waits until the canvas `selector` draws frames decoded at a size `wanted` accepts.
     async fn source_size_becomes(
         &self,
@@ -410,6 +433,18 @@ impl AppWindow {
         })
         .await?;
         Ok(())
+    }
+
+    /// How many frames the canvas `selector` has drawn, once it exists.
+    async fn frames_drawn(&self, selector: &str) -> Option<u64> {
+        let read = "const c = document.querySelector(arguments[0]); \
+                    return c ? c.getAttribute('data-frames') : null;";
+        let frames = self
+            .client
+            .execute(read, vec![serde_json::json!(selector)])
+            .await
+            .ok()?;
+        frames.as_str()?.parse().ok()
     }
 
     /// The stamp counter a canvas shows now, if one does.
@@ -508,6 +543,11 @@ async fn meet(host: &AppWindow, guest: &AppWindow) -> TestResult {
     println!("stamps: Bob sees Ada's {first} then {later}; Ada sees Bob's {seen}");
     guest.screenshot("ui-e2e-meeting-4-guest-video.png").await?;
 
+    // Cy knocks while Ada's window is in the background: Ada's desktop is told.
+    let notifications = NotificationWatch::start(UI_TIMEOUT).await?;
+    guest.focus().await?;
+    let mut cy = a_browser_tab_joins(host, &invite, &notifications).await?;
+
     // Chat from Bob reaches Ada.
     guest.click("#chat-button").await?;
     guest.type_into("#chat-input", "hello Ada").await?;
@@ -540,5 +580,111 @@ async fn meet(host: &AppWindow, guest: &AppWindow) -> TestResult {
     let ended = text_when(&guest.client, "#ended-message", |text| !text.is_empty()).await?;
     assert_eq!(ended, "The host ended the meeting");
     guest.screenshot("ui-e2e-meeting-7-ended.png").await?;
+    cy.expect("Cy's tab to be disconnected", UI_TIMEOUT, |event| {
+        browser_peer::is(event, "disconnected")
+    })
+    .await?;
     Ok(())
+}
+
+/// Cy joins by the meeting's code from a browser tab running LiveKit's own SDK
+/// (`livekit-client`): she knocks, and Ada, whose window is in the background, gets a desktop
+/// notification and lets her in from the waiting list; Ada's grid draws Cy's camera
+/// (Chromium's fake one) and Cy's tab decodes Ada's.
+async fn a_browser_tab_joins(
+    host: &AppWindow,
+    invite: &str,
+    notifications: &NotificationWatch,
+) -> Result<BrowserPeer, Box<dyn Error + Send + Sync>> {
+    let (code, address) = invitation_parts(invite)?;
+    let mut cy = BrowserPeer::join_by_code(address, code, "Cy")?;
+    let waiting = cy
+        .expect("Cy's tab to wait", UI_TIMEOUT, |event| {
+            browser_peer::is(event, "waiting")
+        })
+        .await?;
+    let identity = waiting["identity"]
+        .as_str()
+        .ok_or("the tab's waiting event names no identity")?
+        .to_owned();
+    let knock = format!("#waiting-list li[data-identity='{identity}']");
+    text_when(&host.client, &knock, |text| text.contains("Cy")).await?;
+    notifications
+        .until_summary("Cy is waiting to join", UI_TIMEOUT)
+        .await?;
+    host.click(&format!("{knock} .admit")).await?;
+    cy.expect("Cy's tab to publish", UI_TIMEOUT, |event| {
+        browser_peer::is(event, "joined")
+    })
+    .await?;
+
+    let cy_tile = format!("#stage .tile[data-identity='{identity}'] canvas.video");
+    let first = wait::until("Cy's camera on Ada's canvas", UI_TIMEOUT, || async {
+        host.frames_drawn(&cy_tile)
+            .await
+            .filter(|frames| *frames > 0)
+    })
+    .await?;
+    let later = wait::until("more of Cy's frames drawn", UI_TIMEOUT, || async {
+        host.frames_drawn(&cy_tile)
+            .await
+            .filter(|frames| *frames > first + 10)
+    })
+    .await?;
+    host.source_size_becomes(&cy_tile, "the size of Cy's camera", |size| !size.is_empty())
+        .await?;
+    let decoded = frames_the_tab_decoded_from_the_host(&mut cy).await?;
+    println!(
+        "Cy's tab: Ada's app drew {first} then {later} of her frames; she decoded {decoded} of Ada's"
+    );
+    host.screenshot("ui-e2e-meeting-4b-browser-guest.png")
+        .await?;
+    Ok(cy)
+}
+
+/// Polls the tab's receive statistics until it has decoded video from the host (the only
+/// participant whose identity is not a guest's).
+async fn frames_the_tab_decoded_from_the_host(
+    tab: &mut BrowserPeer,
+) -> Result<u64, Box<dyn Error + Send + Sync>> {
+    let deadline = tokio::time::Instant::now() + UI_TIMEOUT;
+    loop {
+        tab.send(&serde_json::json!({"cmd": "stats", "tab": 0}))?;
+        let stats = tab
+            .expect("the tab's statistics", UI_TIMEOUT, |event| {
+                browser_peer::is(event, "stats")
+            })
+            .await?;
+        let decoded: u64 = stats["tracks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|track| track["kind"] == "video")
+            .filter(|track| {
+                track["from"]
+                    .as_str()
+                    .is_some_and(|from| !from.starts_with("guest-"))
+            })
+            .filter_map(|track| track["framesDecoded"].as_u64())
+            .sum();
+        if decoded > 0 {
+            return Ok(decoded);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("Cy's tab decoded none of Ada's video; last: {stats}").into());
+        }
+        // Statistics are polled: WebRTC raises no event when a counter changes.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The code and the host's `address:port` of `confab://join/<code>?host=<address:port>`.
+fn invitation_parts(invite: &str) -> Result<(&str, &str), Box<dyn Error + Send + Sync>> {
+    let rest = invite
+        .strip_prefix("confab://join/")
+        .ok_or_else(|| format!("not an invitation: {invite}"))?;
+    let (code, query) = rest
+        .split_once("?host=")
+        .ok_or_else(|| format!("the invitation names no host: {invite}"))?;
+    Ok((code, query.split('&').next().unwrap_or(query)))
 }

@@ -1,9 +1,11 @@
 //! Shared machinery for Confab's cross-crate tests: locating built artefacts, starting helper
 //! processes on loopback ports and waiting for them with deadlines, and saving artefacts.
-//!
-//! The network-namespace testnet for libwebrtc peers will live here too (see DESIGN.md).
+//! The network-namespace test network itself is built by `cargo xtask` (`xtask/src/testnet.rs`);
+//! tests find their hosts in the environment it sets.
 
 pub mod artifacts;
+pub mod browser_peer;
+pub mod notifications;
 pub mod process;
 pub mod screen_capture;
 pub mod tauri_driver;

@@ -1,7 +1,7 @@
 //! Child processes that are stopped when the test that started them ends, even on panic.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::process::{Child, Command};
+use std::process::{Child, ChildStdin, ChildStdout, Command};
 use std::time::Duration;
 
 use crate::HarnessError;
@@ -30,6 +30,12 @@ impl ChildGuard {
 
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The child's standard input and output, when they were piped (once; later calls get
+    /// `None`).
+    pub fn take_pipes(&mut self) -> (Option<ChildStdin>, Option<ChildStdout>) {
+        (self.child.stdin.take(), self.child.stdout.take())
     }
 
     /// Whether the process has already exited (it should not have, while in use).

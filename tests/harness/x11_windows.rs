@@ -89,3 +89,14 @@ pub fn raise(window: Window) -> Result<(), CaptureError> {
     connection.get_input_focus()?.reply()?;
     Ok(())
 }
+
+/// Gives `window` the keyboard focus (as a click on it would under a window manager), so
+/// every other window is unfocused.
+pub fn focus(window: Window) -> Result<(), CaptureError> {
+    use x11rb::CURRENT_TIME;
+    use x11rb::protocol::xproto::InputFocus;
+    let (connection, _) = x11rb::connect(None)?;
+    connection.set_input_focus(InputFocus::PARENT, window, CURRENT_TIME)?;
+    connection.get_input_focus()?.reply()?;
+    Ok(())
+}

@@ -52,7 +52,14 @@ impl Hosting {
             // Another app (or another Confab) holds the usual media port: any free one does.
             Err(_) => start_sfu(bind, signal_port, 0, &keys, advertised).await?,
         };
-        let local = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), sfu.local_addr().port());
+        // Our own requests go to loopback when we listen everywhere, else to the one address
+        // we listen on.
+        let own_address = if bind.is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            bind
+        };
+        let local = SocketAddr::new(own_address, sfu.local_addr().port());
         let client = ConferenceClient::new(&local.to_string())?;
         let create_token = AccessToken::with_api_key(KEY, &secret)
             .with_identity("confab-app")

@@ -54,6 +54,16 @@ async fn manual_subscription_brings_and_ends_a_track() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_track_is_declined_until_subscribed_again() {
+    let sfu = start_sfu().await;
+    let url = format!("http://{}", sfu.local_addr());
+    common::scenarios::a_dropped_track_is_declined_until_subscribed_again(&url, |identity| {
+        join_token(KEY, SECRET, "dropped", identity)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_publisher_hears_which_layers_its_subscriber_wants() {
     let sfu = start_sfu().await;
     let url = format!("http://{}", sfu.local_addr());

@@ -2,7 +2,10 @@
 // Chromium, driven through playwright-core, with fake camera and microphone.
 //
 //   node peer.mjs <ws url> <token>...
+//   node peer.mjs --join <host:port> <meeting code> <name>
 //
+// The second form joins a meeting by its code as any guest would: it asks the meeting's
+// conference API (`POST /api/conference/join`) for a ticket and opens one tab with it.
 // CONFAB_VIDEO_CODEC picks the camera's codec (vp8 by default, or h264).
 // Opens one tab per token, each joining with that token and publishing camera and microphone;
 // a token that may not publish (a meeting's waiting room) knocks on the meeting's conference
@@ -31,11 +34,28 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(process.env.CONFAB_NODE_MODULES + "/");
 const { chromium } = require("playwright-core");
 
-const [url, ...tokens] = process.argv.slice(2);
+// A meeting's ticket for a guest named `name`: where its SFU is and the guest's token.
+async function joinByCode(host, code, name) {
+  const answer = await fetch(`http://${host}/api/conference/join`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ code, name }),
+  });
+  const ticket = await answer.json();
+  if (!answer.ok) {
+    say({ tab: 0, event: "join-failed", message: `join by code: ${answer.status} ${JSON.stringify(ticket)}` });
+    process.exit(1);
+  }
+  return [ticket.server_url, ticket.token];
+}
+
+const args = process.argv.slice(2);
+const [url, ...tokens] =
+  args[0] === "--join" && args.length === 4 ? await joinByCode(args[1], args[2], args[3]) : args;
 const videoCodec = process.env.CONFAB_VIDEO_CODEC || "vp8";
 const dynacast = process.env.CONFAB_DYNACAST === "1";
 if (!url || tokens.length === 0) {
-  console.error("usage: node peer.mjs <ws url> <token>...");
+  console.error("usage: node peer.mjs <ws url> <token>... | --join <host:port> <code> <name>");
   process.exit(64);
 }
 

@@ -867,7 +867,26 @@ impl Engine {
                     tracing::debug!(track = %track.track_sid, dropped = track.dropped, "reader behind, frames dropped");
                 }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => track.frames = None,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                track.frames = None;
+                let track_sid = track.track_sid.clone();
+                self.decline_dropped(track_sid);
+            }
+        }
+    }
+
+    /// The user dropped a [`RemoteTrack`] (e.g. audio on a machine with no speaker): the
+    /// track is declined as if unsubscribed, so its next packet does not revive it (a new
+    /// `TrackSubscribed` for every packet) and the server is asked to stop sending it.
+    fn decline_dropped(&mut self, track_sid: String) {
+        tracing::debug!(track = %track_sid, "remote track dropped by its user: unsubscribing");
+        self.declined.insert(track_sid.clone());
+        let unsubscribe = Command::Subscribe {
+            track_sid,
+            subscribe: false,
+        };
+        if let Err(error) = self.command_sender.try_send(unsubscribe) {
+            tracing::debug!(%error, "could not unsubscribe a dropped track: its packets are ignored");
         }
     }
 

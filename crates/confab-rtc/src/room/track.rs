@@ -385,7 +385,9 @@ impl TrackControl {
     }
 }
 
-/// A subscribed remote track: its frames arrive on [`RemoteTrack::recv`].
+/// A subscribed remote track: its frames arrive on [`RemoteTrack::recv`]. Dropping it
+/// unsubscribes: the server is asked to stop sending it, and it is not announced again
+/// unless [`crate::Room`]'s subscribe asks for it.
 #[derive(Debug)]
 pub struct RemoteTrack {
     pub(super) sid: String,

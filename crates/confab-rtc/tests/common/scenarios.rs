@@ -362,6 +362,51 @@ pub async fn manual_subscription_brings_and_ends_a_track(
     bob.leave().await.expect("bob left");
 }
 
+/// Bob drops Alice's microphone track, as an app with no speaker does: while two seconds of
+/// her camera arrive, her voice (fifty packets a second) is not announced again (a packet
+/// must not revive a track its user let go, a new `TrackSubscribed` every 20 ms), and
+/// subscribing to it again brings it back.
+pub async fn a_dropped_track_is_declined_until_subscribed_again(
+    url: &str,
+    token: impl Fn(&str) -> String,
+) {
+    let (alice, _alice_events) = join_room(url, &token("alice")).await;
+    let (bob, mut bob_events) = join_room(url, &token("bob")).await;
+    let media = publish_synthetic(&alice).await;
+    let [(voice, dropped), (_, mut camera)] =
+        subscribed_audio_video(&mut bob_events, "alice").await;
+    drop(dropped);
+    let camera_runs = counters_advance(&mut camera, 2 * FRAMES, |d| {
+        video_counter(d).map(|(c, _)| c)
+    });
+    tokio::pin!(camera_runs);
+    let mut announced_again = 0;
+    loop {
+        tokio::select! {
+            _ = &mut camera_runs => break,
+            event = bob_events.recv() => match event {
+                Some(RoomEvent::TrackSubscribed { info, .. }) if info.sid == voice.sid => {
+                    announced_again += 1;
+                }
+                Some(RoomEvent::Disconnected(reason)) => panic!("bob disconnected: {reason:?}"),
+                Some(_) => {}
+                None => panic!("bob's events ended"),
+            },
+        }
+    }
+    assert_eq!(announced_again, 0, "the dropped voice was announced again");
+
+    bob.set_subscribed(&voice.sid, true)
+        .await
+        .expect("subscription sent");
+    let (_, mut again) = subscribed_track(&mut bob_events, "alice", "alice's voice again").await;
+    assert_eq!(again.sid(), voice.sid);
+    counters_advance(&mut again, FRAMES, audio_counter).await;
+    drop(media);
+    alice.leave().await.expect("alice left");
+    bob.leave().await.expect("bob left");
+}
+
 /// Dynacast: the server tells a publisher which simulcast layers its subscribers want
 /// (`SubscribedQualityUpdate`), and the engine hands that to the encoder through the track's
 /// feedback — here as a subscriber moves from the low layer to the high one, then leaves the
