@@ -47,6 +47,7 @@ fn main() {
             "play_test_sound",
             "profile",
             "set_media_preferences",
+            "set_hosting_server",
             "list_share_targets",
             "start_share",
             "stop_share",

@@ -82,6 +82,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::media::play_test_sound,
             commands::media::profile,
             commands::media::set_media_preferences,
+            commands::media::set_hosting_server,
             commands::media::list_share_targets,
             commands::media::start_share,
             commands::media::stop_share,

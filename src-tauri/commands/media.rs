@@ -2,7 +2,9 @@
 //! sharing, and the device check before one.
 
 use confab_app::AppCore;
-use confab_ipc::devices::{DeviceList, DeviceSlot, MediaPreferences, PreviewStarted, Profile};
+use confab_ipc::devices::{
+    DeviceList, DeviceSlot, HostingServerSetting, MediaPreferences, PreviewStarted, Profile,
+};
 use confab_ipc::meeting::ShareTargetView;
 use tauri::State;
 
@@ -90,4 +92,14 @@ pub async fn set_media_preferences(
     preferences: MediaPreferences,
 ) -> Result<(), ShellError> {
     Ok(core.set_media_preferences(preferences).await?)
+}
+
+/// Sets up (or, with None, forgets) the LiveKit server to host on. The secret goes to the OS
+/// keyring; the profile returned (and every later one) names the server, never the secret.
+#[tauri::command]
+pub async fn set_hosting_server(
+    core: State<'_, AppCore>,
+    setting: Option<HostingServerSetting>,
+) -> Result<Profile, ShellError> {
+    Ok(core.set_hosting_server(setting).await?)
 }

@@ -467,3 +467,121 @@ async fn settings_save_processing_and_video_quality_and_pick_devices() {
         .wait_until("home again", |s| s.find("#join-code").is_some())
         .await;
 }
+
+#[wasm_bindgen_test]
+async fn a_hosting_server_is_saved_with_its_secret_sent_once_shown_without_it_and_removed() {
+    let mock = MockBackend::preview();
+    let screen = app(&mock);
+    screen.click("#settings-button");
+    screen
+        .wait_until("the settings", |s| s.find("#server-url").is_some())
+        .await;
+    assert!(
+        screen.find("#remove-server").is_none(),
+        "nothing to remove yet"
+    );
+    screen.type_into("#server-url", "wss://meet.example.org");
+    screen.type_into("#server-key", "APIkey");
+    screen.type_into("#server-secret", "the-secret");
+    screen.click("#save-server");
+    screen
+        .wait_until("the server saved", |s| {
+            s.text("#server-saved").is_some_and(|text| {
+                text.contains("wss://meet.example.org") && text.contains("APIkey")
+            })
+        })
+        .await;
+    let sent: Vec<String> = mock
+        .sent()
+        .into_iter()
+        .filter(|c| c.starts_with("set_hosting_server"))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            r#"set_hosting_server {"setting":{"url":"wss://meet.example.org","apiKey":"APIkey","apiSecret":"the-secret"}}"#
+        ]
+    );
+    let secret: web_sys::HtmlInputElement = screen.get("#server-secret").unchecked_into();
+    assert_eq!(secret.value(), "", "the secret is not shown back");
+    assert_eq!(secret.type_(), "password");
+    assert!(
+        !screen
+            .text("main")
+            .unwrap_or_default()
+            .contains("the-secret"),
+        "the page never shows the secret"
+    );
+    assert!(
+        screen
+            .text("#server-status")
+            .is_some_and(|t| t.contains("keyring"))
+    );
+
+    screen.click("#remove-server");
+    screen
+        .wait_until("the server removed", |s| s.find("#server-saved").is_none())
+        .await;
+    assert!(
+        mock.sent()
+            .iter()
+            .any(|c| c == r#"set_hosting_server {"setting":null}"#)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_hosting_server_says_why() {
+    let mock = MockBackend::preview();
+    mock.fail(
+        "set_hosting_server",
+        CommandError {
+            kind: ErrorKind::Meeting,
+            message: "The server's URL starts with wss://".into(),
+        },
+    );
+    let screen = app(&mock);
+    screen.click("#settings-button");
+    screen
+        .wait_until("the settings", |s| s.find("#server-url").is_some())
+        .await;
+    screen.type_into("#server-url", "meet.example.org");
+    screen.click("#save-server");
+    screen
+        .wait_until("the refusal", |s| {
+            s.text("#server-status")
+                .is_some_and(|t| t.contains("wss://"))
+        })
+        .await;
+    assert!(screen.find("#server-saved").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn with_a_hosting_server_set_up_the_host_picks_where_the_meeting_runs() {
+    let mock = MockBackend::preview();
+    let screen = app(&mock);
+    assert!(screen.find("#host-on").is_none(), "no server, no choice");
+    drop(screen);
+
+    let mock = MockBackend::preview();
+    mock.remember(confab_ipc::devices::Profile {
+        hosting_server: Some(confab_ipc::devices::HostingServer {
+            url: "wss://meet.example.org".into(),
+            api_key: "APIkey".into(),
+        }),
+        ..Default::default()
+    });
+    let screen = app(&mock);
+    screen
+        .wait_until("the choice", |s| {
+            s.text("#host-on")
+                .is_some_and(|t| t.contains("LiveKit server (wss://meet.example.org)"))
+        })
+        .await;
+    screen.type_into("#display-name", "Ada");
+    screen.select("#host-on", "server");
+    screen.click("#host-button");
+    screen
+        .wait_until("the meeting", |s| s.find("#stage").is_some())
+        .await;
+    assert!(mock.hosted().expect("hosted").on_server);
+}

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use confab_conference::models::CreateRequest;
 use confab_discovery::Interfaces;
 use confab_ipc::devices::{
-    DeviceList, DeviceSlot, MediaPreferences, PreviewStarted, Profile, RecentMeeting,
+    DeviceList, DeviceSlot, HostingServer, HostingServerSetting, MediaPreferences, PreviewStarted,
+    Profile, RecentMeeting,
 };
 use confab_ipc::meeting::{
     ChatLine, FrameChannel, HostArgs, JoinArgs, MediaChoice, MeetingInfo, MeetingUpdate,
@@ -26,9 +27,10 @@ use tokio::task::JoinHandle;
 
 use crate::device_check::{self, DevicePreview};
 use crate::frames::FrameServer;
-use crate::hosting::{Hosting, HostingError};
+use crate::hosting::{HostTarget, Hosting, HostingError};
 use crate::media::{self, CallMedia, FrameSources, MediaError, Sources};
 use crate::roster::{LocalTracks, Roster};
+use crate::secrets::{SecretError, SecretStore};
 use crate::settings::{Settings, SettingsError};
 use crate::updates::UpdateLog;
 use crate::{lock, unix_millis};
@@ -58,6 +60,14 @@ pub enum CoreError {
     Frames(std::io::Error),
     #[error("the choice was not saved: {0}")]
     Settings(#[from] SettingsError),
+    #[error("No LiveKit server is set up for hosting: add one in Settings.")]
+    NoHostingServer,
+    #[error("The API secret for {0} is not in the system keyring: enter it again in Settings.")]
+    NoHostingSecret(String),
+    #[error("{0}")]
+    InvalidHostingServer(&'static str),
+    #[error(transparent)]
+    Keyring(#[from] SecretError),
 }
 
 /// Where and how this app hosts and joins.
@@ -73,6 +83,8 @@ pub struct CoreOptions {
     pub discovery: Option<Interfaces>,
     /// Where the device picks and the name are remembered; None: nowhere.
     pub config_dir: Option<PathBuf>,
+    /// Where the hosting server's API secret is kept.
+    pub secrets: SecretStore,
 }
 
 impl CoreOptions {
@@ -100,6 +112,7 @@ impl CoreOptions {
             sources,
             discovery: (!host_bind.is_loopback()).then_some(Interfaces::Lan),
             config_dir: Settings::default_dir(),
+            secrets: SecretStore::session(),
         }
     }
 }
@@ -158,9 +171,18 @@ impl AppCore {
             return Err(CoreError::AlreadyInMeeting);
         }
         self.before_entering(&args.name).await;
+        let target = if args.on_server {
+            let server = lock(&self.settings).profile().hosting_server.clone();
+            HostTarget::LiveKit(server.ok_or(CoreError::NoHostingServer)?)
+        } else {
+            HostTarget::ThisComputer
+        };
         let mut hosting = self.hosting.lock().await;
+        if let Some(other) = hosting.take_if(|host| host.target() != &target) {
+            other.stop().await;
+        }
         if hosting.is_none() {
-            *hosting = Some(Hosting::start(self.options.host_bind).await?);
+            *hosting = Some(self.start_hosting(&target).await?);
         }
         let Some(host) = hosting.as_ref() else {
             return Err(CoreError::NotInMeeting);
@@ -188,6 +210,59 @@ impl AppCore {
         };
         *session = Some(self.follow(meeting, info.clone(), &args.name, args.media, events));
         Ok(info)
+    }
+
+    async fn start_hosting(&self, target: &HostTarget) -> Result<Hosting, CoreError> {
+        let bind = self.options.host_bind;
+        match target {
+            HostTarget::ThisComputer => Ok(Hosting::start(bind).await?),
+            HostTarget::LiveKit(server) => {
+                let secret = self
+                    .options
+                    .secrets
+                    .load(&server.account())
+                    .await?
+                    .ok_or_else(|| CoreError::NoHostingSecret(server.url.clone()))?;
+                Ok(Hosting::start_on_livekit(bind, server, &secret).await?)
+            }
+        }
+    }
+
+    /// Sets up (or, with None, forgets) the LiveKit server to host on: its URL and API key in
+    /// the profile, its secret in the OS keyring. Returns the profile as it now is.
+    pub async fn set_hosting_server(
+        &self,
+        setting: Option<HostingServerSetting>,
+    ) -> Result<Profile, CoreError> {
+        let previous = lock(&self.settings).profile().hosting_server.clone();
+        let server = match setting {
+            Some(setting) => {
+                let server = validated(setting.url, setting.api_key)?;
+                if setting.api_secret.is_empty() {
+                    return Err(CoreError::InvalidHostingServer(
+                        "Enter the server's API secret.",
+                    ));
+                }
+                self.options
+                    .secrets
+                    .save(
+                        &server.account(),
+                        &format!("Confab: LiveKit API secret for {}", server.url),
+                        &setting.api_secret,
+                    )
+                    .await?;
+                Some(server)
+            }
+            None => None,
+        };
+        if let Some(previous) = previous.filter(|previous| Some(previous) != server.as_ref())
+            && let Err(error) = self.options.secrets.delete(&previous.account()).await
+        {
+            tracing::warn!(%error, "the previous server's secret was not removed");
+        }
+        let mut settings = lock(&self.settings);
+        settings.set_hosting_server(server)?;
+        Ok(settings.profile().clone())
     }
 
     /// Asks to join a meeting by code, at the host's address or the one the LAN knows.
@@ -920,6 +995,32 @@ fn chat_line(message: &ChatMessage, from: &str, from_name: String) -> ChatLine {
     }
 }
 
+/// A hosting server's URL and API key, checked: a WebSocket (or HTTP) URL of a host, and a
+/// key. `https://` is taken as `wss://` (LiveKit Cloud shows project URLs both ways).
+fn validated(url: String, api_key: String) -> Result<HostingServer, CoreError> {
+    let url = url.trim().trim_end_matches('/');
+    let url = match url.split_once("://") {
+        Some(("wss" | "ws", rest)) if !rest.is_empty() => url.to_owned(),
+        Some(("https", rest)) if !rest.is_empty() => format!("wss://{rest}"),
+        Some(("http", rest)) if !rest.is_empty() => format!("ws://{rest}"),
+        _ => {
+            return Err(CoreError::InvalidHostingServer(
+                "The server's URL starts with wss:// (or ws://), e.g. wss://example.livekit.cloud",
+            ));
+        }
+    };
+    let api_key = api_key.trim();
+    if api_key.is_empty() {
+        return Err(CoreError::InvalidHostingServer(
+            "Enter the server's API key.",
+        ));
+    }
+    Ok(HostingServer {
+        url,
+        api_key: api_key.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -937,6 +1038,7 @@ mod tests {
             title: String::new(),
             waiting_room: true,
             media,
+            on_server: false,
         }));
         let code = confab_ipc::MeetingCode::parse("abc-defg-hij").expect("code");
         sendable(core.join(JoinArgs {

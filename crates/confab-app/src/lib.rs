@@ -15,6 +15,7 @@ pub mod frames;
 pub mod hosting;
 pub mod media;
 pub mod roster;
+pub mod secrets;
 pub mod settings;
 pub mod updates;
 

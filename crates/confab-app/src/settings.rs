@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use confab_ipc::devices::{DeviceSelection, DeviceSlot, MediaPreferences, Profile, RecentMeeting};
+use confab_ipc::devices::{
+    DeviceSelection, DeviceSlot, HostingServer, MediaPreferences, Profile, RecentMeeting,
+};
 use confab_media::device::DeviceKind;
 use confab_media::device::preferences::{DevicePreferences, PreferencesError};
 
@@ -88,6 +90,15 @@ impl Settings {
     /// Remembers how the microphone is processed and the camera sent.
     pub fn set_media(&mut self, media: MediaPreferences) -> Result<(), SettingsError> {
         self.profile.media = media;
+        self.save_profile()
+    }
+
+    /// Remembers the LiveKit server to host on (None: none); its secret is not kept here.
+    pub fn set_hosting_server(
+        &mut self,
+        server: Option<HostingServer>,
+    ) -> Result<(), SettingsError> {
+        self.profile.hosting_server = server;
         self.save_profile()
     }
 

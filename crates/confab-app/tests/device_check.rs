@@ -43,6 +43,7 @@ fn app_at(config_dir: &Path) -> AppCore {
         sources: Sources::Devices,
         discovery: None,
         config_dir: Some(config_dir.to_path_buf()),
+        secrets: confab_app::secrets::SecretStore::session(),
     })
 }
 
@@ -199,6 +200,7 @@ async fn a_speaker_picked_during_a_meeting_takes_over_the_voices(
         sources: Sources::Test,
         discovery: None,
         config_dir: None,
+        secrets: confab_app::secrets::SecretStore::session(),
     });
     let info = app
         .host(HostArgs {
@@ -206,6 +208,7 @@ async fn a_speaker_picked_during_a_meeting_takes_over_the_voices(
             title: "Sound".into(),
             waiting_room: false,
             media: MediaChoice::default(),
+            on_server: false,
         })
         .await
         .expect("hosted");

@@ -4,103 +4,20 @@
 //! counter advancing in the frames a tile would draw), chats, and is told when the host ends
 //! the meeting.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
-use confab_app::media::Sources;
-use confab_app::{AppCore, CoreOptions};
+#[path = "shared/apps.rs"]
+mod apps;
+
+use apps::{DEADLINE, LAYER_DEADLINE, app, counters_advance, open_tile, until, until_person};
+use confab_app::AppCore;
 use confab_ipc::devices::{MediaPreferences, VideoQuality};
 use confab_ipc::meeting::{
     FrameHeader, HostArgs, JoinArgs, MediaChoice, MeetingUpdate, ParticipantView, TransferState,
 };
 use confab_meeting::Invite;
-use confab_rtc::room::RoomOptions;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
-
-const DEADLINE: Duration = Duration::from_secs(20);
-const LAYER_DEADLINE: Duration = Duration::from_secs(60);
-
-fn app(name: &str) -> AppCore {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let loopback = IpAddr::from([127, 0, 0, 1]);
-    AppCore::new(CoreOptions {
-        host_bind: loopback,
-        room: RoomOptions {
-            bind_ip: Some(loopback),
-            ..RoomOptions::default()
-        },
-        downloads: std::env::temp_dir().join(format!("confab-app-{}-{name}", std::process::id())),
-        sources: Sources::Test,
-        discovery: None,
-        config_dir: None,
-    })
-}
-
-/// Reads `app`'s updates from `next` until `pick` finds something; returns it and where to
-/// read on from.
-async fn until<T>(
-    app: &AppCore,
-    next: &mut u64,
-    what: &str,
-    mut pick: impl FnMut(&MeetingUpdate) -> Option<T>,
-) -> T {
-    let mut seen = Vec::new();
-    let found = tokio::time::timeout(DEADLINE, async {
-        loop {
-            let batch = app.updates(*next).await;
-            *next = batch.next;
-            for update in batch.updates {
-                if let Some(found) = pick(&update) {
-                    return found;
-                }
-                seen.push(update);
-            }
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("no {what} within {DEADLINE:?}; saw {seen:#?}"))
-}
-
-type Tile =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A tile of `app` showing `track` at `size` on the frame channel.
-async fn open_tile(app: &AppCore, track: &str, size: (u32, u32)) -> Tile {
-    let channel = app.frame_channel().await.expect("frame channel");
-    let (socket, _) = tokio_tungstenite::connect_async(channel.track_url(track, size.0, size.1))
-        .await
-        .expect("the tile connects");
-    socket
-}
-
-/// Reads a tile's frames until three carry stamps, which must advance; each frame fits the
-/// tile's `size`.
-async fn counters_advance(tile: &mut Tile, size: (u32, u32)) {
-    let mut counters = Vec::new();
-    tokio::time::timeout(DEADLINE, async {
-        while counters.len() < 3 {
-            let Some(Ok(Message::Binary(frame))) = tile.next().await else {
-                panic!("the frame channel closed");
-            };
-            let header = FrameHeader::decode(&frame).expect("a whole frame");
-            assert!(
-                header.width <= size.0 && header.height <= size.1,
-                "{header:?}"
-            );
-            counters.extend(header.counter);
-        }
-    })
-    .await
-    .expect("stamped frames within the deadline");
-    assert!(
-        counters.windows(2).all(|pair| pair[0] < pair[1]),
-        "{counters:?}"
-    );
-}
 
 /// Reads a tile's frames until one was decoded at `size` (the layer the server sends).
 async fn decoded_at<S>(socket: &mut S, size: (u32, u32))
@@ -138,6 +55,7 @@ async fn meet_without_waiting(host: &AppCore, guest: &AppCore, media: MediaChoic
             title: "Demo".into(),
             waiting_room: false,
             media,
+            on_server: false,
         })
         .await
         .expect("host");
@@ -156,27 +74,6 @@ async fn meet_without_waiting(host: &AppCore, guest: &AppCore, media: MediaChoic
     guest_next
 }
 
-/// Reads `app`'s updates until `pick` finds what it waits for in the person called `name`.
-async fn until_person<T>(
-    app: &AppCore,
-    next: &mut u64,
-    what: &str,
-    name: &str,
-    mut pick: impl FnMut(&ParticipantView) -> Option<T>,
-) -> T {
-    until(app, next, what, |update| match update {
-        MeetingUpdate::Participants { participants } => {
-            someone(participants, name).and_then(&mut pick)
-        }
-        _ => None,
-    })
-    .await
-}
-
-fn someone<'a>(participants: &'a [ParticipantView], name: &str) -> Option<&'a ParticipantView> {
-    participants.iter().find(|p| p.name == name)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the_end() {
     let host = app("ada");
@@ -191,6 +88,7 @@ async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the
             title: "Standup".into(),
             waiting_room: true,
             media,
+            on_server: false,
         })
         .await
         .expect("host");
@@ -372,6 +270,7 @@ async fn the_device_check_previews_the_camera_and_meters_the_microphone_until_ho
         title: "Check".into(),
         waiting_room: false,
         media: MediaChoice::default(),
+        on_server: false,
     })
     .await
     .expect("hosted");

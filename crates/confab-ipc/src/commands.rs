@@ -70,3 +70,6 @@ pub const ATTACH_FILES: &str = "attach_files";
 /// `{preferences}`: how our microphone is processed and our camera sent; remembered, and
 /// applied to a meeting under way (the camera's quality from its next start).
 pub const SET_MEDIA_PREFERENCES: &str = "set_media_preferences";
+/// `{setting}`: the LiveKit server to host on and its API secret (null: forget it); answers
+/// the profile as it now is (the server named, never the secret, which is in the OS keyring).
+pub const SET_HOSTING_SERVER: &str = "set_hosting_server";

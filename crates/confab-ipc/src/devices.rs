@@ -96,6 +96,45 @@ pub struct Profile {
     pub recent_meetings: Vec<RecentMeeting>,
     /// How our microphone is processed and our camera sent.
     pub media: MediaPreferences,
+    /// The LiveKit server to host on, when one is set up (Settings).
+    pub hosting_server: Option<HostingServer>,
+}
+
+/// A LiveKit server (self-hosted or LiveKit Cloud) the app can host meetings on. Its API
+/// secret is in the OS keyring, never here: this is all the page ever sees of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostingServer {
+    /// Where clients connect: `wss://…` (or `ws://` on a trusted network).
+    pub url: String,
+    pub api_key: String,
+}
+
+impl HostingServer {
+    /// The keyring account its secret is kept under.
+    pub fn account(&self) -> String {
+        format!("{}@{}", self.api_key, self.url)
+    }
+}
+
+/// `set_hosting_server`: a server and its API secret, on their way to the keyring (the only
+/// time the secret crosses from the page).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostingServerSetting {
+    pub url: String,
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+impl std::fmt::Debug for HostingServerSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostingServerSetting")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"<hidden>")
+            .finish()
+    }
 }
 
 /// How our microphone is processed and how much of our camera is sent.

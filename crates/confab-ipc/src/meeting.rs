@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::MeetingCode;
 
-/// `host_meeting`: open a meeting on this computer and enter it.
+/// `host_meeting`: open a meeting on this computer (or on the LiveKit server set up in
+/// Settings) and enter it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HostArgs {
@@ -15,6 +16,9 @@ pub struct HostArgs {
     pub title: String,
     pub waiting_room: bool,
     pub media: MediaChoice,
+    /// On the hosting server of the profile rather than this computer.
+    #[serde(default)]
+    pub on_server: bool,
 }
 
 /// `join_meeting`: ask to join by code (and the host's address, from an invitation link;

@@ -1,3 +1,4 @@
+use confab_ipc::devices::HostingServer;
 use confab_ipc::meeting::{HostArgs, MediaChoice};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -5,15 +6,19 @@ use leptos::task::spawn_local;
 use crate::ipc::use_backend;
 use crate::state::use_meeting;
 
-/// "Host a meeting": opens a meeting on this computer (its own server) and enters it.
+/// "Host a meeting": opens a meeting on this computer (its own server), or on the LiveKit
+/// server set up in Settings when one is and the user picks it, and enters it.
 #[component]
 pub fn HostCard(
     /// The name people will see.
     name: ReadSignal<String>,
     media: ReadSignal<MediaChoice>,
+    /// The LiveKit server set up for hosting, if any.
+    server: ReadSignal<Option<HostingServer>>,
 ) -> impl IntoView {
     let backend = use_backend();
     let meeting = use_meeting();
+    let (on_server, set_on_server) = signal(false);
     let (busy, set_busy) = signal(false);
     let (error, set_error) = signal(None::<String>);
     let host = move |_| {
@@ -23,6 +28,7 @@ pub fn HostCard(
             title: String::new(),
             waiting_room: true,
             media: media.get_untracked(),
+            on_server: on_server.get_untracked() && server.get_untracked().is_some(),
         };
         set_busy.set(true);
         set_error.set(None);
@@ -37,7 +43,19 @@ pub fn HostCard(
     view! {
         <div class="card host">
             <h2>"Host a meeting"</h2>
-            <p class="hint">"Start a meeting on this computer and share its code."</p>
+            <p class="hint">"Start a meeting and share its code."</p>
+            <Show when=move || server.get().is_some()>
+                <label for="host-on">"Host on"</label>
+                <select
+                    id="host-on"
+                    on:change=move |event| set_on_server.set(event_target_value(&event) == "server")
+                >
+                    <option value="computer" selected=move || !on_server.get()>"This computer"</option>
+                    <option value="server" selected=move || on_server.get()>
+                        {move || server.get().map(|server| format!("LiveKit server ({})", server.url))}
+                    </option>
+                </select>
+            </Show>
             <button
                 id="host-button"
                 class="primary"

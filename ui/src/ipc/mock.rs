@@ -6,7 +6,8 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use confab_ipc::devices::{
-    DeviceList, DeviceOption, DeviceSlot, PREVIEW_TRACK, PreviewStarted, Profile,
+    DeviceList, DeviceOption, DeviceSlot, HostingServer, HostingServerSetting, PREVIEW_TRACK,
+    PreviewStarted, Profile,
 };
 use confab_ipc::meeting::{
     FrameChannel, HostArgs, JoinArgs, MeetingInfo, MeetingUpdate, NearbyMeeting, ShareTargetView,
@@ -105,6 +106,22 @@ impl MockBackend {
 
     pub fn profile(&self) -> Profile {
         self.meeting().profile.clone()
+    }
+
+    /// Records the command; keeps the server (never the secret) in the profile, as the shell
+    /// does.
+    pub fn set_hosting_server<A: Serialize>(
+        &self,
+        args: &A,
+        setting: Option<HostingServerSetting>,
+    ) -> Result<Profile, CommandError> {
+        self.record(confab_ipc::commands::SET_HOSTING_SERVER, args)?;
+        let mut meeting = self.meeting();
+        meeting.profile.hosting_server = setting.map(|setting| HostingServer {
+            url: setting.url,
+            api_key: setting.api_key,
+        });
+        Ok(meeting.profile.clone())
     }
 
     /// The devices connected (a camera, a microphone and a speaker when unset).

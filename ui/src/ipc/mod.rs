@@ -8,7 +8,9 @@ pub mod mock;
 pub mod tauri;
 
 use confab_ipc::commands as command;
-use confab_ipc::devices::{DeviceList, DeviceSlot, MediaPreferences, PreviewStarted, Profile};
+use confab_ipc::devices::{
+    DeviceList, DeviceSlot, HostingServerSetting, MediaPreferences, PreviewStarted, Profile,
+};
 use confab_ipc::meeting::{
     FrameChannel, HostArgs, JoinArgs, MeetingInfo, NearbyMeeting, ShareTargetView, UpdateBatch,
 };
@@ -55,6 +57,11 @@ struct Identity<'a> {
 #[derive(Debug, Serialize)]
 struct Id<'a> {
     id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct HostingSetting {
+    setting: Option<HostingServerSetting>,
 }
 
 #[derive(Debug, Serialize)]
@@ -199,6 +206,18 @@ impl Backend {
     ) -> Result<(), CommandError> {
         self.act(command::SET_MEDIA_PREFERENCES, &Preferences { preferences })
             .await
+    }
+
+    /// Sets up (None: forgets) the LiveKit server to host on; answers the profile as it now is.
+    pub async fn set_hosting_server(
+        &self,
+        setting: Option<HostingServerSetting>,
+    ) -> Result<Profile, CommandError> {
+        let args = HostingSetting { setting };
+        match self {
+            Self::Tauri => tauri::invoke(command::SET_HOSTING_SERVER, &args).await,
+            Self::Mock(mock) => mock.set_hosting_server(&args, args.setting.clone()),
+        }
     }
 
     pub async fn stop_preview(&self) -> Result<(), CommandError> {

@@ -18,12 +18,14 @@ pub fn Home() -> impl IntoView {
     let meeting = use_meeting();
     let (name, set_name) = signal(String::new());
     let (recent, set_recent) = signal(Vec::new());
+    let (server, set_server) = signal(None);
     let backend = use_backend();
     spawn_local(async move {
         let Ok(profile) = backend.profile().await else {
             return;
         };
         set_recent.set(profile.recent_meetings);
+        set_server.set(profile.hosting_server);
         if let Some(remembered) = profile.name
             && name.get_untracked().is_empty()
         {
@@ -71,7 +73,7 @@ pub fn Home() -> impl IntoView {
             </section>
             <DeviceCheck />
             <section class="actions" aria-label="Start or join a meeting">
-                <HostCard name media />
+                <HostCard name media server />
                 <JoinForm name media />
             </section>
             <NearbyMeetings name media />

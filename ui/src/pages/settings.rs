@@ -1,5 +1,7 @@
 use confab_ipc::CommandError;
-use confab_ipc::devices::{DeviceList, DeviceSlot, MediaPreferences, VideoQuality};
+use confab_ipc::devices::{
+    DeviceList, DeviceSlot, HostingServer, HostingServerSetting, MediaPreferences, VideoQuality,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -7,8 +9,8 @@ use crate::components::device_check::{DevicePickers, device_chooser};
 use crate::ipc::use_backend;
 use crate::state::{Screen, use_meeting};
 
-/// Settings: the devices, how the microphone is processed, and how much of the camera is
-/// sent. Each change is saved at once (the app remembers it).
+/// Settings: the devices, how the microphone is processed, how much of the camera is sent
+/// (each change saved at once), and the LiveKit server to host on.
 #[component]
 pub fn Settings() -> impl IntoView {
     let backend = use_backend();
@@ -109,6 +111,7 @@ pub fn Settings() -> impl IntoView {
                 </select>
                 <p class="hint">"A new quality applies the next time your camera starts."</p>
             </section>
+            <HostingServerSettings />
             <Show when=move || problem.get().is_some()>
                 <p id="settings-error" class="field-error" role="alert">{move || problem.get()}</p>
             </Show>
@@ -120,4 +123,107 @@ fn quality_is(preferences: ReadSignal<Option<MediaPreferences>>, quality: VideoQ
     preferences
         .get()
         .is_some_and(|p| p.video_quality == quality)
+}
+
+/// The LiveKit server to host on: its URL and API key (shown again), its API secret (sent to
+/// the OS keyring on Save, never shown back: the field stays empty).
+#[component]
+fn HostingServerSettings() -> impl IntoView {
+    let backend = use_backend();
+    let (server, set_server) = signal(None::<HostingServer>);
+    let (url, set_url) = signal(String::new());
+    let (api_key, set_api_key) = signal(String::new());
+    let (secret, set_secret) = signal(String::new());
+    let (status, set_status) = signal(None::<Result<&'static str, String>>);
+    let show = move |saved: Option<HostingServer>| {
+        set_url.set(saved.as_ref().map(|s| s.url.clone()).unwrap_or_default());
+        set_api_key.set(
+            saved
+                .as_ref()
+                .map(|s| s.api_key.clone())
+                .unwrap_or_default(),
+        );
+        set_secret.set(String::new());
+        set_server.set(saved);
+    };
+    {
+        let backend = backend.clone();
+        spawn_local(async move {
+            if let Ok(profile) = backend.profile().await {
+                show(profile.hosting_server);
+            }
+        });
+    }
+    let apply = move |setting: Option<HostingServerSetting>, done: &'static str| {
+        let backend = backend.clone();
+        set_status.set(None);
+        spawn_local(async move {
+            match backend.set_hosting_server(setting).await {
+                Ok(profile) => {
+                    show(profile.hosting_server);
+                    set_status.set(Some(Ok(done)));
+                }
+                Err(error) => set_status.set(Some(Err(error.message))),
+            }
+        });
+    };
+    let save = {
+        let apply = apply.clone();
+        move |_| {
+            let setting = HostingServerSetting {
+                url: url.get_untracked(),
+                api_key: api_key.get_untracked(),
+                api_secret: secret.get_untracked(),
+            };
+            apply(Some(setting), "Saved. The secret is in the system keyring.");
+        }
+    };
+    let remove = move |_| apply(None, "Removed, with its secret.");
+    let field = move |id: &'static str,
+                      label: &'static str,
+                      kind: &'static str,
+                      value: ReadSignal<String>,
+                      set: WriteSignal<String>| {
+        view! {
+            <label for=id>{label}</label>
+            <input
+                id=id
+                type=kind
+                autocomplete="off"
+                spellcheck="false"
+                prop:value=move || value.get()
+                on:input=move |event| set.set(event_target_value(&event))
+            />
+        }
+    };
+    view! {
+        <section class="card hosting" aria-label="Hosting server">
+            <h2>"Host on a LiveKit server"</h2>
+            <p class="hint">
+                "For meetings larger than this computer carries: a LiveKit server of your own or \
+                 LiveKit Cloud carries the video. Codes and the waiting room still come from this app."
+            </p>
+            <div class="server-fields">
+                {field("server-url", "Server URL", "url", url, set_url)}
+                {field("server-key", "API key", "text", api_key, set_api_key)}
+                {field("server-secret", "API secret", "password", secret, set_secret)}
+            </div>
+            <Show when=move || server.get().is_some()>
+                <p id="server-saved" class="hint">
+                    {move || server.get().map(|s| format!("Saved: {} with key {}. Its secret is in the system keyring; enter it again to change the server.", s.url, s.api_key))}
+                </p>
+            </Show>
+            <div class="actions">
+                <button id="save-server" type="button" on:click=save>"Save"</button>
+                <Show when=move || server.get().is_some()>
+                    <button id="remove-server" type="button" on:click=remove.clone()>"Remove"</button>
+                </Show>
+            </div>
+            {move || match status.get() {
+                Some(Ok(done)) => view! { <p id="server-status" class="hint" role="status">{done}</p> }.into_any(),
+                Some(Err(problem)) => view! { <p id="server-status" class="field-error" role="alert">{problem}</p> }.into_any(),
+                None => ().into_any(),
+            }}
+        </section>
+    }
 }

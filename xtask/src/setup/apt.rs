@@ -58,6 +58,8 @@ const TEST_PACKAGES: &[&str] = &[
     "wireplumber",
     // The two-node livekit-server cluster of the meeting tests shares one Redis.
     "redis-server",
+    // A real Secret Service (the OS keyring) for the hosting server's secret, on a test bus.
+    "gnome-keyring",
 ];
 
 fn wanted(workspace: &Workspace, purpose: Purpose) -> Vec<&'static str> {
