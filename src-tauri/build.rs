@@ -38,6 +38,8 @@ fn main() {
             "raise_hand",
             "react",
             "cancel_transfer",
+            "open_received_file",
+            "show_received_file",
             "attach_files",
             "list_devices",
             "choose_device",

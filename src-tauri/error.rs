@@ -10,6 +10,10 @@ pub enum ShellError {
     /// Hosting, joining or acting in a meeting failed; the message is for people.
     #[error(transparent)]
     Meeting(#[from] confab_app::CoreError),
+    #[error("This file is not among those received in this run of the app.")]
+    UnknownFile,
+    #[error("The file could not be opened: {0}")]
+    Open(#[from] crate::opener::OpenError),
 }
 
 impl ShellError {
@@ -17,6 +21,8 @@ impl ShellError {
         match self {
             Self::WebviewVersion(_) => ErrorKind::Webview,
             Self::Meeting(_) => ErrorKind::Meeting,
+            Self::UnknownFile => ErrorKind::InvalidInput,
+            Self::Open(_) => ErrorKind::Internal,
         }
     }
 }

@@ -9,6 +9,7 @@ mod commands;
 mod error;
 mod invites;
 mod notices;
+mod opener;
 mod tray;
 
 use confab_app::{AppCore, CoreOptions};
@@ -46,10 +47,13 @@ pub fn run() -> Result<(), tauri::Error> {
                 .build(),
         )
         .setup(|app| {
-            let downloads = app
-                .path()
-                .download_dir()
-                .unwrap_or_else(|_| std::env::temp_dir());
+            // Received files go to the Downloads folder (CONFAB_DOWNLOAD_DIR overrides it,
+            // so test instances keep to their own).
+            let downloads = std::env::var_os("CONFAB_DOWNLOAD_DIR")
+                .filter(|dir| !dir.is_empty())
+                .map(std::path::PathBuf::from)
+                .or_else(|| app.path().download_dir().ok())
+                .unwrap_or_else(std::env::temp_dir);
             app.manage(AppCore::new(CoreOptions::from_env(downloads)));
             app.manage(Invites::default());
             follow_invitation_links(app.handle());
@@ -90,6 +94,8 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::chat::raise_hand,
             commands::chat::react,
             commands::chat::cancel_transfer,
+            commands::chat::open_received_file,
+            commands::chat::show_received_file,
             commands::chat::attach_files,
         ])
         .on_window_event(|window, event| {

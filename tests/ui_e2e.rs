@@ -203,16 +203,50 @@ fn app_env(instance: &str) -> Vec<(&'static str, String)> {
     env
 }
 
-/// [`app_env`] for an app that is the only one on its desktop.
+/// [`app_env`] for an app that is the only one on its desktop. Received files go to its
+/// `downloads` folder; what it asks the system to open is written to its `opened` file (a
+/// stand-in `xdg-open` first on its `PATH`, the OS boundary).
 fn single_app_env(instance: &str) -> Vec<(&'static str, String)> {
-    let config = std::env::temp_dir().join(format!("confab-e2e-{}-{instance}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&config);
+    let folder = instance_folder(instance);
+    let _ = std::fs::remove_dir_all(&folder);
+    let bin = folder.join("bin");
+    let opener = bin.join("xdg-open");
+    let made = std::fs::create_dir_all(&bin)
+        .and_then(|()| std::fs::write(&opener, FAKE_OPENER))
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755))
+        });
+    if let Err(error) = made {
+        println!("no stand-in xdg-open for {instance}: {error}");
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
     vec![
         ("CONFAB_HOST_BIND", host_address()),
         ("CONFAB_TEST_MEDIA", "1".into()),
-        ("CONFAB_CONFIG_DIR", config.display().to_string()),
+        (
+            "CONFAB_CONFIG_DIR",
+            folder.join("config").display().to_string(),
+        ),
+        (
+            "CONFAB_DOWNLOAD_DIR",
+            folder.join("downloads").display().to_string(),
+        ),
+        (
+            "CONFAB_E2E_OPENED",
+            folder.join("opened").display().to_string(),
+        ),
+        ("PATH", format!("{}:{path}", bin.display())),
     ]
 }
+
+/// The scratch folder of the app instance `instance` in this run.
+fn instance_folder(instance: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("confab-e2e-{}-{instance}", std::process::id()))
+}
+
+/// `xdg-open` for the tests: notes what it was asked to open.
+const FAKE_OPENER: &str = "#!/bin/sh\nprintf '%s\\n' \"$@\" >> \"$CONFAB_E2E_OPENED\"\n";
 
 /// A D-Bus session bus of the test's own (the single-instance plugin's meeting point), gone
 /// with it, so no other test's app can answer for this one.
@@ -559,6 +593,8 @@ async fn meet(host: &AppWindow, guest: &AppWindow) -> TestResult {
     .await?;
     host.screenshot("ui-e2e-meeting-5-host-chat.png").await?;
 
+    cy_sends_a_file_ada_opens_it(host, &mut cy).await?;
+
     // Ada shares her (test) screen: Bob's tile for her shows the share, decoded at the
     // screen's own 1920×1080 (her camera's largest layer is 1280×720); she stops, and her
     // camera is back.
@@ -640,6 +676,56 @@ async fn a_browser_tab_joins(
     host.screenshot("ui-e2e-meeting-4b-browser-guest.png")
         .await?;
     Ok(cy)
+}
+
+/// Cy sends a file from her tab to everyone: Ada's chat shows it saved, the bytes on disk are
+/// Cy's, and Open and Show in folder hand the file and its folder to the system's opener.
+async fn cy_sends_a_file_ada_opens_it(host: &AppWindow, cy: &mut BrowserPeer) -> TestResult {
+    use base64::Engine;
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let data = base64::engine::general_purpose::STANDARD.encode(&content);
+    cy.send(
+        &serde_json::json!({"cmd": "send-file", "tab": 0, "name": "from-cy.bin", "data": data}),
+    )?;
+    cy.expect("Cy's file sent", UI_TIMEOUT, |event| {
+        browser_peer::is(event, "file-sent")
+    })
+    .await?;
+    let received = "#transfers li:not(.outgoing)";
+    let state = text_when(&host.client, &format!("{received} .state"), |text| {
+        text.starts_with("Saved to ")
+    })
+    .await?;
+    let path = std::path::PathBuf::from(state.trim_start_matches("Saved to ").trim());
+    assert_eq!(
+        path.file_name().and_then(|n| n.to_str()),
+        Some("from-cy.bin")
+    );
+    assert!(
+        path.starts_with(instance_folder("host").join("downloads")),
+        "{}",
+        path.display()
+    );
+    let saved = std::fs::read(&path)?;
+    assert!(saved == content, "the saved file differs from what Cy sent");
+    host.screenshot("ui-e2e-meeting-5b-file-received.png")
+        .await?;
+
+    host.click(&format!("{received} .open-file")).await?;
+    host.click(&format!("{received} .show-file")).await?;
+    let opened = instance_folder("host").join("opened");
+    let folder = path
+        .parent()
+        .ok_or("a saved file has a folder")?
+        .to_path_buf();
+    wait::until("the file and its folder opened", UI_TIMEOUT, || {
+        let asked = std::fs::read_to_string(&opened).unwrap_or_default();
+        let lines: Vec<std::path::PathBuf> = asked.lines().map(Into::into).collect();
+        let both = lines.contains(&path) && lines.contains(&folder);
+        async move { both.then_some(()) }
+    })
+    .await?;
+    Ok(())
 }
 
 /// Polls the tab's receive statistics until it has decoded video from the host (the only

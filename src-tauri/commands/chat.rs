@@ -58,6 +58,20 @@ pub async fn attach_files(
     Ok(core.send_files(&paths, &to).await?)
 }
 
+/// Opens a received file (by its transfer's id) with the system's app for it.
+#[tauri::command]
+pub fn open_received_file(core: State<'_, AppCore>, id: String) -> Result<(), ShellError> {
+    let path = core.received_file(&id).ok_or(ShellError::UnknownFile)?;
+    Ok(crate::opener::open(&path)?)
+}
+
+/// Shows the folder of a received file (by its transfer's id).
+#[tauri::command]
+pub fn show_received_file(core: State<'_, AppCore>, id: String) -> Result<(), ShellError> {
+    let path = core.received_file(&id).ok_or(ShellError::UnknownFile)?;
+    Ok(crate::opener::show_in_folder(&path)?)
+}
+
 /// Stops one of our outgoing transfers.
 #[tauri::command]
 pub fn cancel_transfer(core: State<'_, AppCore>, id: String) -> bool {

@@ -353,7 +353,8 @@ async fn m_and_v_toggle_and_space_talks_while_held() {
 }
 
 #[wasm_bindgen_test]
-async fn transfers_show_their_progress_and_an_outgoing_one_can_be_cancelled() {
+async fn transfers_show_their_progress_an_outgoing_one_can_be_cancelled_and_a_received_one_opened()
+{
     use confab_ipc::meeting::{TransferState, TransferView};
     let mock = MockBackend::preview();
     let screen = in_meeting(&mock, false, false).await;
@@ -406,6 +407,21 @@ async fn transfers_show_their_progress_and_an_outgoing_one_can_be_cancelled() {
         mock.sent()
             .contains(&r#"cancel_transfer {"id":"s1"}"#.to_owned())
     );
+    assert!(
+        screen
+            .find(r#"#transfers li[data-id="s1"] .open-file"#)
+            .is_none(),
+        "nothing to open in a file we send"
+    );
+    screen.click(r#"#transfers li[data-id="r1"] .open-file"#);
+    screen.click(r#"#transfers li[data-id="r1"] .show-file"#);
+    screen
+        .wait_until("open and show asked for by id", |_| {
+            let sent = mock.sent();
+            sent.contains(&r#"open_received_file {"id":"r1"}"#.to_owned())
+                && sent.contains(&r#"show_received_file {"id":"r1"}"#.to_owned())
+        })
+        .await;
     // Progress replaces the line, it does not add one.
     sending.bytes = 1000;
     sending.state = TransferState::Done { path: None };

@@ -139,6 +139,9 @@ pub struct AppCore {
     updates: Arc<UpdateLog>,
     /// Our outgoing transfers still under way, to cancel them by id.
     sending: Arc<std::sync::Mutex<HashMap<String, FileCanceller>>>,
+    /// Where each file received (by transfer id) was saved, to open it or show its folder
+    /// without the page ever naming a path.
+    received: Arc<std::sync::Mutex<HashMap<String, PathBuf>>>,
     frames: FrameSources,
     frame_server: OnceCell<FrameServer>,
     session: Mutex<Option<Session>>,
@@ -157,6 +160,7 @@ impl AppCore {
             options,
             updates: Arc::new(UpdateLog::default()),
             sending: Arc::default(),
+            received: Arc::default(),
             frames: FrameSources::default(),
             frame_server: OnceCell::new(),
             session: Mutex::new(None),
@@ -352,6 +356,7 @@ impl AppCore {
                 meeting: meeting.clone(),
                 state: state.clone(),
                 updates: self.updates.clone(),
+                received: self.received.clone(),
             }
             .run(events, !info.waiting),
         );
@@ -577,6 +582,11 @@ impl AppCore {
     }
 
     /// Stops one of our transfers; false when it already ended.
+    /// Where the received file of transfer `id` was saved, if it was.
+    pub fn received_file(&self, id: &str) -> Option<PathBuf> {
+        lock(&self.received).get(id).cloned()
+    }
+
     pub fn cancel_transfer(&self, id: &str) -> bool {
         lock(&self.sending)
             .get(id)
@@ -741,6 +751,7 @@ struct Follower {
     meeting: Arc<Meeting>,
     state: Arc<Mutex<SessionState>>,
     updates: Arc<UpdateLog>,
+    received: Arc<std::sync::Mutex<HashMap<String, PathBuf>>>,
 }
 
 impl Follower {
@@ -858,12 +869,14 @@ impl Follower {
             state: TransferState::Active,
         };
         let (meeting, updates) = (self.meeting.clone(), self.updates.clone());
+        let received = self.received.clone();
         tokio::spawn(async move {
             let progress = watch::Sender::new(0);
+            let id = transfer.id.clone();
             let saving = meeting.save_file(reader, &progress);
-            let saved = report_progress(&updates, transfer, progress.subscribe(), saving).await;
-            if let Err(error) = saved {
-                tracing::info!(%error, "a received file was not saved");
+            match report_progress(&updates, transfer, progress.subscribe(), saving).await {
+                Ok(saved) => drop(lock(&received).insert(id, saved.path)),
+                Err(error) => tracing::info!(%error, "a received file was not saved"),
             }
         });
     }

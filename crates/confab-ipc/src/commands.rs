@@ -73,3 +73,7 @@ pub const SET_MEDIA_PREFERENCES: &str = "set_media_preferences";
 /// `{setting}`: the LiveKit server to host on and its API secret (null: forget it); answers
 /// the profile as it now is (the server named, never the secret, which is in the OS keyring).
 pub const SET_HOSTING_SERVER: &str = "set_hosting_server";
+/// `{id}`: opens a received file (named by its transfer's id) with the system's app for it.
+pub const OPEN_RECEIVED_FILE: &str = "open_received_file";
+/// `{id}`: shows the folder of a received file in the file manager.
+pub const SHOW_RECEIVED_FILE: &str = "show_received_file";

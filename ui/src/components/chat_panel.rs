@@ -118,12 +118,26 @@ pub fn ChatPanel() -> impl IntoView {
 fn Transfers() -> impl IntoView {
     let backend = use_backend();
     let meeting = use_meeting();
-    let cancel = Callback::new(move |id: String| {
+    let (problem, set_problem) = signal(None::<String>);
+    let act = move |action: FileAction| {
         let backend = backend.clone();
-        spawn_local(async move {
-            let _ = backend.cancel_transfer(&id).await;
-        });
-    });
+        Callback::new(move |id: String| {
+            let backend = backend.clone();
+            spawn_local(async move {
+                let done = match action {
+                    FileAction::Cancel => backend.cancel_transfer(&id).await,
+                    FileAction::Open => backend.open_received_file(&id).await,
+                    FileAction::Show => backend.show_received_file(&id).await,
+                };
+                set_problem.set(done.err().map(|error| error.message));
+            });
+        })
+    };
+    let (cancel, open, show) = (
+        act(FileAction::Cancel),
+        act(FileAction::Open),
+        act(FileAction::Show),
+    );
     view! {
         <Show when=move || !meeting.transfers.get().is_empty()>
             <ul id="transfers">
@@ -133,6 +147,9 @@ fn Transfers() -> impl IntoView {
                     children=move |transfer| {
                         let id = transfer.id.clone();
                         let running = transfer.state == TransferState::Active;
+                        let saved = !transfer.outgoing
+                            && matches!(transfer.state, TransferState::Done { path: Some(_) });
+                        let (open_id, show_id) = (id.clone(), id.clone());
                         view! {
                             <li data-id=transfer.id.clone() class:outgoing=transfer.outgoing>
                                 <span class="who">{describe(&transfer)}</span>
@@ -146,13 +163,33 @@ fn Transfers() -> impl IntoView {
                                         "Cancel"
                                     </button>
                                 })}
+                                {saved.then(|| view! {
+                                    <span class="file-actions">
+                                    <button class="open-file" type="button" on:click=move |_| open.run(open_id.clone())>
+                                        "Open"
+                                    </button>
+                                    <button class="show-file" type="button" on:click=move |_| show.run(show_id.clone())>
+                                        "Show in folder"
+                                    </button>
+                                    </span>
+                                })}
                             </li>
                         }
                     }
                 />
             </ul>
+            <Show when=move || problem.get().is_some()>
+                <p id="transfer-error" class="field-error" role="alert">{move || problem.get()}</p>
+            </Show>
         </Show>
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FileAction {
+    Cancel,
+    Open,
+    Show,
 }
 
 fn describe(transfer: &TransferView) -> String {

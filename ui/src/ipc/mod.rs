@@ -288,6 +288,16 @@ impl Backend {
         }
     }
 
+    /// Opens a received file with the system's app for it.
+    pub async fn open_received_file(&self, id: &str) -> Result<(), CommandError> {
+        self.act(command::OPEN_RECEIVED_FILE, &Id { id }).await
+    }
+
+    /// Shows a received file's folder.
+    pub async fn show_received_file(&self, id: &str) -> Result<(), CommandError> {
+        self.act(command::SHOW_RECEIVED_FILE, &Id { id }).await
+    }
+
     pub async fn admit_guest(&self, identity: &str) -> Result<(), CommandError> {
         self.act(command::ADMIT_GUEST, &Identity { identity }).await
     }
