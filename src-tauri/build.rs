@@ -50,6 +50,7 @@ fn main() {
             "profile",
             "set_media_preferences",
             "set_hosting_server",
+            "set_global_push_to_talk",
             "list_share_targets",
             "start_share",
             "stop_share",

@@ -10,6 +10,8 @@ pub enum ShellError {
     /// Hosting, joining or acting in a meeting failed; the message is for people.
     #[error(transparent)]
     Meeting(#[from] confab_app::CoreError),
+    #[error(transparent)]
+    PushToTalk(#[from] crate::global_ptt::PushToTalkError),
     #[error("This file is not among those received in this run of the app.")]
     UnknownFile,
     #[error("The file could not be opened: {0}")]
@@ -22,6 +24,7 @@ impl ShellError {
             Self::WebviewVersion(_) => ErrorKind::Webview,
             Self::Meeting(_) => ErrorKind::Meeting,
             Self::UnknownFile => ErrorKind::InvalidInput,
+            Self::PushToTalk(_) => ErrorKind::Internal,
             Self::Open(_) => ErrorKind::Internal,
         }
     }

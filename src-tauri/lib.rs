@@ -7,6 +7,7 @@
 
 mod commands;
 mod error;
+mod global_ptt;
 mod invites;
 mod notices;
 mod opener;
@@ -56,6 +57,7 @@ pub fn run() -> Result<(), tauri::Error> {
                 .unwrap_or_else(std::env::temp_dir);
             app.manage(AppCore::new(CoreOptions::from_env(downloads)));
             app.manage(Invites::default());
+            follow_push_to_talk(app.handle());
             follow_invitation_links(app.handle());
             tray::install(app.handle());
             notices::follow(app.handle());
@@ -87,6 +89,7 @@ pub fn run() -> Result<(), tauri::Error> {
             commands::media::profile,
             commands::media::set_media_preferences,
             commands::media::set_hosting_server,
+            commands::media::set_global_push_to_talk,
             commands::media::list_share_targets,
             commands::media::start_share,
             commands::media::stop_share,
@@ -123,6 +126,27 @@ fn follow_invitation_links(app: &tauri::AppHandle) {
     app.deep_link().on_open_url(move |event| {
         offer(&handle, &event.urls());
         show_window(&handle);
+    });
+}
+
+/// Global push-to-talk's keys, grabbed at launch when the user turned it on; their presses go
+/// to the meeting in order.
+fn follow_push_to_talk(app: &tauri::AppHandle) {
+    let (presses, mut pressed) = tokio::sync::mpsc::unbounded_channel();
+    let keys = global_ptt::PushToTalkKeys::new(presses);
+    if app.state::<AppCore>().profile().global_push_to_talk
+        && let Err(error) = keys.set(true)
+    {
+        tracing::warn!(%error, "global push-to-talk is off");
+    }
+    app.manage(keys);
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while let Some(down) = pressed.recv().await {
+            if let Err(error) = handle.state::<AppCore>().push_to_talk(down).await {
+                tracing::info!(%error, "push-to-talk");
+            }
+        }
     });
 }
 

@@ -9,7 +9,7 @@ use confab_test_harness::notifications::NotificationWatch;
 use confab_test_harness::process::{ChildGuard, descendants};
 use confab_test_harness::screen_capture::capture_screen;
 use confab_test_harness::tauri_driver::{TauriDriver, app_binary};
-use confab_test_harness::{artifacts, wait, x11_windows};
+use confab_test_harness::{artifacts, keyboard, wait, x11_windows};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 type TestResult = Result<(), Box<dyn Error + Send + Sync>>;
@@ -538,7 +538,21 @@ async fn meet(host: &AppWindow, guest: &AppWindow) -> TestResult {
     assert!(invite.starts_with("confab://join/"), "{invite}");
     host.screenshot("ui-e2e-meeting-1-host.png").await?;
 
-    // Bob joins with the invitation and waits.
+    // Bob turns on push-to-talk in any app (remembered), then joins with the invitation and
+    // waits.
+    guest.click("#settings-button").await?;
+    guest.click("#global-ptt").await?;
+    wait::until("push-to-talk on", UI_TIMEOUT, || async {
+        let read = "const box = document.querySelector('#global-ptt'); \
+                    return !!(box && box.checked);";
+        let on = guest.client.execute(read, vec![]).await.ok()?;
+        (on == serde_json::Value::Bool(true)).then_some(())
+    })
+    .await?;
+    if let Ok(problem) = guest.client.find(Locator::Css("#settings-error")).await {
+        return Err(format!("push-to-talk refused: {}", problem.text().await?).into());
+    }
+    guest.click("#settings-back").await?;
     guest.type_into("#display-name", "Bob").await?;
     guest.type_into("#join-code", &invite).await?;
     guest.click("#join-button").await?;
@@ -576,6 +590,8 @@ async fn meet(host: &AppWindow, guest: &AppWindow) -> TestResult {
     .await?;
     println!("stamps: Bob sees Ada's {first} then {later}; Ada sees Bob's {seen}");
     guest.screenshot("ui-e2e-meeting-4-guest-video.png").await?;
+
+    bob_talks_while_holding_the_keys(host, guest).await?;
 
     // Cy knocks while Ada's window is in the background: Ada's desktop is told.
     let notifications = NotificationWatch::start(UI_TIMEOUT).await?;
@@ -676,6 +692,39 @@ async fn a_browser_tab_joins(
     host.screenshot("ui-e2e-meeting-4b-browser-guest.png")
         .await?;
     Ok(cy)
+}
+
+/// Bob mutes; holding Ctrl+Alt+Space — with Ada's window in front, not his — turns his
+/// microphone on for Ada to see, and letting go mutes him again.
+async fn bob_talks_while_holding_the_keys(host: &AppWindow, guest: &AppWindow) -> TestResult {
+    let bob_mic = "#stage .tile[data-identity^='guest'] .mic";
+    let mic_seen = |state: &'static str| async move {
+        wait::until(
+            &format!("Bob's microphone {state} on Ada's tile"),
+            UI_TIMEOUT,
+            || async {
+                let label = host
+                    .element(bob_mic)
+                    .await
+                    .ok()?
+                    .attr("aria-label")
+                    .await
+                    .ok()??;
+                (label == format!("microphone {state}")).then_some(())
+            },
+        )
+        .await
+    };
+    guest.click("#mic-button").await?;
+    mic_seen("off").await?;
+    host.focus().await?;
+    let keys = [keyboard::CONTROL_L, keyboard::ALT_L, keyboard::SPACE];
+    tokio::task::spawn_blocking(move || keyboard::press(&keys)).await??;
+    let held = mic_seen("on").await;
+    tokio::task::spawn_blocking(move || keyboard::release(&keys)).await??;
+    held?;
+    mic_seen("off").await?;
+    Ok(())
 }
 
 /// Cy sends a file from her tab to everyone: Ada's chat shows it saved, the bytes on disk are

@@ -9,6 +9,7 @@ use confab_ipc::meeting::ShareTargetView;
 use tauri::State;
 
 use crate::error::ShellError;
+use crate::global_ptt::PushToTalkKeys;
 
 #[tauri::command]
 pub async fn set_camera(core: State<'_, AppCore>, on: bool) -> Result<(), ShellError> {
@@ -102,4 +103,16 @@ pub async fn set_hosting_server(
     setting: Option<HostingServerSetting>,
 ) -> Result<Profile, ShellError> {
     Ok(core.set_hosting_server(setting).await?)
+}
+
+/// Global push-to-talk on or off (remembered). Turning it on fails, saying why, where the keys
+/// cannot be taken.
+#[tauri::command]
+pub fn set_global_push_to_talk(
+    core: State<'_, AppCore>,
+    keys: State<'_, PushToTalkKeys>,
+    on: bool,
+) -> Result<(), ShellError> {
+    keys.set(on)?;
+    Ok(core.set_global_push_to_talk(on)?)
 }

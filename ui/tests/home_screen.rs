@@ -585,3 +585,48 @@ async fn with_a_hosting_server_set_up_the_host_picks_where_the_meeting_runs() {
         .await;
     assert!(mock.hosted().expect("hosted").on_server);
 }
+
+#[wasm_bindgen_test]
+async fn global_push_to_talk_is_turned_on_or_says_why_it_cannot_be() {
+    let mock = MockBackend::preview();
+    let screen = app(&mock);
+    screen.click("#settings-button");
+    screen
+        .wait_until("the settings", |s| s.find("#global-ptt").is_some())
+        .await;
+    assert!(
+        screen
+            .text(".sound")
+            .is_some_and(|t| t.contains("Ctrl+Alt+Space")),
+        "the keys are named"
+    );
+    screen.click("#global-ptt");
+    screen
+        .wait_until("turned on", |_| {
+            mock.sent()
+                .contains(&r#"set_global_push_to_talk {"on":true}"#.to_owned())
+        })
+        .await;
+    assert!(mock.profile().global_push_to_talk);
+    screen.click("#global-ptt");
+    screen
+        .wait_until("turned off", |_| !mock.profile().global_push_to_talk)
+        .await;
+
+    mock.fail(
+        "set_global_push_to_talk",
+        CommandError {
+            kind: ErrorKind::Internal,
+            message: "Ctrl+Alt+Space is taken by another app.".into(),
+        },
+    );
+    screen.click("#global-ptt");
+    screen
+        .wait_until("the refusal", |s| {
+            s.text("#settings-error")
+                .is_some_and(|t| t.contains("taken by another app"))
+        })
+        .await;
+    let checkbox: web_sys::HtmlInputElement = screen.get("#global-ptt").unchecked_into();
+    assert!(!checkbox.checked(), "a refused switch shows off");
+}

@@ -142,6 +142,8 @@ pub struct AppCore {
     /// Where each file received (by transfer id) was saved, to open it or show its folder
     /// without the page ever naming a path.
     received: Arc<std::sync::Mutex<HashMap<String, PathBuf>>>,
+    /// Push-to-talk turned the microphone on: letting go turns it off.
+    talking: std::sync::atomic::AtomicBool,
     frames: FrameSources,
     frame_server: OnceCell<FrameServer>,
     session: Mutex<Option<Session>>,
@@ -161,6 +163,7 @@ impl AppCore {
             updates: Arc::new(UpdateLog::default()),
             sending: Arc::default(),
             received: Arc::default(),
+            talking: std::sync::atomic::AtomicBool::new(false),
             frames: FrameSources::default(),
             frame_server: OnceCell::new(),
             session: Mutex::new(None),
@@ -436,6 +439,30 @@ impl AppCore {
         };
         self.show_local(&mut state, local);
         Ok(())
+    }
+
+    /// Push-to-talk held (`pressed`) or let go, from a key outside the page: pressed while
+    /// muted turns the microphone on, and letting go mutes it again (only then). Outside a
+    /// meeting it does nothing.
+    pub async fn push_to_talk(&self, pressed: bool) -> Result<(), CoreError> {
+        use std::sync::atomic::Ordering;
+        let Ok((_, state)) = self.current().await else {
+            return Ok(());
+        };
+        let muted = !state.lock().await.choice.microphone;
+        if pressed && muted {
+            self.talking.store(true, Ordering::SeqCst);
+            self.set_microphone(true).await
+        } else if !pressed && self.talking.swap(false, Ordering::SeqCst) {
+            self.set_microphone(false).await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Remembers whether global push-to-talk is on (the shell takes the keys).
+    pub fn set_global_push_to_talk(&self, on: bool) -> Result<(), CoreError> {
+        Ok(lock(&self.settings).set_global_push_to_talk(on)?)
     }
 
     /// Mutes the microphone when it is on, turns it on when it is off (the tray's item);

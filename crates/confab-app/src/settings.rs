@@ -102,6 +102,12 @@ impl Settings {
         self.save_profile()
     }
 
+    /// Remembers whether global push-to-talk is on.
+    pub fn set_global_push_to_talk(&mut self, on: bool) -> Result<(), SettingsError> {
+        self.profile.global_push_to_talk = on;
+        self.save_profile()
+    }
+
     /// Remembers a meeting joined, to offer joining it again.
     pub fn remember_meeting(&mut self, meeting: RecentMeeting) -> Result<(), SettingsError> {
         self.profile.remember_meeting(meeting);

@@ -380,3 +380,64 @@ async fn the_video_quality_preference_caps_what_the_camera_sends() {
     decoded_at(&mut tile, (320, 180)).await;
     host.end().await.expect("ended");
 }
+
+/// Push-to-talk from outside the page (global keys): held while muted, it turns the
+/// microphone on (the guest sees it); let go, it mutes again. Held while already talking, it
+/// changes nothing, and letting go does not mute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_to_talk_talks_while_held_and_only_when_muted() {
+    let host = app("ada-ptt");
+    let guest = app("bob-ptt");
+    let mut guest_next = meet_without_waiting(
+        &host,
+        &guest,
+        MediaChoice {
+            camera: false,
+            microphone: true,
+        },
+    )
+    .await;
+    let ada_muted = |muted: bool| {
+        move |ada: &ParticipantView| {
+            (ada.microphone.is_some() && ada.microphone_muted == muted).then_some(())
+        }
+    };
+    until_person(
+        &guest,
+        &mut guest_next,
+        "Ada talking",
+        "Ada",
+        ada_muted(false),
+    )
+    .await;
+
+    // Already talking: holding and letting go leave the microphone on.
+    host.push_to_talk(true).await.expect("pressed");
+    host.push_to_talk(false).await.expect("released");
+    let on = host.toggle_microphone().await.expect("toggled");
+    assert!(
+        !on,
+        "letting go muted a microphone push-to-talk had not turned on"
+    );
+    until_person(&guest, &mut guest_next, "Ada muted", "Ada", ada_muted(true)).await;
+
+    host.push_to_talk(true).await.expect("pressed");
+    until_person(
+        &guest,
+        &mut guest_next,
+        "Ada talking while held",
+        "Ada",
+        ada_muted(false),
+    )
+    .await;
+    host.push_to_talk(false).await.expect("released");
+    until_person(
+        &guest,
+        &mut guest_next,
+        "Ada muted again",
+        "Ada",
+        ada_muted(true),
+    )
+    .await;
+    host.end().await.expect("ended");
+}

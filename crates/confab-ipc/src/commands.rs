@@ -73,6 +73,9 @@ pub const SET_MEDIA_PREFERENCES: &str = "set_media_preferences";
 /// `{setting}`: the LiveKit server to host on and its API secret (null: forget it); answers
 /// the profile as it now is (the server named, never the secret, which is in the OS keyring).
 pub const SET_HOSTING_SERVER: &str = "set_hosting_server";
+/// `{on}`: global push-to-talk (Ctrl+Alt+Space held talks while muted, in any app); remembered.
+/// Fails, saying why, where the keys cannot be taken (Wayland, another app holding them).
+pub const SET_GLOBAL_PUSH_TO_TALK: &str = "set_global_push_to_talk";
 /// `{id}`: opens a received file (named by its transfer's id) with the system's app for it.
 pub const OPEN_RECEIVED_FILE: &str = "open_received_file";
 /// `{id}`: shows the folder of a received file in the file manager.

@@ -98,7 +98,12 @@ pub struct Profile {
     pub media: MediaPreferences,
     /// The LiveKit server to host on, when one is set up (Settings).
     pub hosting_server: Option<HostingServer>,
+    /// Holding [`GLOBAL_PUSH_TO_TALK`] talks while muted, whichever app is in front.
+    pub global_push_to_talk: bool,
 }
+
+/// The keys of global push-to-talk, as the page names them.
+pub const GLOBAL_PUSH_TO_TALK: &str = "Ctrl+Alt+Space";
 
 /// A LiveKit server (self-hosted or LiveKit Cloud) the app can host meetings on. Its API
 /// secret is in the OS keyring, never here: this is all the page ever sees of it.

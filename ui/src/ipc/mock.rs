@@ -108,6 +108,17 @@ impl MockBackend {
         self.meeting().profile.clone()
     }
 
+    /// Records the command and keeps the choice in the profile, as the shell does.
+    pub fn set_global_push_to_talk<A: Serialize>(
+        &self,
+        args: &A,
+        on: bool,
+    ) -> Result<(), CommandError> {
+        self.record(confab_ipc::commands::SET_GLOBAL_PUSH_TO_TALK, args)?;
+        self.meeting().profile.global_push_to_talk = on;
+        Ok(())
+    }
+
     /// Records the command; keeps the server (never the secret) in the profile, as the shell
     /// does.
     pub fn set_hosting_server<A: Serialize>(

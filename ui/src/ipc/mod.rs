@@ -208,6 +208,16 @@ impl Backend {
             .await
     }
 
+    /// Global push-to-talk on or off (refused, saying why, where the keys cannot be taken).
+    pub async fn set_global_push_to_talk(&self, on: bool) -> Result<(), CommandError> {
+        match self {
+            Self::Tauri => {
+                tauri::invoke::<_, ()>(command::SET_GLOBAL_PUSH_TO_TALK, &On { on }).await
+            }
+            Self::Mock(mock) => mock.set_global_push_to_talk(&On { on }, on),
+        }
+    }
+
     /// Sets up (None: forgets) the LiveKit server to host on; answers the profile as it now is.
     pub async fn set_hosting_server(
         &self,

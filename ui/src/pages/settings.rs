@@ -1,6 +1,7 @@
 use confab_ipc::CommandError;
 use confab_ipc::devices::{
-    DeviceList, DeviceSlot, HostingServer, HostingServerSetting, MediaPreferences, VideoQuality,
+    DeviceList, DeviceSlot, GLOBAL_PUSH_TO_TALK, HostingServer, HostingServerSetting,
+    MediaPreferences, VideoQuality,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -18,11 +19,13 @@ pub fn Settings() -> impl IntoView {
     let (devices, set_devices) = signal(None::<DeviceList>);
     let (preferences, set_preferences) = signal(None::<MediaPreferences>);
     let (problem, set_problem) = signal(None::<String>);
+    let (global_talk, set_global_talk) = signal(false);
     {
         let backend = backend.clone();
         spawn_local(async move {
             if let Ok(profile) = backend.profile().await {
                 set_preferences.set(Some(profile.media));
+                set_global_talk.set(profile.global_push_to_talk);
             }
             match backend.list_devices().await {
                 Ok(list) => set_devices.set(Some(list)),
@@ -37,6 +40,28 @@ pub fn Settings() -> impl IntoView {
             set_problem.set(chosen.err().map(|error| error.message));
         }),
     );
+    let toggle_global_talk = {
+        let backend = backend.clone();
+        move |event: leptos::ev::Event| {
+            let on = event_target_checked(&event);
+            let input: web_sys::HtmlInputElement = event_target(&event);
+            let backend = backend.clone();
+            spawn_local(async move {
+                match backend.set_global_push_to_talk(on).await {
+                    Ok(()) => {
+                        set_global_talk.set(on);
+                        set_problem.set(None);
+                    }
+                    Err(error) => {
+                        // Not taken: the box shows what is true (off).
+                        input.set_checked(false);
+                        set_global_talk.set(false);
+                        set_problem.set(Some(error.message));
+                    }
+                }
+            });
+        }
+    };
     let change = Callback::new(
         move |edit: Box<dyn FnOnce(&mut MediaPreferences) + Send + Sync>| {
             let Some(mut changed) = preferences.get_untracked() else {
@@ -90,6 +115,15 @@ pub fn Settings() -> impl IntoView {
                 {switch("noise-suppression", "Noise suppression", |p| p.noise_suppression, |p, on| p.noise_suppression = on)}
                 {switch("auto-gain", "Automatic volume", |p| p.auto_gain, |p, on| p.auto_gain = on)}
                 <p class="hint">"Turn echo cancellation off only with headphones."</p>
+                <label class="toggle">
+                    <input
+                        id="global-ptt"
+                        type="checkbox"
+                        prop:checked=move || global_talk.get()
+                        on:change=toggle_global_talk
+                    />
+                    {format!("Push-to-talk in any app: hold {GLOBAL_PUSH_TO_TALK} while muted")}
+                </label>
             </section>
             <section class="card video" aria-label="Video">
                 <h2>"Your camera"</h2>
