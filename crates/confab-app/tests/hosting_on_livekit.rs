@@ -11,9 +11,9 @@ mod keyring;
 #[path = "../../confab-rtc/tests/common/livekit.rs"]
 mod livekit;
 
-use apps::{app, app_with, counters_advance, open_tile, until, until_person};
+use apps::{admit_when_knocking, app, app_with, counters_advance, open_tile, until_person};
 use confab_ipc::devices::{HostingServer, HostingServerSetting};
-use confab_ipc::meeting::{HostArgs, JoinArgs, MediaChoice, MeetingUpdate};
+use confab_ipc::meeting::{HostArgs, JoinArgs, MediaChoice};
 use confab_meeting::Invite;
 use keyring::PrivateKeyring;
 use livekit::{DEV_KEY, DEV_SECRET, LiveKitServer};
@@ -97,24 +97,7 @@ async fn an_app_hosts_on_a_livekit_server_with_its_secret_in_the_keyring() {
         .expect("join");
     assert!(joined.waiting);
     let (mut host_next, mut guest_next) = (0, 0);
-    let bob = until(
-        &host,
-        &mut host_next,
-        "Bob knocking",
-        |update| match update {
-            MeetingUpdate::WaitingRoom { guests, .. } => guests
-                .iter()
-                .find(|guest| guest.name == "Bob")
-                .map(|guest| guest.identity.clone()),
-            _ => None,
-        },
-    )
-    .await;
-    host.admit(Some(&bob)).await.expect("admit");
-    until(&guest, &mut guest_next, "admission", |update| {
-        matches!(update, MeetingUpdate::Admitted).then_some(())
-    })
-    .await;
+    admit_when_knocking(&host, &mut host_next, &guest, &mut guest_next, "Bob").await;
     let camera = until_person(&guest, &mut guest_next, "Ada's camera", "Ada", |ada| {
         ada.camera.clone()
     })

@@ -9,7 +9,10 @@ use std::time::Duration;
 #[path = "shared/apps.rs"]
 mod apps;
 
-use apps::{DEADLINE, LAYER_DEADLINE, app, counters_advance, open_tile, until, until_person};
+use apps::{
+    DEADLINE, LAYER_DEADLINE, admit_when_knocking, app, counters_advance, open_tile, until,
+    until_person,
+};
 use confab_app::AppCore;
 use confab_ipc::devices::{MediaPreferences, VideoQuality};
 use confab_ipc::meeting::{
@@ -116,24 +119,7 @@ async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the
         matches!(u, MeetingUpdate::Waiting).then_some(())
     })
     .await;
-    let bob = until(
-        &host,
-        &mut host_next,
-        "Bob knocking",
-        |update| match update {
-            MeetingUpdate::WaitingRoom { guests, .. } => guests
-                .iter()
-                .find(|guest| guest.name == "Bob")
-                .map(|guest| guest.identity.clone()),
-            _ => None,
-        },
-    )
-    .await;
-    host.admit(Some(&bob)).await.expect("admit");
-    until(&guest, &mut guest_next, "admission", |u| {
-        matches!(u, MeetingUpdate::Admitted).then_some(())
-    })
-    .await;
+    admit_when_knocking(&host, &mut host_next, &guest, &mut guest_next, "Bob").await;
 
     // Bob's tile for Ada: her camera's frames on the frame channel, the counter advancing.
     let camera = until_person(&guest, &mut guest_next, "Ada's camera", "Ada", |ada| {

@@ -125,3 +125,32 @@ pub async fn until_person<T>(
 pub fn someone<'a>(participants: &'a [ParticipantView], name: &str) -> Option<&'a ParticipantView> {
     participants.iter().find(|p| p.name == name)
 }
+
+/// The host lets the waiting guest called `name` in once they knock; returns when the guest
+/// hears it. `host_next` and `guest_next` are where each app's updates are read on from.
+pub async fn admit_when_knocking(
+    host: &AppCore,
+    host_next: &mut u64,
+    guest: &AppCore,
+    guest_next: &mut u64,
+    name: &str,
+) {
+    let identity = until(
+        host,
+        host_next,
+        &format!("{name} knocking"),
+        |update| match update {
+            MeetingUpdate::WaitingRoom { guests, .. } => guests
+                .iter()
+                .find(|guest| guest.name == name)
+                .map(|guest| guest.identity.clone()),
+            _ => None,
+        },
+    )
+    .await;
+    host.admit(Some(&identity)).await.expect("admit");
+    until(guest, guest_next, "admission", |update| {
+        matches!(update, MeetingUpdate::Admitted).then_some(())
+    })
+    .await;
+}
