@@ -172,20 +172,41 @@ pub async fn admitted_having_seen_nothing(guest_events: &mut Events) -> Vec<Meet
 }
 
 /// The chat history the host gave the guest: among the events of its wait (the history's
-/// data may overtake the admission's signalling message), or still to come.
-pub async fn chat_history(waited: &[MeetingEvent], guest_events: &mut Events) -> Vec<ChatEntry> {
+/// data may overtake the admission's signalling message), or still to come; with the events
+/// read on the way (kept: dropping a subscribed track unsubscribes it).
+pub async fn chat_history(
+    waited: &[MeetingEvent],
+    guest_events: &mut Events,
+) -> (Vec<ChatEntry>, Vec<MeetingEvent>) {
     let history_of = |event: &MeetingEvent| match event {
         MeetingEvent::ChatHistory(entries) => Some(entries.clone()),
         _ => None,
     };
     match waited.iter().find_map(history_of) {
-        Some(history) => history,
-        None => {
-            wait_for(guest_events, "the chat history", history_of)
-                .await
-                .0
-        }
+        Some(history) => (history, Vec::new()),
+        None => wait_for(guest_events, "the chat history", history_of).await,
     }
+}
+
+/// The first room event `pick` takes among `seen` (events read earlier and kept, since
+/// dropping a subscribed track unsubscribes it) or still to come; what is read on the way is
+/// added to `seen`.
+pub async fn seen_or_next_room<T>(
+    seen: &mut Vec<MeetingEvent>,
+    events: &mut Events,
+    what: &str,
+    mut pick: impl FnMut(&RoomEvent) -> Option<T>,
+) -> T {
+    let earlier = seen.iter().find_map(|event| match event {
+        MeetingEvent::Room(event) => pick(event),
+        _ => None,
+    });
+    if let Some(found) = earlier {
+        return found;
+    }
+    let (found, passed) = wait_for_room(events, what, pick).await;
+    seen.extend(passed);
+    found
 }
 
 /// What a guest sent while it waited never reached the host: what it sends once admitted, on
