@@ -608,12 +608,12 @@ impl AppCore {
         Ok(())
     }
 
-    /// Stops one of our transfers; false when it already ended.
     /// Where the received file of transfer `id` was saved, if it was.
     pub fn received_file(&self, id: &str) -> Option<PathBuf> {
         lock(&self.received).get(id).cloned()
     }
 
+    /// Stops one of our transfers; false when it already ended.
     pub fn cancel_transfer(&self, id: &str) -> bool {
         lock(&self.sending)
             .get(id)
@@ -900,10 +900,17 @@ impl Follower {
         tokio::spawn(async move {
             let progress = watch::Sender::new(0);
             let id = transfer.id.clone();
-            let saving = meeting.save_file(reader, &progress);
-            match report_progress(&updates, transfer, progress.subscribe(), saving).await {
-                Ok(saved) => drop(lock(&received).insert(id, saved.path)),
-                Err(error) => tracing::info!(%error, "a received file was not saved"),
+            // Known by its id before the page hears it is saved (and may ask to open it).
+            let saving = async {
+                let saved = meeting.save_file(reader, &progress).await;
+                if let Ok(file) = &saved {
+                    lock(&received).insert(id, file.path.clone());
+                }
+                saved
+            };
+            let saved = report_progress(&updates, transfer, progress.subscribe(), saving).await;
+            if let Err(error) = saved {
+                tracing::info!(%error, "a received file was not saved");
             }
         });
     }

@@ -8,6 +8,11 @@
 #[cfg(target_os = "linux")]
 mod secret_service;
 
+#[cfg(target_os = "linux")]
+use secret_service::Keyring;
+#[cfg(not(target_os = "linux"))]
+use unsupported::Keyring;
+
 /// What went wrong with the keyring. No variant carries a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -45,48 +50,50 @@ impl SecretStore {
 
     /// Keeps `secret` for `account` (replacing what was kept), labelled `label` in keyring UIs.
     pub async fn save(&self, account: &str, label: &str, secret: &str) -> Result<(), SecretError> {
-        #[cfg(target_os = "linux")]
-        {
-            secret_service::Keyring::open(self.bus.as_deref())
-                .await?
-                .save(account, label, secret)
-                .await
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = (account, label, secret);
-            Err(SecretError::Unsupported)
-        }
+        Keyring::open(self.bus.as_deref())
+            .await?
+            .save(account, label, secret)
+            .await
     }
 
     /// The secret kept for `account`, if any.
     pub async fn load(&self, account: &str) -> Result<Option<String>, SecretError> {
-        #[cfg(target_os = "linux")]
-        {
-            secret_service::Keyring::open(self.bus.as_deref())
-                .await?
-                .load(account)
-                .await
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = account;
-            Err(SecretError::Unsupported)
-        }
+        Keyring::open(self.bus.as_deref())
+            .await?
+            .load(account)
+            .await
     }
 
     /// Forgets the secret kept for `account` (nothing kept is fine).
     pub async fn delete(&self, account: &str) -> Result<(), SecretError> {
-        #[cfg(target_os = "linux")]
-        {
-            secret_service::Keyring::open(self.bus.as_deref())
-                .await?
-                .delete(account)
-                .await
+        Keyring::open(self.bus.as_deref())
+            .await?
+            .delete(account)
+            .await
+    }
+}
+
+/// Elsewhere there is no keyring yet: every use says so.
+#[cfg(not(target_os = "linux"))]
+mod unsupported {
+    use super::SecretError;
+
+    pub struct Keyring;
+
+    impl Keyring {
+        pub async fn open(_bus: Option<&str>) -> Result<Self, SecretError> {
+            Err(SecretError::Unsupported)
         }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = account;
+
+        pub async fn save(&self, _: &str, _: &str, _: &str) -> Result<(), SecretError> {
+            Err(SecretError::Unsupported)
+        }
+
+        pub async fn load(&self, _: &str) -> Result<Option<String>, SecretError> {
+            Err(SecretError::Unsupported)
+        }
+
+        pub async fn delete(&self, _: &str) -> Result<(), SecretError> {
             Err(SecretError::Unsupported)
         }
     }

@@ -195,6 +195,12 @@ async fn a_guest_joins_a_hosting_app_waits_sees_the_camera_chats_and_is_told_the
     assert_eq!(transfer.bytes, contents.len() as u64);
     let path = path.expect("where it was saved");
     assert_eq!(std::fs::read(&path).expect("read"), contents);
+    // Open and Show in folder name the file by its transfer's id, known once it is saved.
+    assert_eq!(
+        guest.received_file(&transfer.id),
+        Some(std::path::PathBuf::from(&path))
+    );
+    assert_eq!(guest.received_file("no-such-transfer"), None);
     let sent = until(
         &host,
         &mut host_next,

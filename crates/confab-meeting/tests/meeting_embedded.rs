@@ -104,16 +104,7 @@ async fn a_guest_waits_sees_nothing_is_admitted_and_joins_in() {
         _ => None,
     })
     .await;
-    seen_or_next_room(
-        &mut seen,
-        &mut bob_events,
-        "Ada's microphone",
-        |event| match event {
-            RoomEvent::TrackSubscribed { identity, .. } if *identity == ada.identity() => Some(()),
-            _ => None,
-        },
-    )
-    .await;
+    first_track_of(&mut seen, &mut bob_events, &ada.identity()).await;
 
     // What Bob sent while waiting never arrived; what he sends now does.
     only_data_after_admission(&bob, &mut ada_events).await;

@@ -12,7 +12,7 @@ use confab_conference::Signer;
 use confab_conference::models::CreateRequest;
 use confab_conference::server::RunningConference;
 use confab_meeting::{ClientError, ConferenceClient, Meeting, MeetingEnd, MeetingError};
-use confab_rtc::room::{DataOptions, RoomEvent, TrackOptions};
+use confab_rtc::room::{DataOptions, TrackOptions};
 use confab_rtc::synthetic;
 
 /// Short, so the test of a hostless meeting does not wait the default 30 s.
@@ -129,16 +129,7 @@ async fn guests_wait_in_a_lobby_on_another_node_and_are_let_in() {
     let (history, mut seen) = chat_history(&waited, &mut bob_events).await;
     let said: Vec<&str> = history.iter().map(|entry| entry.message.as_str()).collect();
     assert_eq!(said, ["the agenda is short", "said while Bob waits"]);
-    seen_or_next_room(
-        &mut seen,
-        &mut bob_events,
-        "Ada's microphone",
-        |event| match event {
-            RoomEvent::TrackSubscribed { identity, .. } if *identity == ada.identity() => Some(()),
-            _ => None,
-        },
-    )
-    .await;
+    first_track_of(&mut seen, &mut bob_events, &ada.identity()).await;
 
     only_data_after_admission(&bob, &mut ada_events).await;
 

@@ -188,6 +188,20 @@ pub async fn chat_history(
     }
 }
 
+/// Until a track `identity` publishes is subscribed, among `seen` or still to come.
+pub async fn first_track_of(seen: &mut Vec<MeetingEvent>, events: &mut Events, identity: &str) {
+    seen_or_next_room(
+        seen,
+        events,
+        &format!("{identity}'s track"),
+        |event| match event {
+            RoomEvent::TrackSubscribed { identity: from, .. } if from == identity => Some(()),
+            _ => None,
+        },
+    )
+    .await;
+}
+
 /// The first room event `pick` takes among `seen` (events read earlier and kept, since
 /// dropping a subscribed track unsubscribes it) or still to come; what is read on the way is
 /// added to `seen`.
