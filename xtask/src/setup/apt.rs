@@ -32,7 +32,7 @@ const BUILD_PACKAGES: &[&str] = &[
 /// Needed only by the test tiers (virtual display, WebDriver, headless Chromium, virtual audio,
 /// speech clips for the echo and loss tests, package inspection, network namespaces for the
 /// test network and a firewall in one of them, a Wayland desktop for screen sharing, Redis for
-/// a LiveKit cluster).
+/// a LiveKit cluster, a keyring, an emoji font).
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -60,6 +60,8 @@ const TEST_PACKAGES: &[&str] = &[
     "redis-server",
     // A real Secret Service (the OS keyring) for the hosting server's secret, on a test bus.
     "gnome-keyring",
+    // The app's emoji (microphone state, reactions) in the e2e screenshots, not empty boxes.
+    "fonts-noto-color-emoji",
 ];
 
 fn wanted(workspace: &Workspace, purpose: Purpose) -> Vec<&'static str> {
