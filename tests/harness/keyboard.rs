@@ -5,7 +5,7 @@ use x11rb::connection::Connection;
 use x11rb::protocol::xproto::ConnectionExt;
 use x11rb::protocol::xtest::ConnectionExt as _;
 
-use crate::screen_capture::CaptureError;
+use crate::screen_capture::{CaptureError, connect_to_screen};
 
 pub const CONTROL_L: u32 = 0xffe3;
 pub const ALT_L: u32 = 0xffe9;
@@ -28,13 +28,8 @@ pub fn release(keysyms: &[u32]) -> Result<(), CaptureError> {
 }
 
 fn send(keysyms: impl Iterator<Item = u32>, kind: u8) -> Result<(), CaptureError> {
-    let (connection, screen) = x11rb::connect(None)?;
-    let root = connection
-        .setup()
-        .roots
-        .get(screen)
-        .ok_or_else(|| CaptureError::Unsupported(format!("no screen {screen}")))?
-        .root;
+    let (connection, screen) = connect_to_screen()?;
+    let root = screen.root;
     let (first, last) = (
         connection.setup().min_keycode,
         connection.setup().max_keycode,

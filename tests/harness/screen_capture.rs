@@ -54,14 +54,28 @@ impl Screenshot {
     }
 }
 
-/// Captures the root window of the display named by `DISPLAY`.
-pub fn capture_screen() -> Result<Screenshot, CaptureError> {
+/// A connection to the display named by `DISPLAY`, and its default screen.
+pub(crate) fn connect_to_screen() -> Result<
+    (
+        x11rb::rust_connection::RustConnection,
+        x11rb::protocol::xproto::Screen,
+    ),
+    CaptureError,
+> {
     let (connection, screen_index) = x11rb::connect(None)?;
-    let setup = connection.setup();
-    let screen = setup
+    let screen = connection
+        .setup()
         .roots
         .get(screen_index)
+        .cloned()
         .ok_or_else(|| CaptureError::Unsupported(format!("no screen {screen_index}")))?;
+    Ok((connection, screen))
+}
+
+/// Captures the root window of the display named by `DISPLAY`.
+pub fn capture_screen() -> Result<Screenshot, CaptureError> {
+    let (connection, screen) = connect_to_screen()?;
+    let setup = connection.setup();
     let (width, height) = (screen.width_in_pixels, screen.height_in_pixels);
     let image = connection
         .get_image(ImageFormat::Z_PIXMAP, screen.root, 0, 0, width, height, !0)?

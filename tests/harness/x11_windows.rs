@@ -1,10 +1,9 @@
 //! Finding windows on the X display by title, to check that a command really opened one.
 
-use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, Window};
 use x11rb::rust_connection::RustConnection;
 
-use crate::screen_capture::CaptureError;
+use crate::screen_capture::{CaptureError, connect_to_screen};
 
 /// A window whose title matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,13 +19,8 @@ pub struct FoundWindow {
 /// Searches the window tree of the display named by `DISPLAY` for viewable windows titled
 /// exactly `title` (via `_NET_WM_NAME`, falling back to `WM_NAME`).
 pub fn find_by_title(title: &str) -> Result<Vec<FoundWindow>, CaptureError> {
-    let (connection, screen_index) = x11rb::connect(None)?;
-    let root = connection
-        .setup()
-        .roots
-        .get(screen_index)
-        .ok_or_else(|| CaptureError::Unsupported(format!("no screen {screen_index}")))?
-        .root;
+    let (connection, screen) = connect_to_screen()?;
+    let root = screen.root;
     let net_wm_name = connection
         .intern_atom(false, b"_NET_WM_NAME")?
         .reply()?

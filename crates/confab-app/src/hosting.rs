@@ -65,11 +65,7 @@ impl Hosting {
         let secret = random_hex(32);
         let keys = ApiKeys::parse(&format!("{KEY}: {secret}"))
             .map_err(|error| HostingError::Key(error.to_string()))?;
-        let advertised = if bind.is_unspecified() {
-            lan_address()
-        } else {
-            Some(bind)
-        };
+        let advertised = advertised_address(bind);
         let signal_port = free_port(bind, SIGNAL_PORT);
         let sfu = match start_sfu(bind, signal_port, MEDIA_PORT, &keys, advertised).await {
             Ok(sfu) => sfu,
@@ -100,11 +96,7 @@ impl Hosting {
         secret: &str,
     ) -> Result<Self, HostingError> {
         let port = free_port(bind, SIGNAL_PORT);
-        let advertised = if bind.is_unspecified() {
-            lan_address()
-        } else {
-            Some(bind)
-        };
+        let advertised = advertised_address(bind);
         let conference = confab_conference::server::start(
             SocketAddr::new(bind, port),
             &server.url,
@@ -150,6 +142,16 @@ impl Hosting {
             }
             Backend::LiveKit(conference) => drop(conference),
         }
+    }
+}
+
+/// The address others reach what listens on `bind` at: the LAN address when it listens
+/// everywhere, else the one address it listens on.
+fn advertised_address(bind: IpAddr) -> Option<IpAddr> {
+    if bind.is_unspecified() {
+        lan_address()
+    } else {
+        Some(bind)
     }
 }
 

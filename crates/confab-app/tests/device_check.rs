@@ -9,42 +9,37 @@
 //! set once before any other thread of this binary exists.
 #![allow(unsafe_code)]
 
+#[path = "shared/apps.rs"]
+mod apps;
 #[path = "../../confab-media/tests/shared/pulse.rs"]
 mod pulse;
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use apps::loopback_options;
+use confab_app::AppCore;
 use confab_app::media::{Sources, open_microphone};
-use confab_app::{AppCore, CoreOptions};
+use confab_app::secrets::SecretStore;
 use confab_ipc::devices::{DeviceList, DeviceSlot};
 use confab_ipc::meeting::{HostArgs, JoinArgs, MediaChoice};
 use confab_media::audio::analysis::dominant_frequency;
 use confab_media::audio::source::AudioSource;
 use confab_media::device::audio::AudioDevices;
 use confab_meeting::Invite;
-use confab_rtc::room::RoomOptions;
 use pulse::{PulseServer, TWO_OF_EACH, TonePlayer};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
 fn app_at(config_dir: &Path) -> AppCore {
-    let loopback = IpAddr::from([127, 0, 0, 1]);
-    AppCore::new(CoreOptions {
-        host_bind: loopback,
-        room: RoomOptions {
-            bind_ip: Some(loopback),
-            ..RoomOptions::default()
-        },
-        downloads: config_dir.join("downloads"),
-        sources: Sources::Devices,
-        discovery: None,
-        config_dir: Some(config_dir.to_path_buf()),
-        secrets: confab_app::secrets::SecretStore::session(),
-    })
+    AppCore::new(loopback_options(
+        config_dir.join("downloads"),
+        Sources::Devices,
+        Some(config_dir.to_path_buf()),
+        SecretStore::session(),
+    ))
 }
 
 /// Reads the app's microphone level until `wanted` holds, within the deadline.
@@ -189,19 +184,7 @@ async fn a_speaker_picked_during_a_meeting_takes_over_the_voices(
     app: &AppCore,
     devices: &Arc<AudioDevices>,
 ) {
-    let loopback = IpAddr::from([127, 0, 0, 1]);
-    let talker = AppCore::new(CoreOptions {
-        host_bind: loopback,
-        room: RoomOptions {
-            bind_ip: Some(loopback),
-            ..RoomOptions::default()
-        },
-        downloads: std::env::temp_dir(),
-        sources: Sources::Test,
-        discovery: None,
-        config_dir: None,
-        secrets: confab_app::secrets::SecretStore::session(),
-    });
+    let talker = apps::app("talker");
     let info = app
         .host(HostArgs {
             name: "Ada".into(),

@@ -28,19 +28,35 @@ pub fn app_with(name: &str, config_dir: Option<PathBuf>, secrets: SecretStore) -
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
+    let downloads = std::env::temp_dir().join(format!("confab-app-{}-{name}", std::process::id()));
+    AppCore::new(loopback_options(
+        downloads,
+        Sources::Test,
+        config_dir,
+        secrets,
+    ))
+}
+
+/// An app's options for a test: hosting and media on loopback, no LAN search.
+pub fn loopback_options(
+    downloads: PathBuf,
+    sources: Sources,
+    config_dir: Option<PathBuf>,
+    secrets: SecretStore,
+) -> CoreOptions {
     let loopback = IpAddr::from([127, 0, 0, 1]);
-    AppCore::new(CoreOptions {
+    CoreOptions {
         host_bind: loopback,
         room: RoomOptions {
             bind_ip: Some(loopback),
             ..RoomOptions::default()
         },
-        downloads: std::env::temp_dir().join(format!("confab-app-{}-{name}", std::process::id())),
-        sources: Sources::Test,
+        downloads,
+        sources,
         discovery: None,
         config_dir,
         secrets,
-    })
+    }
 }
 
 /// Reads `app`'s updates from `next` until `pick` finds something; returns it and where to
