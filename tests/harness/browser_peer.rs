@@ -25,7 +25,7 @@ pub struct BrowserPeer {
     /// Events read while waiting for another, oldest first.
     seen: Vec<Value>,
     // Last, so the pipes close before the process is stopped.
-    _process: ChildGuard,
+    process: ChildGuard,
 }
 
 impl BrowserPeer {
@@ -33,6 +33,40 @@ impl BrowserPeer {
     /// API) as a guest named `name`, publishing Chromium's fake camera and microphone once
     /// it is let in.
     pub fn join_by_code(host: &str, code: &str, name: &str) -> Result<Self, HarnessError> {
+        Self::spawn_joining(host, code, name, &[])
+    }
+
+    /// A tab of `viewport` (width, height) that joins the meeting `code` at `host` as
+    /// `name` and only watches: it publishes nothing (for benchmarks).
+    pub fn watch_by_code(
+        host: &str,
+        code: &str,
+        name: &str,
+        viewport: (u32, u32),
+    ) -> Result<Self, HarnessError> {
+        let size = format!("{}x{}", viewport.0, viewport.1);
+        Self::spawn_joining(
+            host,
+            code,
+            name,
+            &[
+                ("CONFAB_PEER_PUBLISH", "0"),
+                ("CONFAB_PEER_VIEWPORT", &size),
+            ],
+        )
+    }
+
+    /// The process running the browser (its Chromium processes are below it).
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
+    fn spawn_joining(
+        host: &str,
+        code: &str,
+        name: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Self, HarnessError> {
         let namespace = required_env(NAMESPACE_VARIABLE, "the test network")?;
         let node_modules = required_env("CONFAB_NODE_MODULES", "the browser peers' packages")?;
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,6 +79,7 @@ impl BrowserPeer {
             .arg(&script)
             .args(["--join", host, code, name])
             .env("CONFAB_NODE_MODULES", node_modules)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
         let mut process = ChildGuard::spawn(command)?;
@@ -71,7 +106,7 @@ impl BrowserPeer {
             stdin,
             events,
             seen: Vec::new(),
-            _process: process,
+            process,
         })
     }
 

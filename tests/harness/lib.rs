@@ -5,6 +5,7 @@
 
 pub mod artifacts;
 pub mod browser_peer;
+pub mod cpu;
 pub mod keyboard;
 pub mod notifications;
 pub mod process;

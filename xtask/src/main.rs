@@ -49,6 +49,9 @@ commands:
   bench sfu [--seconds N] [--profile]
                            confab server vs livekit-server under the same load (default 20 s; needs
                            root, Go); --profile adds perf flame graphs of confab server (docs/bench/)
+  bench ui [--seconds N] [--rounds N]
+                           the desktop app's CPU showing 9 cameras + a 1080p share vs headless
+                           Chromium (livekit-client) showing the same meeting (root, Xvfb)
 
 options:
   --skip-setup             do not check or install prerequisites (test, run, bundle)
@@ -141,7 +144,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
                         media_parts
                             .push(bench::media::Part::parse(part).ok_or(XtaskError::Usage(USAGE))?);
                     }
-                    "--rounds" if which == "client" => {
+                    "--rounds" if which == "client" || which == "ui" => {
                         let n = options.next().ok_or(XtaskError::Usage(USAGE))?;
                         rounds = Some(n.parse().map_err(|_| XtaskError::Usage(USAGE))?);
                     }
@@ -175,6 +178,16 @@ fn dispatch(args: &[String]) -> Result<ExitCode, XtaskError> {
                         &workspace,
                         seconds.unwrap_or(bench::sfu::DEFAULT_SECONDS),
                         with_profile,
+                    )?;
+                }
+                "ui" => {
+                    if !skip_setup {
+                        setup::ensure(&workspace, setup::Purpose::Test)?;
+                    }
+                    bench::ui::run(
+                        &workspace,
+                        seconds.unwrap_or(bench::ui::DEFAULT_SECONDS),
+                        rounds.unwrap_or(bench::ui::DEFAULT_ROUNDS),
                     )?;
                 }
                 _ => return Err(XtaskError::Usage(USAGE)),

@@ -114,6 +114,11 @@ pub struct JoinArgs {
     /// capture time drawn in the pixels) and a tone, decodable by every LiveKit SDK.
     #[arg(long)]
     pub test_media: bool,
+    /// Publish a light load instead of live media: the test pattern encoded once (a 2 s
+    /// clip) and sent in a loop, as `camera:WxH` (one layer) or `screen:WxH` (a screen share).
+    /// Repeatable; for benchmarks, where live encoders would take the CPU being measured.
+    #[arg(long, value_name = "KIND:WxH", value_parser = load_video, conflicts_with_all = ["test_media", "synthetic_media"])]
+    pub load_video: Vec<LoadVideo>,
     /// Publish this microphone (an id from `confab devices`, or `default`), with echo
     /// cancellation, noise suppression and gain control.
     #[arg(long, value_name = "ID", conflicts_with = "test_media")]
@@ -156,6 +161,9 @@ pub struct JoinArgs {
     /// Leave after this many seconds.
     #[arg(long)]
     pub duration: Option<f64>,
+    /// Subscribe to nobody's tracks (a publisher for load: it decodes nothing).
+    #[arg(long)]
+    pub no_subscribe: bool,
     /// Use LiveKit's two peer connections (publisher and subscriber) even where the server
     /// offers one (`/rtc/v1`, LiveKit 1.9+).
     #[arg(long)]
@@ -229,6 +237,39 @@ fn percent(text: &str) -> Result<f64, String> {
     }
 }
 
+/// What `--load-video` publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadVideo {
+    pub screen: bool,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// `camera:640x360` or `screen:1920x1080` (even sizes from 16×16 to 3840×2160).
+fn load_video(text: &str) -> Result<LoadVideo, String> {
+    let refuse = || format!("{text:?} is not camera:WxH or screen:WxH (e.g. camera:640x360)");
+    let (kind, size) = text.split_once(':').ok_or_else(refuse)?;
+    let screen = match kind {
+        "camera" => false,
+        "screen" => true,
+        _ => return Err(refuse()),
+    };
+    let (width, height) = size.split_once('x').ok_or_else(refuse)?;
+    let (width, height): (u32, u32) = (
+        width.parse().map_err(|_| refuse())?,
+        height.parse().map_err(|_| refuse())?,
+    );
+    let fits = |value: u32, most: u32| (16..=most).contains(&value) && value.is_multiple_of(2);
+    if !fits(width, 3840) || !fits(height, 2160) {
+        return Err(refuse());
+    }
+    Ok(LoadVideo {
+        screen,
+        width,
+        height,
+    })
+}
+
 /// A period in seconds: finite and above zero.
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -293,6 +334,29 @@ mod tests {
         assert_eq!(args.send_file.len(), 2);
         assert_eq!(args.chat, ["hi"]);
         assert_eq!(args.topic, "files");
+    }
+
+    #[test]
+    fn load_video_names_a_kind_and_an_even_size() {
+        assert_eq!(
+            load_video("camera:640x360"),
+            Ok(LoadVideo {
+                screen: false,
+                width: 640,
+                height: 360
+            })
+        );
+        assert!(load_video("screen:1920x1080").is_ok_and(|load| load.screen));
+        for bad in [
+            "camera",
+            "mic:640x360",
+            "camera:640",
+            "camera:641x360",
+            "screen:0x0",
+            "camera:99999x2",
+        ] {
+            assert!(load_video(bad).is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]

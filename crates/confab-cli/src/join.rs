@@ -103,6 +103,7 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
     let connect_started = tokio::time::Instant::now();
     let options = RoomOptions {
         single_peer_connection: !args.two_peer_connections,
+        auto_subscribe: !args.no_subscribe,
         ..RoomOptions::default()
     };
     let (room, mut events) = Room::connect(&args.url, token, options).await?;
@@ -145,6 +146,9 @@ async fn participate(args: &JoinArgs, token: &str) -> Result<(), JoinError> {
     } else {
         Vec::new()
     };
+    for load in &args.load_video {
+        encoders.push(media::publish_load_video(&room, *load, args.video_codec.into()).await?);
+    }
     if let Some(id) = &args.share_screen {
         encoders.push(media::share_screen(&room, id, args.video_codec.into()).await?);
     }

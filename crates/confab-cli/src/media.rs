@@ -15,6 +15,8 @@ use confab_rtc::room::{
 };
 use tokio::time::Instant;
 
+use crate::cli::LoadVideo;
+
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("{0}")]
@@ -47,6 +49,28 @@ pub async fn publish_test_media(
         pipeline::send_video(camera, &options, Box::new(TestPattern::new(layout, 30)))?,
         pipeline::send_audio(microphone, Box::new(ToneSource::new(tone_hz, 0.3)), true)?,
     ])
+}
+
+/// Publishes `--load-video`'s replayed test pattern: a one-layer camera or a screen share.
+pub async fn publish_load_video(
+    room: &Room,
+    load: LoadVideo,
+    codec: VideoCodec,
+) -> Result<MediaTask, MediaError> {
+    let options = if load.screen {
+        TrackOptions::screen_share(codec, load.width, load.height)
+    } else {
+        TrackOptions::camera_sized(codec, load.width, load.height)
+    };
+    let track = room.publish_track(options.clone()).await?;
+    let kind = if load.screen { "screen" } else { "camera" };
+    println!(
+        "published {kind}={} size={}x{} replayed",
+        track.sid(),
+        load.width,
+        load.height
+    );
+    Ok(pipeline::replay_test_pattern(track, &options)?)
 }
 
 /// Shares the screen or window `id` (from `confab devices`) at its own size, in `codec`.

@@ -123,6 +123,17 @@ async fn the_only_flowing_layer_reaches_a_subscriber_wanting_more_on_livekit_ser
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_auto_subscribe_only_the_asked_for_track_arrives_on_livekit_server() {
+    common::init_tracing();
+    let server = LiveKitServer::start();
+    common::scenarios::without_auto_subscribe_only_the_asked_for_track_arrives(
+        &server.url,
+        |identity| token(DEV_SECRET, "asked", identity),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_track_is_declined_until_subscribed_again_on_livekit_server() {
     common::init_tracing();
     let server = LiveKitServer::start();

@@ -54,6 +54,16 @@ async fn manual_subscription_brings_and_ends_a_track() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_auto_subscribe_only_the_asked_for_track_arrives() {
+    let sfu = start_sfu().await;
+    let url = format!("http://{}", sfu.local_addr());
+    common::scenarios::without_auto_subscribe_only_the_asked_for_track_arrives(&url, |identity| {
+        join_token(KEY, SECRET, "asked", identity)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_track_is_declined_until_subscribed_again() {
     let sfu = start_sfu().await;
     let url = format!("http://{}", sfu.local_addr());

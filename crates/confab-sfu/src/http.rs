@@ -58,16 +58,17 @@ async fn rtc(
     let Ok(upgrade) = upgrade else {
         return (StatusCode::BAD_REQUEST, "expected a WebSocket upgrade").into_response();
     };
-    let resuming = params
-        .get("reconnect")
-        .is_some_and(|v| v == "1" || v == "true");
+    let flag = |name: &str| params.get(name).map(|v| v == "1" || v == "true");
+    let resuming = flag("reconnect").unwrap_or(false);
+    // LiveKit's `auto_subscribe=0`: the client picks what it subscribes to.
+    let auto_subscribe = flag("auto_subscribe").unwrap_or(true);
     let hub = state.hub.clone();
     let timeout = state.signal_timeout;
     let upgrade = upgrade.max_message_size(session::MAX_FRAME_BYTES);
     if resuming {
         upgrade.on_upgrade(move |socket| session::resume(socket, hub, grant, timeout))
     } else {
-        upgrade.on_upgrade(move |socket| session::join(socket, hub, grant, timeout))
+        upgrade.on_upgrade(move |socket| session::join(socket, hub, grant, auto_subscribe, timeout))
     }
 }
 

@@ -182,9 +182,10 @@ impl Hub {
         self.media_changed.notified().await;
     }
 
-    /// Joins `grant.room` (created on first join). The JoinResponse is the first message in the
-    /// returned outbox.
-    pub fn join(&self, grant: JoinGrant) -> Membership {
+    /// Joins `grant.room` (created on first join), subscribed to every track published there
+    /// when `auto_subscribe`, else only to those asked for. The JoinResponse is the first
+    /// message in the returned outbox.
+    pub fn join(&self, grant: JoinGrant, auto_subscribe: bool) -> Membership {
         let sid = ids::participant_sid();
         let (sender, receiver) = mpsc::channel(OUTBOX_CAPACITY);
         let now = now();
@@ -215,7 +216,9 @@ impl Hub {
         let joined = room.contains(&sid);
         deliver(&mut state, out);
         if joined {
-            state.media.add_peer(Instant::now(), &sid, profile);
+            state
+                .media
+                .add_peer(Instant::now(), &sid, profile, auto_subscribe);
         }
         self.settle(&mut state, Vec::new());
         Membership {

@@ -37,10 +37,17 @@ pub enum Framing {
     Json,
 }
 
-/// Joins with `grant` and serves the participant on `socket`.
-pub async fn join(socket: WebSocket, hub: Arc<Hub>, grant: JoinGrant, silence_limit: Duration) {
+/// Joins with `grant` and serves the participant on `socket`; with `auto_subscribe` off it
+/// receives only the tracks it asks for.
+pub async fn join(
+    socket: WebSocket,
+    hub: Arc<Hub>,
+    grant: JoinGrant,
+    auto_subscribe: bool,
+    silence_limit: Duration,
+) {
     let identity = grant.identity.clone();
-    let membership = hub.join(grant);
+    let membership = hub.join(grant, auto_subscribe);
     tracing::info!(participant = %membership.sid, %identity, "joined");
     run(socket, hub, membership, silence_limit).await;
 }

@@ -6,7 +6,9 @@
 //
 // The second form joins a meeting by its code as any guest would: it asks the meeting's
 // conference API (`POST /api/conference/join`) for a ticket and opens one tab with it.
-// CONFAB_VIDEO_CODEC picks the camera's codec (vp8 by default, or h264).
+// CONFAB_VIDEO_CODEC picks the camera's codec (vp8 by default, or h264). For benchmarks,
+// CONFAB_PEER_PUBLISH=0 only watches (publishes nothing) and CONFAB_PEER_VIEWPORT=WxH sizes
+// the tabs.
 // Opens one tab per token, each joining with that token and publishing camera and microphone;
 // a token that may not publish (a meeting's waiting room) knocks on the meeting's conference
 // API instead ({"event": "waiting"}, then "knocked" every 5 s) until a host lets it in
@@ -20,6 +22,8 @@
 //   {"cmd": "quality", "tab": i, "from": identity, "quality": "LOW"|"MEDIUM"|"HIGH"}
 //                                     -> {"tab": i, "event": "quality-set"}
 //   {"cmd": "simulate", "tab": i, "scenario": "signal-reconnect"} -> {"tab": i, "event": "simulated"}
+//   {"cmd": "layout", "tab": i, "rectangles": {identity: [x, y, w, h]}} -> {"tab": i, "event": "laid-out"}
+//   {"cmd": "presented", "tab": i}    -> {"tab": i, "event": "presented", "videos": [{from, presented}]}
 //   {"cmd": "quit"}
 // The page is served from 127.0.0.1 (a secure context, which WebRTC and crypto.subtle need).
 
@@ -54,6 +58,10 @@ const [url, ...tokens] =
   args[0] === "--join" && args.length === 4 ? await joinByCode(args[1], args[2], args[3]) : args;
 const videoCodec = process.env.CONFAB_VIDEO_CODEC || "vp8";
 const dynacast = process.env.CONFAB_DYNACAST === "1";
+const publish = process.env.CONFAB_PEER_PUBLISH !== "0";
+const [viewportWidth, viewportHeight] = (process.env.CONFAB_PEER_VIEWPORT || "1280x720")
+  .split("x")
+  .map(Number);
 if (!url || tokens.length === 0) {
   console.error("usage: node peer.mjs <ws url> <token>... | --join <host:port> <code> <name>");
   process.exit(64);
@@ -97,7 +105,7 @@ const browser = await chromium.launch({
 
 const pages = [];
 for (const [tab, token] of tokens.entries()) {
-  const page = await browser.newPage();
+  const page = await browser.newPage({ viewport: { width: viewportWidth, height: viewportHeight } });
   page.on("pageerror", (error) => say({ tab, event: "page-error", message: String(error) }));
   page.on("console", (message) => {
     if (message.type() === "error") say({ tab, event: "console-error", message: message.text() });
@@ -105,7 +113,7 @@ for (const [tab, token] of tokens.entries()) {
   await page.goto(origin);
   pages.push(page);
   page
-    .evaluate(([u, t, c, d]) => window.peer.join(u, t, c, d), [url, token, videoCodec, dynacast])
+    .evaluate(([u, t, c, d, p]) => window.peer.join(u, t, c, d, p), [url, token, videoCodec, dynacast, publish])
     .catch((error) => say({ tab, event: "join-failed", message: String(error) }));
 }
 
@@ -141,7 +149,7 @@ async function handle(command) {
       await page.evaluate(([name, data]) => window.peer.sendFile(name, data), [command.name, command.data]);
       say({ tab: command.tab, event: "file-sent" });
       break;
-        case "chat":
+    case "chat":
       await page.evaluate((text) => window.peer.chat(text), command.text);
       say({ tab: command.tab, event: "sent" });
       break;
@@ -158,6 +166,13 @@ async function handle(command) {
     case "simulate":
       await page.evaluate((scenario) => window.peer.simulate(scenario), command.scenario);
       say({ tab: command.tab, event: "simulated" });
+      break;
+    case "layout":
+      await page.evaluate((rectangles) => window.peer.layout(rectangles), command.rectangles);
+      say({ tab: command.tab, event: "laid-out" });
+      break;
+    case "presented":
+      say({ tab: command.tab, event: "presented", videos: await page.evaluate(() => window.peer.presented()) });
       break;
     case "quit":
       running = false;

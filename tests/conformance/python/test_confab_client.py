@@ -24,6 +24,7 @@ from livekit import rtc
 from conftest import token
 from test_livekit_rtc import (
     DEADLINE_S,
+    Event,
     collect_chat,
     dominant_frequency,
     joined,
@@ -257,6 +258,68 @@ def test_h264_both_ways_with_the_python_sdk(confab_server):
             for pump in pumps:
                 pump.cancel()
         assert_decoded_python_media(output, tone_hz=660, codec="h264")
+
+    asyncio.run(scenario())
+
+
+async def stamped_sizes(track: rtc.Track, frames: int) -> list:
+    """(width, height, counter) of `frames` decoded frames of `track` with a readable stamp."""
+    stream = rtc.VideoStream(track, format=rtc.VideoBufferType.I420)
+    seen = []
+
+    async def watch():
+        async for event in stream:
+            frame = event.frame
+            luma = np.frombuffer(bytes(frame.data), dtype=np.uint8)[: frame.width * frame.height]
+            stamp = read_stamp(luma.reshape(frame.height, frame.width))
+            if stamp is not None:
+                seen.append((frame.width, frame.height, stamp[0]))
+            if len(seen) >= frames:
+                return
+
+    try:
+        await asyncio.wait_for(watch(), 3 * DEADLINE_S)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"only {len(seen)} stamped frames decoded: {seen}") from None
+    finally:
+        await stream.aclose()
+    return seen
+
+
+def test_replayed_load_video_loops_its_clip_for_the_python_sdk(confab_server):
+    """`confab join --load-video` (the benchmarks' light publisher): libwebrtc decodes the
+    replayed camera and screen share at their sizes, and the 2 s clip starts over (its
+    counters fall back) without a frame it cannot decode."""
+
+    async def scenario():
+        async with joined(confab_server, "load", "python") as python:
+            tracks = {}
+            both = Event()
+
+            def on_track(track, publication, participant):
+                if track.kind == rtc.TrackKind.KIND_VIDEO:
+                    tracks[publication.source] = track
+                    if len(tracks) == 2:
+                        both.set()
+
+            python.on("track_subscribed", on_track)
+            confab = await run_confab_join(
+                confab_server, "load", "confab",
+                "--load-video", "camera:640x360", "--load-video", "screen:1280x720",
+                "--duration", "14",
+            )
+            await both.wait("the replayed camera and screen share")
+            camera, screen = await asyncio.gather(
+                stamped_sizes(tracks[rtc.TrackSource.SOURCE_CAMERA], 90),
+                stamped_sizes(tracks[rtc.TrackSource.SOURCE_SCREENSHARE], 90),
+            )
+            output = await finished(confab, "confab join")
+        assert "replayed" in output, output
+        for seen, size in ((camera, (640, 360)), (screen, (1280, 720))):
+            assert {(w, h) for w, h, _ in seen} == {size}, seen
+            counters = [c for _, _, c in seen]
+            assert max(counters) < 60, counters
+            assert any(b < a for a, b in zip(counters, counters[1:])), counters
 
     asyncio.run(scenario())
 

@@ -8,3 +8,4 @@ pub mod media;
 mod profile;
 mod report;
 pub mod sfu;
+pub mod ui;

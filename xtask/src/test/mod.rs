@@ -6,7 +6,7 @@
 mod bundle;
 mod component;
 mod conformance;
-mod e2e;
+pub mod e2e;
 mod lint;
 mod scenario;
 mod unit;

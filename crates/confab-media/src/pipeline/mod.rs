@@ -5,6 +5,7 @@
 
 mod playout;
 mod receive;
+mod replay;
 mod send;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use receive::next_frame;
 pub use receive::{
     AudioReceiver, DecodedAudio, DecodedVideo, VideoReceiver, receive_audio, receive_video,
 };
+pub use replay::{REPLAY_SECONDS, replay_test_pattern};
 pub use send::{send_audio, send_video};
 
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,7 @@ use crate::video::simulcast::{EncodeControls, LayerTarget, SimulcastEncoder};
 use crate::video::source::VideoSource;
 
 /// The frame rate the encoders are tuned for (sources may deliver fewer).
-const FPS: u32 = 30;
+pub(super) const FPS: u32 = 30;
 
 /// Publishes `source` on `track`, encoded as `options` (the same options the track was
 /// published with: its codec, its layers and whether it is screen content) describe — in the
@@ -38,15 +38,7 @@ pub fn send_video(
         return Err(PipelineError::WrongTrack("video"));
     };
     let (layers, detail, requested) = (layers.clone(), *detail, *codec);
-    let targets = layers
-        .iter()
-        .map(|spec| {
-            Ok(LayerTarget {
-                layout: I420Layout::new(spec.width, spec.height)?,
-                max_bitrate_bps: spec.max_bitrate_bps,
-            })
-        })
-        .collect::<Result<Vec<_>, PipelineError>>()?;
+    let targets = layer_targets(&layers)?;
     let mut feedback = track.feedback();
     let codec_now = move |feedback: &PublisherFeedback| feedback.codec.unwrap_or(requested);
     let mut encoder =
@@ -83,6 +75,19 @@ pub fn send_video(
     })
 }
 
+/// The encoder's targets for a track's layers (lowest first).
+pub(super) fn layer_targets(layers: &[LayerSpec]) -> Result<Vec<LayerTarget>, PipelineError> {
+    layers
+        .iter()
+        .map(|spec| {
+            Ok(LayerTarget {
+                layout: I420Layout::new(spec.width, spec.height)?,
+                max_bitrate_bps: spec.max_bitrate_bps,
+            })
+        })
+        .collect()
+}
+
 /// What the feedback asks of the encoder now; a new keyframe request is consumed. A muted
 /// track encodes no layer (each starts again with a keyframe when it is unmuted).
 fn controls_for(
@@ -106,7 +111,7 @@ fn controls_for(
     }
 }
 
-fn layer_wanted(feedback: &PublisherFeedback, layer: Layer) -> bool {
+pub(super) fn layer_wanted(feedback: &PublisherFeedback, layer: Layer) -> bool {
     feedback.active_layers[layer.index()]
 }
 

@@ -148,6 +148,35 @@ impl TrackOptions {
         options
     }
 
+    /// A camera of `width`×`height` in one layer (no simulcast; announced as the high layer,
+    /// as a screen share's is), with the bitrate of LiveKit's layer of about that size.
+    pub fn camera_sized(codec: VideoCodec, width: u32, height: u32) -> Self {
+        let mut options = Self::camera(codec);
+        if let TrackOptionsKind::Video {
+            width: sent_width,
+            height: sent_height,
+            layers,
+            ..
+        } = &mut options.kind
+        {
+            let nearest = layers
+                .iter()
+                .find(|spec| spec.width >= width || spec.height >= height)
+                .or(layers.last())
+                .map(|spec| spec.max_bitrate_bps);
+            if let Some(max_bitrate_bps) = nearest {
+                *layers = vec![LayerSpec {
+                    layer: Layer::High,
+                    width,
+                    height,
+                    max_bitrate_bps,
+                }];
+            }
+            (*sent_width, *sent_height) = (width, height);
+        }
+        options
+    }
+
     /// A screen share of `width`×`height`, one layer, tuned for text. H.264 codes whole 2×2
     /// chroma blocks, so an odd size (a 1366×767 window) is sent one row or column smaller.
     pub fn screen_share(codec: VideoCodec, width: u32, height: u32) -> Self {
@@ -464,6 +493,30 @@ mod tests {
         assert_eq!(
             TrackOptions::camera_up_to(VideoCodec::Vp8, Layer::High),
             TrackOptions::camera(VideoCodec::Vp8)
+        );
+    }
+
+    #[test]
+    fn a_sized_camera_is_one_layer_with_the_bitrate_of_livekits_layer_of_its_size() {
+        let camera = TrackOptions::camera_sized(VideoCodec::Vp8, 640, 360);
+        let TrackOptionsKind::Video {
+            width,
+            height,
+            layers,
+            ..
+        } = camera.kind
+        else {
+            unreachable!("a camera is video");
+        };
+        assert_eq!((width, height), (640, 360));
+        assert_eq!(
+            layers,
+            [LayerSpec {
+                layer: Layer::High,
+                width: 640,
+                height: 360,
+                max_bitrate_bps: 500_000
+            }]
         );
     }
 }

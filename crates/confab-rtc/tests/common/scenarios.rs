@@ -407,6 +407,64 @@ pub async fn a_dropped_track_is_declined_until_subscribed_again(
     bob.leave().await.expect("bob left");
 }
 
+/// `auto_subscribe` off (LiveKit's `autoSubscribe: false`): the watcher hears of both of
+/// alice's tracks but receives only the one it asks for — her camera — and nothing of her
+/// voice before it (a server that subscribed it anyway sends that at once, at join).
+pub async fn without_auto_subscribe_only_the_asked_for_track_arrives(
+    url: &str,
+    token: impl Fn(&str) -> String,
+) {
+    let (alice, _alice_events) = join_room(url, &token("alice")).await;
+    let media = publish_synthetic(&alice).await;
+    let options = RoomOptions {
+        auto_subscribe: false,
+        ..RoomOptions::default()
+    };
+    let (watcher, mut events) = join_room_with(url, &token("watcher"), options).await;
+    let mut published = Vec::new();
+    let mut early = Vec::new();
+    while published.len() < 2 {
+        match room_event_where(&mut events, "alice's two tracks announced", |event| {
+            matches!(
+                event,
+                RoomEvent::TrackPublished { .. } | RoomEvent::TrackSubscribed { .. }
+            )
+        })
+        .await
+        {
+            RoomEvent::TrackPublished { track, .. } => published.push(track),
+            RoomEvent::TrackSubscribed { info, .. } => early.push(info.sid),
+            _ => unreachable!("matched above"),
+        }
+    }
+    let camera = published
+        .iter()
+        .find(|track| track.kind == TrackKind::Video)
+        .expect("alice's camera announced")
+        .sid
+        .clone();
+    watcher
+        .set_subscribed(&camera, true)
+        .await
+        .expect("subscription sent");
+    let arrived = room_event_where(&mut events, "the camera asked for", |event| {
+        matches!(event, RoomEvent::TrackSubscribed { .. })
+    })
+    .await;
+    let RoomEvent::TrackSubscribed {
+        info, mut track, ..
+    } = arrived
+    else {
+        unreachable!("matched above")
+    };
+    assert!(early.is_empty(), "subscribed before asking: {early:?}");
+    assert_eq!(info.sid, camera, "the first track to arrive");
+    counters_advance(&mut track, FRAMES, |d| video_counter(d).map(|(c, _)| c)).await;
+    drop(media);
+    alice.leave().await.expect("alice left");
+    watcher.leave().await.expect("watcher left");
+}
+
 /// Dynacast: the server tells a publisher which simulcast layers its subscribers want
 /// (`SubscribedQualityUpdate`), and the engine hands that to the encoder through the track's
 /// feedback — here as a subscriber moves from the low layer to the high one, then leaves the

@@ -109,6 +109,9 @@ pub struct Forwarder {
 #[derive(Debug)]
 struct Peer {
     profile: PeerProfile,
+    /// Subscribed to every track of the room as it appears (LiveKit's `auto_subscribe`);
+    /// otherwise only to the tracks it asks for.
+    auto_subscribe: bool,
     publisher: Option<Transport>,
     subscriber: Option<Subscriber>,
     /// Publisher mids bound to published tracks.
@@ -237,12 +240,19 @@ impl Forwarder {
     /// A participant joined: with subscribe permission it gets the subscriber offer at once
     /// (LiveKit clients wait for it before `connect` completes), carrying the data channels and
     /// every track already published in the room.
-    pub fn add_peer(&mut self, now: Instant, sid: &str, profile: PeerProfile) {
+    pub fn add_peer(
+        &mut self,
+        now: Instant,
+        sid: &str,
+        profile: PeerProfile,
+        auto_subscribe: bool,
+    ) {
         let subscribe = profile.can_subscribe;
         self.peers.insert(
             sid.to_owned(),
             Peer {
                 profile,
+                auto_subscribe,
                 publisher: None,
                 subscriber: None,
                 published: HashMap::new(),
@@ -257,12 +267,13 @@ impl Forwarder {
     }
 
     /// Gives the participant a subscriber connection carrying every track of its room
-    /// already published, and offers it.
+    /// already published (none when it subscribes only on request), and offers it.
     fn start_subscribing(&mut self, now: Instant, sid: &str) {
         let Some(peer) = self.peers.get_mut(sid) else {
             return;
         };
         let room = peer.profile.room.clone();
+        let auto_subscribe = peer.auto_subscribe;
         if peer.subscriber.is_none() {
             peer.subscriber = Some(Subscriber {
                 transport: Transport::new(now, &self.candidates),
@@ -280,7 +291,7 @@ impl Forwarder {
         let existing: Vec<String> = self
             .tracks
             .iter()
-            .filter(|(_, track)| track.room == room && track.publisher != sid)
+            .filter(|(_, track)| auto_subscribe && track.room == room && track.publisher != sid)
             .map(|(track_sid, _)| track_sid.clone())
             .collect();
         for track_sid in existing {
@@ -424,7 +435,9 @@ impl Forwarder {
         );
         let audience: Vec<String> = self
             .peers_in(&room)
-            .filter(|(sid, peer)| sid.as_str() != participant && peer.subscriber.is_some())
+            .filter(|(sid, peer)| {
+                sid.as_str() != participant && peer.subscriber.is_some() && peer.auto_subscribe
+            })
             .map(|(sid, _)| sid.clone())
             .collect();
         let unwatched = audience.is_empty();
