@@ -426,12 +426,7 @@ async fn watch_in_chromium(
 
 /// Frames decoded so far per remote video, from the tab's WebRTC statistics.
 async fn decoded(tab: &mut BrowserPeer) -> BenchResult<Vec<Value>> {
-    tab.send(&json!({"cmd": "stats", "tab": 0}))?;
-    let stats = tab
-        .expect("the tab's statistics", SETUP_TIMEOUT, |event| {
-            browser_peer::is(event, "stats")
-        })
-        .await?;
+    let stats = ask(tab, "stats").await?;
     Ok(stats["tracks"]
         .as_array()
         .into_iter()
@@ -450,12 +445,18 @@ fn processes(by_name: &[(String, f64)]) -> String {
         .join(",")
 }
 
+/// Frames painted so far per remote video.
 async fn presented(tab: &mut BrowserPeer) -> BenchResult<Vec<Value>> {
-    tab.send(&json!({"cmd": "presented", "tab": 0}))?;
-    let answer = tab
-        .expect("the painted frames", SETUP_TIMEOUT, |event| {
-            browser_peer::is(event, "presented")
-        })
-        .await?;
+    let answer = ask(tab, "presented").await?;
     Ok(answer["videos"].as_array().cloned().unwrap_or_default())
+}
+
+/// Sends the tab the command `name` and returns its answer (the event of the same name).
+async fn ask(tab: &mut BrowserPeer, name: &str) -> BenchResult<Value> {
+    tab.send(&json!({"cmd": name, "tab": 0}))?;
+    Ok(tab
+        .expect(&format!("the tab's {name}"), SETUP_TIMEOUT, |event| {
+            browser_peer::is(event, name)
+        })
+        .await?)
 }

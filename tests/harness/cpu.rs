@@ -89,7 +89,7 @@ mod tests {
         let mut busy = std::process::Command::new("sh")
             .args([
                 "-c",
-                "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 60",
+                "i=0; while [ $i -lt 1000000 ]; do i=$((i+1)); done; exec sleep 60",
             ])
             .spawn()
             .expect("sh");

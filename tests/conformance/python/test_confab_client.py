@@ -186,8 +186,14 @@ SERVER_BLANK_FRAME = (8, 8)
 async def decoded_stamps(track: rtc.Track, frames: int) -> list:
     """Counters read from `frames` decoded frames of `track` (frames without a readable stamp
     fail the test, except the server's blank frames)."""
+    return [counter for _, _, counter in await stamped_sizes(track, frames)]
+
+
+async def stamped_sizes(track: rtc.Track, frames: int) -> list:
+    """(width, height, counter) of `frames` decoded frames of `track`, as `decoded_stamps`
+    reads them."""
     stream = rtc.VideoStream(track, format=rtc.VideoBufferType.I420)
-    counters = []
+    seen = []
 
     async def watch():
         async for event in stream:
@@ -197,8 +203,8 @@ async def decoded_stamps(track: rtc.Track, frames: int) -> list:
             luma = np.frombuffer(bytes(frame.data), dtype=np.uint8)[: frame.width * frame.height]
             stamp = read_stamp(luma.reshape(frame.height, frame.width))
             assert stamp is not None, f"no readable stamp in a {frame.width}x{frame.height} frame"
-            counters.append(stamp[0])
-            if len(counters) >= frames:
+            seen.append((frame.width, frame.height, stamp[0]))
+            if len(seen) >= frames:
                 return
 
     try:
@@ -206,10 +212,10 @@ async def decoded_stamps(track: rtc.Track, frames: int) -> list:
         # two cores with the SFU (one full-tier run timed out at 10 s; alone it takes ~2 s).
         await asyncio.wait_for(watch(), 3 * DEADLINE_S)
     except asyncio.TimeoutError:
-        raise AssertionError(f"only {len(counters)} stamped frames decoded: {counters}") from None
+        raise AssertionError(f"only {len(seen)} stamped frames decoded: {seen}") from None
     finally:
         await stream.aclose()
-    return counters
+    return seen
 
 
 def test_media_both_ways_with_the_python_sdk(confab_server):
@@ -262,34 +268,10 @@ def test_h264_both_ways_with_the_python_sdk(confab_server):
     asyncio.run(scenario())
 
 
-async def stamped_sizes(track: rtc.Track, frames: int) -> list:
-    """(width, height, counter) of `frames` decoded frames of `track` with a readable stamp."""
-    stream = rtc.VideoStream(track, format=rtc.VideoBufferType.I420)
-    seen = []
-
-    async def watch():
-        async for event in stream:
-            frame = event.frame
-            luma = np.frombuffer(bytes(frame.data), dtype=np.uint8)[: frame.width * frame.height]
-            stamp = read_stamp(luma.reshape(frame.height, frame.width))
-            if stamp is not None:
-                seen.append((frame.width, frame.height, stamp[0]))
-            if len(seen) >= frames:
-                return
-
-    try:
-        await asyncio.wait_for(watch(), 3 * DEADLINE_S)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"only {len(seen)} stamped frames decoded: {seen}") from None
-    finally:
-        await stream.aclose()
-    return seen
-
-
 def test_replayed_load_video_loops_its_clip_for_the_python_sdk(confab_server):
     """`confab join --load-video` (the benchmarks' light publisher): libwebrtc decodes the
-    replayed camera and screen share at their sizes, and the 2 s clip starts over (its
-    counters fall back) without a frame it cannot decode."""
+    replayed camera and screen share at their sizes, every frame stamped, and the 2 s clip
+    starts over (its counters fall back)."""
 
     async def scenario():
         async with joined(confab_server, "load", "python") as python:

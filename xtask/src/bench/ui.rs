@@ -136,7 +136,9 @@ fn render(measured: &Rounds, seconds: u32, rounds: u32) -> String {
          | Confab app | {:.1} CPU-s/min | {:.1} / {:.1} |\n\
          | headless Chromium (`livekit-client`) | {:.1} CPU-s/min | {:.1} / {:.1} |\n\n\
          **The app uses {ratio:.2}× Chromium's CPU** (goal ≤ 0.5×: {}).\n\n\
-         What the app decoded, per tile: {}. CPU-s/min per round: app [{}]; Chromium [{}].\n",
+         What the app decoded, per tile: {}. Where the app's CPU went in that round (seconds \
+         per process): {}. Chromium decoded {} frames per video per second. CPU-s/min per \
+         round: app [{}]; Chromium [{}].\n",
         report::today(),
         report::machine(),
         note("viewport"),
@@ -149,6 +151,11 @@ fn render(measured: &Rounds, seconds: u32, rounds: u32) -> String {
         chromium.fps_min,
         if ratio <= 0.5 { "met" } else { "**not met**" },
         note("decoded-sizes"),
+        note("processes"),
+        chromium
+            .notes
+            .get("decoded-fps-mean")
+            .map_or("?", String::as_str),
         samples(&measured.app),
         samples(&measured.chromium),
     )
