@@ -33,6 +33,9 @@ void main() {
 pub struct YuvRenderer {
     gl: Gl,
     textures: [WebGlTexture; 3],
+    /// The size the textures were allocated at: frames of that size only replace their
+    /// pixels (`texSubImage2D`), which spares a software GL a reallocation per plane.
+    allocated: std::cell::Cell<(u32, u32)>,
 }
 
 impl YuvRenderer {
@@ -79,13 +82,18 @@ impl YuvRenderer {
             texture(1, "plane_u")?,
             texture(2, "plane_v")?,
         ];
-        Some(Self { gl, textures })
+        Some(Self {
+            gl,
+            textures,
+            allocated: std::cell::Cell::new((0, 0)),
+        })
     }
 
     /// Draws one frame whose planes follow `offset` in `buffer`.
     pub fn draw(&self, buffer: &ArrayBuffer, offset: u32, width: u32, height: u32) {
         let gl = &self.gl;
         let (chroma_width, chroma_height) = (width.div_ceil(2), height.div_ceil(2));
+        let same_size = self.allocated.get() == (width, height);
         let planes = [
             (offset, width, height),
             (offset + width * height, chroma_width, chroma_height),
@@ -105,18 +113,33 @@ impl YuvRenderer {
             );
             gl.active_texture(Gl::TEXTURE0 + unit as u32);
             gl.bind_texture(Gl::TEXTURE_2D, Some(texture));
-            let _ = gl.tex_image_2d_with_i32_and_i32_and_i32_and_format_and_type_and_opt_array_buffer_view(
-                Gl::TEXTURE_2D,
-                0,
-                Gl::LUMINANCE as i32,
-                plane_width as i32,
-                plane_height as i32,
-                0,
-                Gl::LUMINANCE,
-                Gl::UNSIGNED_BYTE,
-                Some(&view),
-            );
+            let _ = if same_size {
+                gl.tex_sub_image_2d_with_i32_and_i32_and_u32_and_type_and_opt_array_buffer_view(
+                    Gl::TEXTURE_2D,
+                    0,
+                    0,
+                    0,
+                    plane_width as i32,
+                    plane_height as i32,
+                    Gl::LUMINANCE,
+                    Gl::UNSIGNED_BYTE,
+                    Some(&view),
+                )
+            } else {
+                gl.tex_image_2d_with_i32_and_i32_and_i32_and_format_and_type_and_opt_array_buffer_view(
+                    Gl::TEXTURE_2D,
+                    0,
+                    Gl::LUMINANCE as i32,
+                    plane_width as i32,
+                    plane_height as i32,
+                    0,
+                    Gl::LUMINANCE,
+                    Gl::UNSIGNED_BYTE,
+                    Some(&view),
+                )
+            };
         }
+        self.allocated.set((width, height));
         gl.viewport(0, 0, width as i32, height as i32);
         gl.draw_arrays(Gl::TRIANGLE_STRIP, 0, 4);
     }

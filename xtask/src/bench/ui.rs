@@ -66,7 +66,8 @@ impl Rounds {
 }
 
 pub fn run(workspace: &Workspace, seconds: u32, rounds: u32) -> Result<(), XtaskError> {
-    let release = app::build_binaries(workspace)?;
+    // The page is half of what is measured: build it from this checkout, not reuse a stale one.
+    let release = app::build(workspace)?;
     compile_desktop_test(workspace, "ui_bench")?;
     let testnet = Testnet::create(&["apps", "browser"])?;
     let (Some(apps), Some(browser)) = (testnet.host("apps"), testnet.host("browser")) else {

@@ -19,6 +19,9 @@ pub fn run(workspace: &Workspace) -> Result<Counts, XtaskError> {
             "clippy (host)".into(),
             [
                 &["clippy", "--release", "--locked", "--all-targets"][..],
+                // `--all-targets` leaves out tests marked `test = false`: the UI end-to-end
+                // test and the UI benchmark, run only through `cargo xtask`.
+                &["--test", "ui_e2e", "--test", "ui_bench"],
                 HOST_PACKAGES,
                 &["--", "-D", "warnings"],
             ]

@@ -239,7 +239,8 @@ impl Forwarder {
 
     /// A participant joined: with subscribe permission it gets the subscriber offer at once
     /// (LiveKit clients wait for it before `connect` completes), carrying the data channels and
-    /// every track already published in the room.
+    /// every track already published in the room (none with `auto_subscribe` off: those come
+    /// when asked for).
     pub fn add_peer(
         &mut self,
         now: Instant,
