@@ -233,6 +233,8 @@ async fn watch_in_the_app(meeting: &Meeting, window: Duration) -> BenchResult<Wa
         .await?;
     let watched = join_and_measure(&client, &driver, &application, meeting, window).await;
     let _ = client.close().await;
+    drop(driver);
+    let _ = std::fs::remove_dir_all(&folder);
     watched
 }
 
