@@ -19,6 +19,8 @@ use livekit_api::access_token::{AccessToken, VideoGrants};
 /// The ports a host prefers (LiveKit's), falling back to free ones when taken.
 const SIGNAL_PORT: u16 = 7880;
 const MEDIA_PORT: u16 = 7882;
+/// How many more times a host tries other ports when its own were taken meanwhile.
+const PORT_ATTEMPTS: u32 = 3;
 const KEY: &str = "confab-app";
 
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +68,18 @@ impl Hosting {
         let keys = ApiKeys::parse(&format!("{KEY}: {secret}"))
             .map_err(|error| HostingError::Key(error.to_string()))?;
         let advertised = advertised_address(bind);
-        let signal_port = free_port(bind, SIGNAL_PORT);
-        let sfu = match start_sfu(bind, signal_port, MEDIA_PORT, &keys, advertised).await {
-            Ok(sfu) => sfu,
-            // Another app (or another Confab) holds the usual media port: any free one does.
-            Err(_) => start_sfu(bind, signal_port, 0, &keys, advertised).await?,
-        };
+        let sfu = with_port_retries(|attempt| {
+            // The usual ports first; after a failure, whatever is free.
+            let media_port = if attempt == 0 { MEDIA_PORT } else { 0 };
+            start_sfu(
+                bind,
+                free_port(bind, SIGNAL_PORT),
+                media_port,
+                &keys,
+                advertised,
+            )
+        })
+        .await?;
         let local = own_address(bind, sfu.local_addr().port());
         let client = ConferenceClient::new(&local.to_string())?;
         let create_token = create_token(KEY, &secret)?;
@@ -95,16 +103,19 @@ impl Hosting {
         server: &HostingServer,
         secret: &str,
     ) -> Result<Self, HostingError> {
-        let port = free_port(bind, SIGNAL_PORT);
         let advertised = advertised_address(bind);
-        let conference = confab_conference::server::start(
-            SocketAddr::new(bind, port),
-            &server.url,
-            Signer::new(server.api_key.as_str(), secret),
-            advertised.map(|ip| format!("{ip}:{port}")),
-            confab_conference::meeting::HOSTLESS_GRACE,
-        )
+        let conference = with_port_retries(|_| {
+            let port = free_port(bind, SIGNAL_PORT);
+            confab_conference::server::start(
+                SocketAddr::new(bind, port),
+                &server.url,
+                Signer::new(server.api_key.as_str(), secret),
+                advertised.map(|ip| format!("{ip}:{port}")),
+                confab_conference::meeting::HOSTLESS_GRACE,
+            )
+        })
         .await?;
+        let port = conference.local_addr().port();
         let client = ConferenceClient::new(&own_address(bind, port).to_string())?;
         let create_token = create_token(&server.api_key, secret)?;
         let advertiser = advertise(bind, port, conference.conference().open_meetings());
@@ -199,6 +210,27 @@ fn advertise(
 
 /// `preferred` when nobody listens on it, else a free port (another app, or another Confab on
 /// this computer, may hold LiveKit's usual one).
+/// Runs `start(attempt)` for attempt 0, 1, …: a server that cannot start — its ports taken,
+/// perhaps between our check and our bind by another host starting at the same moment — is
+/// started again (with the ports free then), at most [`PORT_ATTEMPTS`] more times.
+async fn with_port_retries<T, E, F>(mut start: impl FnMut(u32) -> F) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let mut attempt = 0;
+    loop {
+        match start(attempt).await {
+            Ok(started) => return Ok(started),
+            Err(error) if attempt < PORT_ATTEMPTS => {
+                tracing::debug!(%error, attempt, "cannot start the meeting server; trying other ports");
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 fn free_port(bind: IpAddr, preferred: u16) -> u16 {
     [preferred, 0]
         .into_iter()
@@ -225,4 +257,39 @@ async fn start_sfu(
         public_address: advertised.map(|ip| format!("{ip}:{signal_port}")),
     });
     confab_sfu::start(config).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_port_taken_meanwhile_is_traded_for_a_free_one() {
+        // Held by another program: the first attempt binds it and fails, as a host does when
+        // another one took its port between the check and the bind.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let taken_port = taken.local_addr().expect("its address").port();
+        let mut tried = Vec::new();
+        let bound = with_port_retries(|attempt| {
+            let port = if attempt == 0 { taken_port } else { 0 };
+            tried.push(port);
+            tokio::net::TcpListener::bind(("127.0.0.1", port))
+        })
+        .await
+        .expect("bound to another port");
+        assert_ne!(bound.local_addr().expect("its address").port(), taken_port);
+        assert_eq!(tried, [taken_port, 0]);
+    }
+
+    #[tokio::test]
+    async fn starting_gives_up_after_its_attempts() {
+        let mut attempts = 0;
+        let started: Result<(), String> = with_port_retries(|_| {
+            attempts += 1;
+            async { Err("taken".to_owned()) }
+        })
+        .await;
+        assert_eq!(started, Err("taken".to_owned()));
+        assert_eq!(attempts, PORT_ATTEMPTS + 1);
+    }
 }
