@@ -8,14 +8,13 @@
 //! network).
 
 use std::error::Error;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use confab_conference::models::Role;
+use confab_conference::models::{CreateRequest, Role};
 use confab_conference::{Signer, Standing};
+use confab_meeting::ConferenceClient;
 use confab_test_harness::browser_peer::{self, BrowserPeer};
 use confab_test_harness::cpu::TreeCpu;
 use confab_test_harness::process::{ChildGuard, descendants};
@@ -47,7 +46,7 @@ async fn the_app_and_chromium_watch_the_same_meeting() -> BenchResult {
     let cli = std::env::var("CONFAB_CLI_BINARY")
         .map_err(|_| "CONFAB_CLI_BINARY is not set: run `cargo xtask bench ui`")?;
     let _server = start_server(&cli, &ip).await?;
-    let meeting = Meeting::create(&format!("{ip}:{PORT}"))?;
+    let meeting = Meeting::create(&format!("{ip}:{PORT}")).await?;
     let _publishers = start_publishers(&cli, &meeting)?;
     let window = Duration::from_secs(seconds);
     for round in 1..=rounds {
@@ -93,52 +92,27 @@ struct Meeting {
 }
 
 impl Meeting {
-    fn create(host: &str) -> BenchResult<Self> {
+    /// Opens the meeting through the conference API, as the app's own client does.
+    async fn create(host: &str) -> BenchResult<Self> {
         let signer = Signer::new(API_KEY, API_SECRET);
-        let answer = post_json(
-            host,
-            "/api/conference/create",
-            &signer.service_token("")?,
-            &json!({"host_name": "Sharer", "title": "UI benchmark", "waiting_room": false}),
-        )?;
-        let field = |name: &str| -> BenchResult<String> {
-            Ok(answer[name]
-                .as_str()
-                .ok_or_else(|| format!("create answered without {name}: {answer}"))?
-                .to_owned())
+        let request = CreateRequest {
+            host_name: "Sharer".into(),
+            title: "UI benchmark".into(),
+            waiting_room: false,
+            ..CreateRequest::default()
         };
+        let created = ConferenceClient::new(host)?
+            .create(&signer.service_token("")?, &request)
+            .await?;
         Ok(Self {
             host: host.to_owned(),
-            code: field("code")?,
-            room: field("room")?,
-            server_url: field("server_url")?,
-            host_token: field("token")?,
-            invite: field("invite")?,
+            code: created.ticket.code.to_string(),
+            room: created.ticket.room,
+            server_url: created.ticket.server_url,
+            host_token: created.ticket.token,
+            invite: created.invite,
         })
     }
-}
-
-/// One HTTP/1.1 POST of `body` with a bearer token; the JSON answer of a 2xx.
-fn post_json(host: &str, path: &str, bearer: &str, body: &Value) -> BenchResult<Value> {
-    let body = body.to_string();
-    let mut stream = TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(SETUP_TIMEOUT))?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let (head, payload) = answer
-        .split_once("\r\n\r\n")
-        .ok_or("an HTTP answer without a body")?;
-    let status = head.split_whitespace().nth(1).unwrap_or_default();
-    if !status.starts_with('2') {
-        return Err(format!("POST {path}: {head}\n{payload}").into());
-    }
-    Ok(serde_json::from_str(payload)?)
 }
 
 /// The host sharing a 1080p screen, and nine cameras; none of them subscribes to anything.
@@ -282,7 +256,8 @@ async fn join_and_measure(
     let cpu = TreeCpu::start(vec![app]);
     let started = tokio::time::Instant::now();
     tokio::time::sleep(window).await;
-    let (cpu_seconds, by_process) = (cpu.used(), cpu.used_by_name());
+    let by_process = cpu.used_by_name();
+    let cpu_seconds = by_process.iter().map(|(_, seconds)| seconds).sum();
     let elapsed = started.elapsed();
     let after = read_tiles(client).await.ok_or("the tiles went away")?;
 
@@ -406,7 +381,8 @@ async fn watch_in_chromium(
     let decoded_before = decoded(&mut tab).await?;
     let started = tokio::time::Instant::now();
     tokio::time::sleep(window).await;
-    let (cpu_seconds, by_process) = (cpu.used(), cpu.used_by_name());
+    let by_process = cpu.used_by_name();
+    let cpu_seconds = by_process.iter().map(|(_, seconds)| seconds).sum();
     let elapsed = started.elapsed();
     let after = presented(&mut tab).await?;
     let decoded_after = decoded(&mut tab).await?;

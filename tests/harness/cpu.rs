@@ -37,27 +37,17 @@ impl TreeCpu {
     /// CPU seconds used since [`TreeCpu::start`] by the processes alive now (a process that
     /// started since counts whole; one that ended since is lost).
     pub fn used(&self) -> f64 {
-        members(&self.roots)
-            .into_iter()
-            .filter_map(|pid| {
-                let now = process_seconds(pid)?;
-                Some(now - self.at_start.get(&pid).copied().unwrap_or(0.0))
-            })
-            .sum()
+        self.used_by_name().iter().map(|(_, seconds)| seconds).sum()
     }
-}
 
-impl TreeCpu {
     /// [`TreeCpu::used`] by process name (`/proc/<pid>/comm`), most first.
     pub fn used_by_name(&self) -> Vec<(String, f64)> {
         let mut by_name: HashMap<String, f64> = HashMap::new();
         for pid in members(&self.roots) {
-            let (Some(now), Ok(name)) = (
-                process_seconds(pid),
-                std::fs::read_to_string(format!("/proc/{pid}/comm")),
-            ) else {
+            let Some(now) = process_seconds(pid) else {
                 continue;
             };
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             let used = now - self.at_start.get(&pid).copied().unwrap_or(0.0);
             *by_name.entry(name.trim().to_owned()).or_default() += used;
         }
